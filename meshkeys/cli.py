@@ -1,0 +1,394 @@
+"""The `meshkeys` command: a thin door onto the services.
+
+Every command that acts on a project names its actor with ``--user EMAIL``
+(or ``MESHKEYS_USER``): the CLI obeys the same roles as the UI and the API.
+Exit codes: 0 ok, 1 unexpected, 2 bad input, 3 not found, 4 permission denied,
+5 conflict, 6 authentication.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+from pydantic import BaseModel
+
+from meshkeys.config import ConfigError
+from meshkeys.services import errors
+
+EXIT_CODES = {
+    errors.InvalidInput: 2,
+    errors.NotFound: 3,
+    errors.PermissionDenied: 4,
+    errors.Conflict: 5,
+    errors.Unauthenticated: 6,
+    errors.RateLimited: 6,
+}
+
+
+def _session():
+    from meshkeys.db import session_scope
+
+    return session_scope()
+
+
+def _emit(obj: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
+    if as_json:
+        if isinstance(obj, BaseModel):
+            payload: Any = obj.model_dump(mode="json")
+        elif isinstance(obj, list):
+            payload = [o.model_dump(mode="json") if isinstance(o, BaseModel) else o for o in obj]
+        else:
+            payload = obj
+        click.echo(json.dumps(payload, indent=2, default=str))
+    else:
+        click.echo(human(obj) if human else str(obj))
+
+
+def handles_errors(fn: Callable) -> Callable:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except errors.DomainError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            sys.exit(EXIT_CODES.get(type(exc), 1))
+        except ConfigError as exc:
+            click.echo(f"configuration error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise errors.InvalidInput(f"{what} must be a UUID such as 0b6f4c1e-...; got {value!r}") from None
+
+
+def _actor(session, email: str):
+    from meshkeys.services import auth
+
+    if not email:
+        raise errors.InvalidInput("name the acting user with --user EMAIL (or MESHKEYS_USER)")
+    return auth.actor_of(auth.find_user(session, email=email))
+
+
+user_option = click.option("--user", "user_email", envvar="MESHKEYS_USER", required=True,
+                           help="Email of the acting user (env MESHKEYS_USER).")
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+
+
+@click.group()
+def main() -> None:
+    """meshkeys: keys that sign webhooks."""
+
+
+# ---------------------------------------------------------------- db
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@handles_errors
+def db_upgrade(revision: str) -> None:
+    """Apply migrations to MESHKEYS_DATABASE_URL."""
+    from meshkeys import migrations
+    from meshkeys.config import get_settings
+
+    migrations.upgrade(revision=revision)
+    click.echo(f"database at {_redact(get_settings().database_url)} is at {revision}")
+
+
+@db.command("downgrade")
+@click.option("--revision", default="base", show_default=True)
+@handles_errors
+def db_downgrade(revision: str) -> None:
+    """Revert migrations (default: everything)."""
+    from meshkeys import migrations
+
+    migrations.downgrade(revision=revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# ---------------------------------------------------------------- users, projects, members
+
+
+@main.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@json_option
+@handles_errors
+def user_create(email: str, password_stdin: bool, as_json: bool) -> None:
+    """Create a user (password from a prompt, or stdin)."""
+    from meshkeys.services import auth
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with _session() as s:
+        created = auth.create_user(s, email=email, password=password)
+    _emit(created, as_json, lambda u: f"created user {u.email} ({u.id})")
+
+
+@main.group()
+def project() -> None:
+    """Projects."""
+
+
+@project.command("create")
+@click.argument("name")
+@click.option("--owner", required=True, help="Email of the owning user.")
+@json_option
+@handles_errors
+def project_create(name: str, owner: str, as_json: bool) -> None:
+    """Create a project and print its id."""
+    from meshkeys.services import projects
+
+    with _session() as s:
+        created = projects.create_project(s, actor=_actor(s, owner), name=name)
+    _emit(created, as_json, lambda p: str(p.id))
+
+
+@project.command("list")
+@user_option
+@json_option
+@handles_errors
+def project_list(user_email: str, as_json: bool) -> None:
+    """Projects the user is a member of."""
+    from meshkeys.services import projects
+
+    with _session() as s:
+        items = projects.list_projects(s, actor=_actor(s, user_email))
+    _emit(items, as_json, lambda ps: "\n".join(f"{p.id}  {p.role.value:<6}  {p.name}" for p in ps))
+
+
+@main.group()
+def member() -> None:
+    """Project members."""
+
+
+@member.command("add")
+@click.argument("project_id")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["owner", "admin", "viewer"]), required=True)
+@user_option
+@json_option
+@handles_errors
+def member_add(project_id: str, email: str, role: str, user_email: str, as_json: bool) -> None:
+    """Add EMAIL to PROJECT_ID with a role (the acting --user must be an owner)."""
+    from meshkeys.services import projects
+
+    with _session() as s:
+        added = projects.add_member(s, actor=_actor(s, user_email),
+                                    project_id=_uuid(project_id, "PROJECT_ID"), email=email, role=role)
+    _emit(added, as_json, lambda m: f"{m.email} is now {m.role.value} of {project_id}")
+
+
+# ---------------------------------------------------------------- keys
+
+
+@main.group()
+def keys() -> None:
+    """Signing keys."""
+
+
+def _key_line(k: Any) -> str:
+    extra = f"  expires {k.expires_at.isoformat()}" if k.expires_at else ""
+    return f"{k.id}  {k.status.value:<7}  {k.masked_secret:<12}  {k.created_at:%Y-%m-%d %H:%M}  {k.name}{extra}"
+
+
+@keys.command("generate")
+@click.option("--project", "project_id", required=True, help="Project id.")
+@click.option("--name", required=True, help="A name for the key.")
+@user_option
+@json_option
+@handles_errors
+def keys_generate(project_id: str, name: str, user_email: str, as_json: bool) -> None:
+    """Generate a key; its secret is printed once."""
+    from meshkeys.services import keys as svc
+
+    with _session() as s:
+        key = svc.generate_key(s, actor=_actor(s, user_email),
+                               project_id=_uuid(project_id, "--project"), name=name)
+    _emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
+
+
+@keys.command("list")
+@click.option("--project", "project_id", required=True)
+@click.option("--status", type=click.Choice(["active", "revoked"]))
+@click.option("-q", "--search", "q", help="Name prefix or id prefix.")
+@click.option("--limit", default=50, show_default=True, type=int)
+@click.option("--cursor")
+@user_option
+@json_option
+@handles_errors
+def keys_list(project_id: str, status: str | None, q: str | None, limit: int, cursor: str | None,
+              user_email: str, as_json: bool) -> None:
+    """One page of keys, newest first."""
+    from meshkeys.services import keys as svc
+
+    with _session() as s:
+        page = svc.list_keys(s, actor=_actor(s, user_email), project_id=_uuid(project_id, "--project"),
+                             status=status, q=q, limit=limit, cursor=cursor)
+
+    def human(p: Any) -> str:
+        lines = [_key_line(k) for k in p.items]
+        lines.append(f"{len(p.items)} of {p.total}" + (f"; next: --cursor {p.next_cursor}" if p.next_cursor else ""))
+        return "\n".join(lines)
+
+    _emit(page, as_json, human)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.option("--reason", type=click.Choice(["retired", "rotated", "compromised"]), required=True)
+@click.option("--grace-seconds", default=0, show_default=True, type=int)
+@user_option
+@json_option
+@handles_errors
+def keys_revoke(key_id: str, reason: str, grace_seconds: int, user_email: str, as_json: bool) -> None:
+    """Revoke a key now, or after a grace period (at most 604800 s)."""
+    from meshkeys.services import keys as svc
+
+    with _session() as s:
+        key = svc.revoke_key(s, actor=_actor(s, user_email), key_id=_uuid(key_id, "KEY_ID"),
+                             reason=reason, grace_seconds=grace_seconds)
+    _emit(key, as_json, _key_line)
+
+
+@keys.command("reactivate")
+@click.argument("key_id")
+@user_option
+@json_option
+@handles_errors
+def keys_reactivate(key_id: str, user_email: str, as_json: bool) -> None:
+    """Reactivate a revoked key (refused for compromised keys)."""
+    from meshkeys.services import keys as svc
+
+    with _session() as s:
+        key = svc.reactivate_key(s, actor=_actor(s, user_email), key_id=_uuid(key_id, "KEY_ID"))
+    _emit(key, as_json, _key_line)
+
+
+@keys.command("rotate")
+@click.argument("key_id")
+@click.option("--grace-seconds", default=86400, show_default=True, type=int)
+@user_option
+@json_option
+@handles_errors
+def keys_rotate(key_id: str, grace_seconds: int, user_email: str, as_json: bool) -> None:
+    """Replace a key: a new one now, the old one revoked after the grace period."""
+    from meshkeys.services import keys as svc
+
+    with _session() as s:
+        key = svc.rotate_key(s, actor=_actor(s, user_email), key_id=_uuid(key_id, "KEY_ID"),
+                             grace_seconds=grace_seconds)
+    _emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
+
+
+# ---------------------------------------------------------------- operations
+
+
+@main.group("master-key")
+def master_key() -> None:
+    """The master key that encrypts secrets at rest."""
+
+
+@master_key.command("rotate")
+@handles_errors
+def master_key_rotate() -> None:
+    """Re-encrypt every secret under MESHKEYS_MASTER_KEY (old keys in MESHKEYS_MASTER_KEYS). Resumable."""
+    from sqlmodel import func, select
+
+    from meshkeys.crypto.masterkey import get_keyring
+    from meshkeys.db import bind_actor
+    from meshkeys.models import SignatureKey
+    from meshkeys.services import operations
+
+    keyring = get_keyring()
+    with _session() as s:
+        bind_actor(s, None, system=True)
+        todo = s.exec(select(func.count()).select_from(SignatureKey).where(
+            SignatureKey.key.not_like(f"mk1.{keyring.current_version}.%"))).one()
+        with click.progressbar(length=todo, label="re-encrypting", file=sys.stderr) as bar:
+            done = operations.rotate_master_key(s, keyring=keyring, progress=bar.update)
+    click.echo(f"re-encrypted {done} secrets under master key {keyring.current_version}")
+
+
+@main.group()
+def audit() -> None:
+    """The audit log."""
+
+
+@audit.command("verify")
+@handles_errors
+def audit_verify() -> None:
+    """Check every hash chain; exit 1 and print the first broken event."""
+    from meshkeys.services import operations
+
+    with _session() as s:
+        checked, broken = operations.verify_all_chains(s)
+    if broken:
+        click.echo(f"BROKEN chain {broken.chain_id} at event #{broken.seq}"
+                   f"{f' ({broken.event_id})' if broken.event_id else ''}: {broken.problem}", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {checked} chains intact")
+
+
+@main.command()
+@click.option("--keys", "count", type=int, required=True, help="How many keys to create.")
+@click.option("--project", "project_name", required=True, help="Project name (created if missing).")
+@click.option("--owner", default="demo@meshkeys.local", show_default=True)
+@json_option
+@handles_errors
+def seed(count: int, project_name: str, owner: str, as_json: bool) -> None:
+    """Bulk demo data for benchmarks (one key in ten revoked)."""
+    import secrets as pysecrets
+
+    from sqlmodel import select
+
+    from meshkeys.crypto.masterkey import get_keyring
+    from meshkeys.models import Membership, Project
+    from meshkeys.services import auth, operations, projects
+
+    with _session() as s:
+        try:
+            actor = auth.actor_of(auth.find_user(s, email=owner))
+        except errors.NotFound:
+            created = auth.create_user(s, email=owner, password=pysecrets.token_urlsafe(24))
+            actor = auth.Actor(user_id=created.id, email=created.email)
+        found = s.exec(select(Project).join(Membership, Membership.project_id == Project.id).where(
+            Project.name == project_name, Membership.user_id == actor.user_id)).first()
+        project_id = found.id if found else projects.create_project(s, actor=actor, name=project_name).id
+        with click.progressbar(length=count, label="seeding keys", file=sys.stderr) as bar:
+            operations.seed_keys(s, project_id=project_id, count=count, created_by=actor.user_id,
+                                 keyring=get_keyring(), progress=bar.update)
+    _emit({"project_id": str(project_id), "keys": count, "owner": owner}, as_json,
+          lambda d: d["project_id"])
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

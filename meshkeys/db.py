@@ -1,0 +1,85 @@
+"""The one engine factory, the session context manager, and the RLS context.
+
+On PostgreSQL every transaction that touches keys or audit events first says
+whose it is (``set_config('meshkeys.user_id', ..., true)``); the row-level
+security policies of the migrations confine it to that user's projects.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from meshkeys.config import get_settings
+
+
+def make_engine(url: str, **kwargs: object) -> Engine:
+    """Create an engine with meshkeys' settings for its backend."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            # Let SQLAlchemy issue BEGIN itself, so that writes take the lock at
+            # BEGIN IMMEDIATE and concurrent writers queue instead of deadlocking.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA synchronous = NORMAL")
+            cur.execute("PRAGMA busy_timeout = 30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # pragma: no cover - trivial
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return sa.create_engine(url, **kwargs)
+
+
+@lru_cache(maxsize=4)
+def get_engine(url: str | None = None) -> Engine:
+    return make_engine(url or get_settings().database_url)
+
+
+@contextmanager
+def session_scope(engine: Engine | None = None) -> Iterator[Session]:
+    """A session for one unit of work. Services commit; this rolls back what they did not."""
+    with Session(engine or get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def is_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def bind_actor(session: Session, user_id: uuid.UUID | None, *, system: bool = False) -> None:
+    """Tell PostgreSQL's row-level security who acts in the current transaction.
+
+    ``system=True`` is for operator commands (master-key rotation, audit
+    verification, seeding) that span every project.
+    """
+    if not is_postgres(session):
+        return
+    session.execute(
+        sa.text(
+            "SELECT set_config('meshkeys.user_id', :uid, true), "
+            "set_config('meshkeys.system', :system, true)"
+        ),
+        {"uid": str(user_id) if user_id else "", "system": "on" if system else "off"},
+    )

@@ -1,0 +1,323 @@
+"""Tables (SQLModel) and the read models handed to the UI, API and CLI.
+
+Read models (``KeyPublic``, ``AuditEventPublic``...) have no secret field, so
+they cannot leak one into a response or a Reflex var. The one model that
+carries a secret, ``KeyWithSecret``, exists only for the answer to generate,
+rotate and reveal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Field, SQLModel
+
+NIL_UUID = uuid.UUID(int=0)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware timestamps on every backend.
+
+    PostgreSQL stores ``timestamptz``; SQLite has no time zone, so values are
+    stored as UTC and given ``tzinfo=UTC`` again when read.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: meshkeys stores timezone-aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(*, nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class KeyStatus(StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class RevokeReason(StrEnum):
+    RETIRED = "retired"
+    ROTATED = "rotated"
+    COMPROMISED = "compromised"
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    ADMIN = "admin"
+    VIEWER = "viewer"
+
+
+# ---------------------------------------------------------------- tables
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "projects"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200)
+    created_at: datetime = _ts()
+    # Denormalised counters kept in the same transaction as every key change,
+    # so totals on a project of a million keys cost one row read.
+    key_count: int = Field(default=0)
+    revoked_count: int = Field(default=0)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=320, unique=True)
+    password_hash: str = Field(max_length=300)
+    created_at: datetime = _ts()
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "memberships"
+    __table_args__ = (sa.Index("ix_memberships_user", "user_id", "project_id"),)
+
+    project_id: uuid.UUID = Field(foreign_key="projects.id", primary_key=True, ondelete="CASCADE")
+    user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    role: str = Field(max_length=16)
+    created_at: datetime = _ts()
+
+
+class SignatureKey(SQLModel, table=True):
+    __tablename__ = "signature_keys"
+    __table_args__ = (
+        # Keyset paging, newest first: WHERE project_id = ? ORDER BY created_at DESC, id DESC.
+        sa.Index("ix_signature_keys_project_created", "project_id", "created_at", "id"),
+        # The same order within one status (the status filter).
+        sa.Index("ix_signature_keys_project_status", "project_id", "status", "created_at", "id"),
+        # Case-insensitive name prefix search; text_pattern_ops lets LIKE 'abc%' use the
+        # index under any collation on PostgreSQL.
+        sa.Index(
+            "ix_signature_keys_project_name",
+            "project_id",
+            "name_search",
+            postgresql_ops={"name_search": "text_pattern_ops"},
+        ),
+        # Keys in a revocation grace period (few): totals and signing.
+        sa.Index("ix_signature_keys_project_expires", "project_id", "expires_at"),
+        sa.CheckConstraint("status IN ('active', 'revoked')", name="ck_signature_keys_status"),
+        sa.CheckConstraint(
+            "revoke_reason IS NULL OR revoke_reason IN ('retired', 'rotated', 'compromised')",
+            name="ck_signature_keys_reason",
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="projects.id", ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    name_search: str = Field(max_length=200)
+    key: str = Field(max_length=200)  # AES-256-GCM envelope of the whsec_ secret, never plaintext
+    key_hint: str = Field(max_length=4)
+    status: str = Field(default=KeyStatus.ACTIVE.value, max_length=16)
+    revoke_reason: str | None = Field(default=None, max_length=16)
+    created_at: datetime = _ts()
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    revoked_at: datetime | None = _ts(nullable=True)
+    expires_at: datetime | None = _ts(nullable=True)
+    rotated_from: uuid.UUID | None = Field(default=None)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_tokens"
+    __table_args__ = (sa.Index("ix_api_tokens_user", "user_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    name: str = Field(max_length=200)
+    token_prefix: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
+    last_used_at: datetime | None = _ts(nullable=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class UserSession(SQLModel, table=True):
+    __tablename__ = "user_sessions"
+    __table_args__ = (sa.Index("ix_user_sessions_user", "user_id"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    ended_at: datetime | None = _ts(nullable=True)
+    client_ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=400)
+
+
+class LoginFailure(SQLModel, table=True):
+    """Recent failed sign-ins, for rate limiting by account and by client IP."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        sa.Index("ix_login_failures_email", "email", "created_at"),
+        sa.Index("ix_login_failures_ip", "client_ip", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=320)
+    client_ip: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+
+
+class AuditHead(SQLModel, table=True):
+    """The tip of one audit hash chain; its row lock serialises appends."""
+
+    __tablename__ = "audit_heads"
+
+    chain_id: uuid.UUID = Field(primary_key=True)
+    seq: int = Field(default=0)
+    head_hash: str = Field(default="", max_length=64)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only. ``chain_id`` is the project id, or NIL_UUID for account events."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        sa.UniqueConstraint("chain_id", "seq", name="uq_audit_events_chain_seq"),
+        sa.Index("ix_audit_events_chain_action", "chain_id", "action", "seq"),
+        sa.Index("ix_audit_events_chain_key", "chain_id", "key_id", "seq"),
+        sa.Index("ix_audit_events_chain_actor", "chain_id", "actor_email", "seq"),
+        sa.Index("ix_audit_events_chain_created", "chain_id", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    chain_id: uuid.UUID
+    seq: int
+    project_id: uuid.UUID | None = Field(default=None)
+    actor_id: uuid.UUID | None = Field(default=None)
+    actor_email: str = Field(max_length=320)
+    action: str = Field(max_length=40)
+    key_id: uuid.UUID | None = Field(default=None)
+    key_name: str | None = Field(default=None, max_length=200)
+    old_status: str | None = Field(default=None, max_length=16)
+    new_status: str | None = Field(default=None, max_length=16)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    client_ip: str | None = Field(default=None, max_length=64)
+    user_agent: str | None = Field(default=None, max_length=400)
+    created_at: datetime = _ts()
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64)
+
+
+# ---------------------------------------------------------------- read models
+
+
+class ReadModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class KeyPublic(ReadModel):
+    """A key as anyone allowed to see the project may see it: never the secret."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    name: str
+    key_hint: str
+    masked_secret: str
+    status: KeyStatus  # effective: a key past its grace period is revoked
+    revoke_reason: RevokeReason | None
+    created_at: datetime
+    created_by: uuid.UUID | None
+    revoked_at: datetime | None
+    expires_at: datetime | None
+
+
+class KeyWithSecret(KeyPublic):
+    """Only in the answer to generate, rotate and reveal."""
+
+    secret: str
+
+
+class KeyTotals(ReadModel):
+    active: int
+    expiring: int  # revoked with a grace period that has not ended (counted in active too)
+    revoked: int
+    total: int
+
+
+class KeyPage(ReadModel):
+    items: list[KeyPublic]
+    next_cursor: str | None
+    total: int
+
+
+class ProjectPublic(ReadModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    role: Role | None = None
+
+
+class MemberPublic(ReadModel):
+    user_id: uuid.UUID
+    email: str
+    role: Role
+    created_at: datetime
+
+
+class UserPublic(ReadModel):
+    id: uuid.UUID
+    email: str
+    created_at: datetime
+
+
+class ApiTokenPublic(ReadModel):
+    id: uuid.UUID
+    name: str
+    token_prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiTokenCreated(ApiTokenPublic):
+    token: str
+
+
+class AuditEventPublic(ReadModel):
+    id: uuid.UUID
+    seq: int
+    project_id: uuid.UUID | None
+    actor_id: uuid.UUID | None
+    actor_email: str
+    action: str
+    key_id: uuid.UUID | None
+    key_name: str | None
+    old_status: str | None
+    new_status: str | None
+    details: dict[str, Any]
+    client_ip: str | None
+    user_agent: str | None
+    created_at: datetime
+
+
+class AuditPage(ReadModel):
+    items: list[AuditEventPublic]
+    next_cursor: str | None

@@ -1,0 +1,238 @@
+"""Users, sign-in, browser sessions and API tokens."""
+
+from __future__ import annotations
+
+import hmac
+import re
+import uuid
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from meshkeys import clock, db
+from meshkeys.config import get_settings
+from meshkeys.crypto.passwords import DUMMY_HASH, hash_password, verify_password
+from meshkeys.crypto.secrets import generate_token, hash_token
+from meshkeys.models import (
+    ApiToken,
+    ApiTokenCreated,
+    ApiTokenPublic,
+    LoginFailure,
+    User,
+    UserPublic,
+    UserSession,
+)
+from meshkeys.services import audit
+from meshkeys.services.context import Actor, RequestInfo
+from meshkeys.services.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
+
+MIN_PASSWORD_LENGTH = 10
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_ACCOUNT = 5
+MAX_FAILURES_PER_IP = 20
+TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
+SESSION_PREFIX = "mks_"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def normalize_email(email: str) -> str:
+    email = (email or "").strip().lower()
+    if not _EMAIL.match(email) or len(email) > 320:
+        raise InvalidInput("Enter an email address like name@example.com.")
+    return email
+
+
+def _check_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"Passwords need at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > 1024:
+        raise InvalidInput("Passwords are at most 1024 characters.")
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(user_id=user.id, email=user.email)
+
+
+def create_user(session: Session, *, email: str, password: str) -> UserPublic:
+    email = normalize_email(email)
+    _check_password(password)
+    if session.exec(select(User.id).where(User.email == email)).first():
+        raise Conflict(f"A user with email {email} already exists.")
+    user = User(email=email, password_hash=hash_password(password), created_at=clock.now())
+    session.add(user)
+    session.commit()
+    return UserPublic.model_validate(user)
+
+
+def find_user(session: Session, *, email: str) -> User:
+    user = session.exec(select(User).where(User.email == normalize_email(email))).first()
+    if user is None:
+        raise NotFound(f"No user with email {email.strip().lower()}. Create one with `meshkeys user create`.")
+    return user
+
+
+def needs_setup(session: Session) -> bool:
+    """True while the database has no user: the first visit offers to create the admin."""
+    return session.exec(select(User.id).limit(1)).first() is None
+
+
+def _retry_after(session: Session, *, email: str, client_ip: str | None) -> int:
+    since = clock.now() - LOGIN_WINDOW
+    checks = [(LoginFailure.email == email, MAX_FAILURES_PER_ACCOUNT)]
+    if client_ip:
+        checks.append((LoginFailure.client_ip == client_ip, MAX_FAILURES_PER_IP))
+    wait = 0
+    for clause, limit in checks:
+        times = session.exec(
+            select(LoginFailure.created_at).where(clause, LoginFailure.created_at >= since)
+            .order_by(col(LoginFailure.created_at).desc()).limit(limit)
+        ).all()
+        if len(times) >= limit:
+            # Locked until the oldest of the last `limit` failures leaves the window.
+            wait = max(wait, int((times[-1] + LOGIN_WINDOW - clock.now()).total_seconds()) + 1)
+    return wait
+
+
+def authenticate(
+    session: Session, *, email: str, password: str, request: RequestInfo | None = None
+) -> Actor:
+    """Check a password in constant time; failures are audited and rate-limited."""
+    request = request or RequestInfo()
+    try:
+        email = normalize_email(email)
+    except InvalidInput:
+        email = (email or "").strip().lower()[:320] or "(empty)"
+    wait = _retry_after(session, email=email, client_ip=request.client_ip)
+    if wait:
+        raise RateLimited(
+            f"Too many failed sign-ins. Try again in {wait} seconds.", retry_after=wait
+        )
+    user = session.exec(select(User).where(User.email == email)).first()
+    ok = verify_password(password or "", user.password_hash if user else DUMMY_HASH)
+    if user is None or not ok:
+        session.add(LoginFailure(email=email, client_ip=request.client_ip, created_at=clock.now()))
+        audit.record(session, action=audit.LOGIN_FAILED, actor=None, actor_email=email,
+                     details={"reason": "bad credentials"}, request=request)
+        session.commit()
+        raise Unauthenticated("Email or password is wrong.")
+    actor = actor_of(user)
+    audit.record(session, action=audit.LOGIN_SUCCEEDED, actor=actor, request=request)
+    session.commit()
+    return actor
+
+
+# ---------------------------------------------------------------- browser sessions
+
+
+def start_session(session: Session, *, actor: Actor, request: RequestInfo | None = None) -> str:
+    """Create a browser session; returns the raw token (only its hash is stored)."""
+    request = request or RequestInfo()
+    token = generate_token(SESSION_PREFIX)
+    now = clock.now()
+    session.add(UserSession(
+        user_id=actor.user_id, token_hash=hash_token(token), created_at=now,
+        expires_at=now + timedelta(seconds=get_settings().session_ttl_seconds),
+        client_ip=request.client_ip, user_agent=(request.user_agent or "")[:400] or None,
+    ))
+    session.commit()
+    return token
+
+
+def actor_for_session(session: Session, *, token: str | None) -> Actor | None:
+    if not token or not token.startswith(SESSION_PREFIX):
+        return None
+    digest = hash_token(token)
+    row = session.exec(
+        select(UserSession, User).join(User, col(User.id) == UserSession.user_id)
+        .where(UserSession.token_hash == digest)
+    ).first()
+    if row is None:
+        return None
+    user_session, user = row
+    if not hmac.compare_digest(user_session.token_hash, digest):
+        return None
+    if user_session.ended_at is not None or user_session.expires_at <= clock.now():
+        return None
+    return actor_of(user)
+
+
+def end_session(session: Session, *, token: str | None) -> None:
+    if not token:
+        return
+    session.execute(
+        sa.update(UserSession).where(
+            col(UserSession.token_hash) == hash_token(token), col(UserSession.ended_at).is_(None)
+        ).values(ended_at=clock.now())
+    )
+    session.commit()
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+def create_api_token(
+    session: Session, *, actor: Actor, name: str, request: RequestInfo | None = None
+) -> ApiTokenCreated:
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidInput("Give the token a name of 1 to 200 characters, e.g. 'ci-deploy'.")
+    token = generate_token()
+    row = ApiToken(user_id=actor.user_id, name=name, token_prefix=token[:7],
+                   token_hash=hash_token(token), created_at=clock.now())
+    session.add(row)
+    session.flush()
+    audit.record(session, action=audit.TOKEN_CREATED, actor=actor,
+                 details={"token_id": str(row.id), "name": name, "prefix": row.token_prefix},
+                 request=request)
+    session.commit()
+    return ApiTokenCreated(**ApiTokenPublic.model_validate(row).model_dump(), token=token)
+
+
+def list_api_tokens(session: Session, *, actor: Actor) -> list[ApiTokenPublic]:
+    rows = session.exec(
+        select(ApiToken).where(ApiToken.user_id == actor.user_id)
+        .order_by(col(ApiToken.created_at).desc())
+    ).all()
+    return [ApiTokenPublic.model_validate(r) for r in rows]
+
+
+def revoke_api_token(
+    session: Session, *, actor: Actor, token_id: uuid.UUID, request: RequestInfo | None = None
+) -> ApiTokenPublic:
+    row = session.exec(
+        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == actor.user_id)
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound("Token not found among your tokens.")
+    if row.revoked_at is not None:
+        raise Conflict(f"Token '{row.name}' is already revoked.")
+    row.revoked_at = clock.now()
+    session.add(row)
+    audit.record(session, action=audit.TOKEN_REVOKED, actor=actor,
+                 details={"token_id": str(row.id), "name": row.name, "prefix": row.token_prefix},
+                 request=request)
+    session.commit()
+    return ApiTokenPublic.model_validate(row)
+
+
+def actor_for_api_token(session: Session, *, token: str | None) -> Actor:
+    """Resolve a bearer token; raises Unauthenticated for missing, unknown or revoked ones."""
+    if not token or not token.startswith("mk_") or len(token) > 200:
+        raise Unauthenticated("Send 'Authorization: Bearer mk_...' with a valid API token.")
+    digest = hash_token(token)
+    row = session.exec(
+        select(ApiToken, User).join(User, col(User.id) == ApiToken.user_id)
+        .where(ApiToken.token_hash == digest)
+    ).first()
+    if row is None or not hmac.compare_digest(row[0].token_hash, digest) or row[0].revoked_at:
+        raise Unauthenticated("The API token is unknown or revoked. Create a new one on /settings/tokens.")
+    api_token, user = row
+    now = clock.now()
+    if api_token.last_used_at is None or now - api_token.last_used_at > TOKEN_TOUCH_INTERVAL:
+        session.execute(sa.update(ApiToken).where(col(ApiToken.id) == api_token.id)
+                        .values(last_used_at=now))
+        session.commit()
+    db.bind_actor(session, user.id)
+    return actor_of(user)

@@ -1,0 +1,36 @@
+"""Domain errors. Each message tells the user what happened and what to do.
+
+The doors map them: API 404/403/409/400, UI toasts, CLI exit codes.
+"""
+
+
+class DomainError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """Unknown, or not visible to the caller (never reveal which)."""
+
+
+class PermissionDenied(DomainError):
+    """The caller is a member but their role is too low."""
+
+
+class Conflict(DomainError):
+    """The change does not fit the current state (already revoked, compromised...)."""
+
+
+class InvalidInput(DomainError):
+    """The input is malformed or out of range."""
+
+
+class Unauthenticated(DomainError):
+    """No valid credentials (bad password, unknown or expired token)."""
+
+
+class RateLimited(DomainError):
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
