@@ -125,10 +125,20 @@ def _encrypt(secret: str, key_id: uuid.UUID, project_id: uuid.UUID) -> str:
     return get_keyring().encrypt(secret.encode(), associated_data=associated_data(key_id, project_id))
 
 
+UNDECRYPTABLE = (
+    "A secret of this project cannot be decrypted with the configured master key. Nothing was "
+    "changed: check MESHKEYS_MASTER_KEY, and list older keys in MESHKEYS_MASTER_KEYS."
+)
+
+
 def decrypt_secret(row: SignatureKey) -> str:
-    return get_keyring().decrypt(
-        row.key, associated_data=associated_data(row.id, row.project_id)
-    ).decode()
+    """The plaintext secret; a domain Conflict (opaque about why) when it cannot be decrypted."""
+    try:
+        return get_keyring().decrypt(
+            row.key, associated_data=associated_data(row.id, row.project_id)
+        ).decode()
+    except DecryptionError as exc:
+        raise Conflict(UNDECRYPTABLE) from exc
 
 
 def _load_for_change(
@@ -326,7 +336,11 @@ def reveal_key(
     """Show a key's secret again (owner/admin), recorded as ``key.revealed``."""
     row = _load_for_change(session, actor=actor, key_id=key_id, attempted="revealing a secret",
                            request=request)
-    secret = decrypt_secret(row)
+    try:
+        secret = decrypt_secret(row)
+    except Conflict:
+        session.rollback()
+        raise
     audit.record(
         session, action=audit.KEY_REVEALED, actor=actor, project_id=row.project_id, key_id=row.id,
         key_name=row.name, old_status=effective_status(row, clock.now()).value,
@@ -469,11 +483,7 @@ def sign_payload(
     rows = _signing_keys(session, project_id)
     if not rows:
         raise Conflict("This project has no active key to sign with. Generate a key first.")
-    try:
-        secrets = [decrypt_secret(r) for r in rows]
-    except DecryptionError as exc:
-        raise Conflict("A key of this project cannot be decrypted with the configured master key; "
-                       "check MESHKEYS_MASTER_KEY / MESHKEYS_MASTER_KEYS.") from exc
+    secrets = [decrypt_secret(r) for r in rows]
     return sign_headers(secrets, payload=payload, msg_id=msg_id, timestamp=timestamp,
                         clock=lambda: clock.now().timestamp())
 
@@ -491,5 +501,3 @@ def verify_payload(
                                 clock=lambda: clock.now().timestamp())
     except SignatureError as exc:
         raise InvalidInput(str(exc)) from exc
-    except DecryptionError as exc:
-        raise Conflict("A key of this project cannot be decrypted with the configured master key.") from exc

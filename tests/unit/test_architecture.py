@@ -1,0 +1,38 @@
+"""The domain layer never imports a door (reflex, fastapi, starlette, click)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "meshkeys"
+DOORS = {"reflex", "fastapi", "starlette", "click", "meshkeys.api", "meshkeys.ui", "meshkeys.cli"}
+DOMAIN = ["models.py", "db.py", "config.py", "clock.py", "migrations.py", "crypto", "services"]
+
+
+def _files():
+    for entry in DOMAIN:
+        path = PACKAGE / entry
+        yield from (sorted(path.rglob("*.py")) if path.is_dir() else [path])
+
+
+def _imports(path: Path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+
+
+@pytest.mark.parametrize("path", list(_files()), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_domain_modules_import_no_door(path):
+    bad = [m for m in _imports(path) if any(m == d or m.startswith(d + ".") for d in DOORS)]
+    assert not bad, f"{path.name} imports {bad}: keep the domain layer free of UI/API/CLI"
+
+
+def test_crypto_imports_no_database():
+    for path in (PACKAGE / "crypto").rglob("*.py"):
+        bad = [m for m in _imports(path) if m.startswith(("sqlalchemy", "sqlmodel", "meshkeys.db"))]
+        assert not bad, f"{path.name} imports {bad}"

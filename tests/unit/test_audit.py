@@ -1,0 +1,125 @@
+"""The audit log: append-only, hash-chained, filtered and paged by the database."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from meshkeys import clock
+from meshkeys.models import AuditEvent
+from meshkeys.services import audit, history, keys, operations
+from meshkeys.services.audit import AuditFilter
+from meshkeys.services.errors import InvalidInput, NotFound
+
+
+def test_events_are_append_only(session, world):
+    keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        session.execute(sa.update(AuditEvent).values(actor_email="someone@else.com"))
+    session.rollback()
+    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+        session.execute(sa.delete(AuditEvent))
+    session.rollback()
+
+
+def test_chain_verifies_and_detects_edits_and_deletions(session, world):
+    for i in range(4):
+        keys.generate_key(session, actor=world.admin, project_id=world.project_id, name=f"k{i}")
+    assert operations.verify_all_chains(session)[1] is None
+
+    # An attacker with raw database access drops the trigger and edits an event.
+    original = session.exec(select(AuditEvent.key_name).where(
+        AuditEvent.chain_id == world.project_id, AuditEvent.seq == 3)).one()
+    session.execute(sa.text("DROP TRIGGER audit_events_no_update"))
+    session.execute(sa.text("DROP TRIGGER audit_events_no_delete"))
+    session.execute(sa.update(AuditEvent).where(AuditEvent.chain_id == world.project_id,
+                                                AuditEvent.seq == 3).values(key_name="innocent"))
+    session.commit()
+    broken = audit.verify_chain(session, world.project_id)
+    assert broken.seq == 3 and "changed" in broken.problem
+
+    # Deleting the tail is caught by the chain head.
+    session.execute(sa.update(AuditEvent).where(AuditEvent.chain_id == world.project_id,
+                                                AuditEvent.seq == 3).values(key_name=original))
+    last = session.exec(select(sa.func.max(AuditEvent.seq)).where(
+        AuditEvent.chain_id == world.project_id)).one()
+    session.execute(sa.delete(AuditEvent).where(AuditEvent.chain_id == world.project_id,
+                                                AuditEvent.seq == last))
+    session.commit()
+    assert "deleted" in audit.verify_chain(session, world.project_id).problem
+
+
+def test_seq_is_gapless_and_each_event_links_to_the_previous(session, world):
+    for i in range(3):
+        keys.generate_key(session, actor=world.admin, project_id=world.project_id, name=f"k{i}")
+    chain = session.exec(select(AuditEvent).where(AuditEvent.chain_id == world.project_id)
+                         .order_by(AuditEvent.seq)).all()
+    assert [e.seq for e in chain] == list(range(1, len(chain) + 1))
+    assert chain[0].prev_hash == audit.GENESIS
+    assert all(b.prev_hash == a.hash for a, b in zip(chain, chain[1:], strict=False))
+
+
+def test_secrets_are_refused_in_details(session, world):
+    with pytest.raises(ValueError, match="secrets"):
+        audit.record(session, action=audit.KEY_GENERATED, actor=world.admin,
+                     project_id=world.project_id, details={"secret": "whsec_x"})
+
+
+def test_filters_paging_and_export(session, world, monkeypatch):
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start)
+    a = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="a")
+    monkeypatch.setattr(clock, "now", lambda: start + timedelta(days=1))
+    keys.revoke_key(session, actor=world.owner, key_id=a.id, reason="retired")
+    b = keys.generate_key(session, actor=world.owner, project_id=world.project_id, name="b")
+
+    page = history.list_events(session, actor=world.viewer, project_id=world.project_id, limit=2)
+    assert [e.action for e in page.items] == ["key.generated", "key.revoked"] and page.next_cursor
+    rest = history.list_events(session, actor=world.viewer, project_id=world.project_id, limit=50,
+                               cursor=page.next_cursor)
+    assert rest.items[0].action == "key.generated" and rest.items[-1].action == "project.created"
+
+    by_action = history.list_events(session, actor=world.viewer, project_id=world.project_id,
+                                    flt=AuditFilter(action="key.generated"))
+    assert [e.key_id for e in by_action.items] == [b.id, a.id]
+    by_key = history.list_events(session, actor=world.viewer, project_id=world.project_id,
+                                 flt=AuditFilter(key_id=a.id))
+    assert [e.action for e in by_key.items] == ["key.revoked", "key.generated"]
+    by_actor = history.list_events(session, actor=world.viewer, project_id=world.project_id,
+                                   flt=AuditFilter(actor=" OWNER@example.com "))
+    assert {e.actor_email for e in by_actor.items} == {world.owner.email}
+    by_date = history.list_events(session, actor=world.viewer, project_id=world.project_id,
+                                  flt=AuditFilter(since=start + timedelta(hours=12)))
+    assert [e.action for e in by_date.items] == ["key.generated", "key.revoked"]
+
+    exported = list(history.export_events(session, actor=world.viewer, project_id=world.project_id,
+                                          flt=AuditFilter(action="key.generated")))
+    assert [e.key_id for e in exported] == [b.id, a.id]
+    counts = history.daily_counts(session, actor=world.viewer, project_id=world.project_id)
+    assert sum(c["count"] for c in counts if c["action"] == "key.generated") == 2
+    assert len({c["day"] for c in counts}) == 2
+
+
+def test_export_streams_in_batches(session, world):
+    for i in range(7):
+        keys.generate_key(session, actor=world.admin, project_id=world.project_id, name=f"k{i}")
+    it = audit.iter_events(session, chain_id=world.project_id, flt=AuditFilter(), batch=3)
+    seqs = [e.seq for e in it]
+    assert seqs == sorted(seqs, reverse=True) and len(seqs) == len(set(seqs)) == 10
+
+
+@pytest.mark.parametrize("flt", [AuditFilter(action="key.deleted"),
+                                 AuditFilter(since=clock.now(), until=clock.now() - timedelta(1))])
+def test_bad_filters_say_what_to_do(session, world, flt):
+    with pytest.raises(InvalidInput):
+        history.list_events(session, actor=world.viewer, project_id=world.project_id, flt=flt)
+
+
+def test_outsiders_cannot_read_the_log(session, world):
+    with pytest.raises(NotFound):
+        history.list_events(session, actor=world.outsider, project_id=world.project_id)
+    with pytest.raises(NotFound):
+        history.export_events(session, actor=world.outsider, project_id=world.project_id)

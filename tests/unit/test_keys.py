@@ -1,0 +1,341 @@
+"""The key lifecycle through the services, on SQLite."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from meshkeys import clock
+from meshkeys.crypto import masterkey
+from meshkeys.crypto.signing import sign_headers
+from meshkeys.models import AuditEvent, KeyStatus, SignatureKey
+from meshkeys.services import audit, keys
+from meshkeys.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from tests.helpers import random_master_key, use_master_keys
+
+
+def events(session, project_id, action=None):
+    query = select(AuditEvent).where(AuditEvent.chain_id == project_id).order_by(AuditEvent.seq)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    return session.exec(query).all()
+
+
+def at(monkeypatch, moment):
+    monkeypatch.setattr(clock, "now", lambda: moment)
+
+
+# ---------------------------------------------------------------- generate
+
+
+def test_generate_returns_the_secret_once_and_stores_only_ciphertext(session, world, db_path):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name=" prod ")
+    assert key.secret.startswith("whsec_") and key.name == "prod"
+    assert key.masked_secret == f"whsec_…{key.secret[-4:]}"
+    row = session.get(SignatureKey, key.id)
+    assert row.key.startswith("mk1.") and key.secret not in row.key
+    session.close()
+    raw = db_path.read_bytes() + (db_path.with_name(db_path.name + "-wal").read_bytes()
+                                  if db_path.with_name(db_path.name + "-wal").exists() else b"")
+    assert key.secret.encode() not in raw and key.secret[6:].encode() not in raw
+    # Reading it back never carries the secret.
+    public = keys.get_key(session, actor=world.viewer, key_id=key.id)
+    assert "secret" not in public.model_dump()
+
+
+def test_generate_writes_its_audit_event_without_the_secret(session, world):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="prod")
+    (event,) = events(session, world.project_id, audit.KEY_GENERATED)
+    assert (event.actor_email, event.key_id, event.key_name) == (world.admin.email, key.id, "prod")
+    assert (event.old_status, event.new_status) == (None, "active")
+    for column in event.model_dump().values():
+        assert key.secret not in str(column) and key.secret[6:] not in str(column)
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 201, "tab\there"])
+def test_generate_refuses_bad_names(session, world, name):
+    with pytest.raises(InvalidInput):
+        keys.generate_key(session, actor=world.admin, project_id=world.project_id, name=name)
+    assert session.exec(select(sa.func.count()).select_from(SignatureKey)).one() == 0
+
+
+def test_key_and_audit_event_commit_together_or_not_at_all(session, world, monkeypatch):
+    def broken_record(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(audit, "record", broken_record)
+    with pytest.raises(RuntimeError):
+        keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="prod")
+    session.rollback()
+    assert session.exec(select(sa.func.count()).select_from(SignatureKey)).one() == 0
+    totals = keys.key_totals(session, actor=world.owner, project_id=world.project_id)
+    assert totals.total == 0
+
+
+# ---------------------------------------------------------------- permissions
+
+
+def test_viewer_cannot_change_keys_and_the_refusal_is_audited(session, world):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    with pytest.raises(PermissionDenied, match="viewer"):
+        keys.revoke_key(session, actor=world.viewer, key_id=key.id, reason="retired")
+    with pytest.raises(PermissionDenied):
+        keys.generate_key(session, actor=world.viewer, project_id=world.project_id, name="x")
+    with pytest.raises(PermissionDenied):
+        keys.reveal_key(session, actor=world.viewer, key_id=key.id)
+    assert keys.get_key(session, actor=world.viewer, key_id=key.id).status == KeyStatus.ACTIVE
+    denied = events(session, world.project_id, audit.ACCESS_DENIED)
+    assert [e.details["attempted"] for e in denied] == [
+        "revoking a key", "generating a key", "revealing a secret"]
+    assert all(e.actor_email == world.viewer.email for e in denied)
+
+
+def test_outsiders_get_not_found_never_permission_denied(session, world):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    for call in (
+        lambda: keys.get_key(session, actor=world.outsider, key_id=key.id),
+        lambda: keys.revoke_key(session, actor=world.outsider, key_id=key.id, reason="retired"),
+        lambda: keys.reveal_key(session, actor=world.outsider, key_id=key.id),
+        lambda: keys.list_keys(session, actor=world.outsider, project_id=world.project_id),
+        lambda: keys.generate_key(session, actor=world.outsider, project_id=world.project_id, name="x"),
+    ):
+        with pytest.raises(NotFound):
+            call()
+    with pytest.raises(NotFound):
+        keys.get_key(session, actor=world.owner, key_id=uuid.uuid4())
+
+
+# ---------------------------------------------------------------- revoke / reactivate
+
+
+def test_revoke_now_then_reactivate(session, world):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    revoked = keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="retired")
+    assert revoked.status == KeyStatus.REVOKED and revoked.revoked_at and revoked.expires_at is None
+    with pytest.raises(Conflict, match="already revoked"):
+        keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="retired")
+    again = keys.reactivate_key(session, actor=world.owner, key_id=key.id)
+    assert again.status == KeyStatus.ACTIVE and again.revoked_at is None and again.revoke_reason is None
+    with pytest.raises(Conflict, match="already active"):
+        keys.reactivate_key(session, actor=world.owner, key_id=key.id)
+    trail = [(e.action, e.old_status, e.new_status) for e in events(session, world.project_id)
+             if e.key_id == key.id]
+    assert trail == [("key.generated", None, "active"), ("key.revoked", "active", "revoked"),
+                     ("key.reactivated", "revoked", "active")]
+
+
+def test_compromised_keys_cannot_be_reactivated(session, world):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="compromised")
+    with pytest.raises(Conflict, match="compromised"):
+        keys.reactivate_key(session, actor=world.owner, key_id=key.id)
+    assert keys.get_key(session, actor=world.owner, key_id=key.id).status == KeyStatus.REVOKED
+
+
+@pytest.mark.parametrize("reason,grace", [("lost", 0), ("retired", -1), ("retired", 604801),
+                                          ("retired", "60"), ("retired", True)])
+def test_revoke_validates_reason_and_grace(session, world, reason, grace):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    with pytest.raises(InvalidInput):
+        keys.revoke_key(session, actor=world.admin, key_id=key.id, reason=reason, grace_seconds=grace)
+
+
+def test_grace_period_ends_without_any_job(session, world, monkeypatch):
+    start = clock.now()
+    at(monkeypatch, start)
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="retired", grace_seconds=3600)
+    during = keys.get_key(session, actor=world.viewer, key_id=key.id)
+    assert during.status == KeyStatus.ACTIVE and during.expires_at == start + timedelta(hours=1)
+    totals = keys.key_totals(session, actor=world.viewer, project_id=world.project_id)
+    assert (totals.active, totals.expiring, totals.revoked) == (1, 1, 0)
+    assert keys.list_keys(session, actor=world.viewer, project_id=world.project_id,
+                          status="active").total == 1
+    # The key still signs during its grace period.
+    assert keys.sign_payload(session, actor=world.admin, project_id=world.project_id, payload=b"p")
+
+    at(monkeypatch, start + timedelta(hours=1, seconds=1))
+    after = keys.get_key(session, actor=world.viewer, key_id=key.id)
+    assert after.status == KeyStatus.REVOKED
+    totals = keys.key_totals(session, actor=world.viewer, project_id=world.project_id)
+    assert (totals.active, totals.expiring, totals.revoked) == (0, 0, 1)
+    page = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, status="revoked")
+    assert [k.id for k in page.items] == [key.id]
+    with pytest.raises(Conflict, match="no active key"):
+        keys.sign_payload(session, actor=world.admin, project_id=world.project_id, payload=b"p")
+    with pytest.raises(Conflict, match="already revoked"):
+        keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="retired")
+
+
+def test_a_grace_period_can_be_brought_forward_not_extended(session, world, monkeypatch):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="rotated", grace_seconds=3600)
+    with pytest.raises(Conflict, match="bring that forward"):
+        keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="rotated", grace_seconds=7200)
+    now = keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="compromised")
+    assert now.status == KeyStatus.REVOKED and now.revoke_reason == "compromised"
+    totals = keys.key_totals(session, actor=world.owner, project_id=world.project_id)
+    assert (totals.active, totals.revoked, totals.total) == (0, 1, 1)
+
+
+def test_reactivating_during_grace_cancels_the_revocation(session, world):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="retired", grace_seconds=60)
+    back = keys.reactivate_key(session, actor=world.admin, key_id=key.id)
+    assert back.expires_at is None and back.status == KeyStatus.ACTIVE
+    totals = keys.key_totals(session, actor=world.owner, project_id=world.project_id)
+    assert (totals.active, totals.expiring, totals.revoked) == (1, 0, 0)
+
+
+# ---------------------------------------------------------------- rotate / reveal
+
+
+def test_rotate_makes_a_successor_and_keeps_the_old_key_for_the_grace_period(session, world):
+    old = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="prod")
+    new = keys.rotate_key(session, actor=world.admin, key_id=old.id, grace_seconds=600)
+    assert new.id != old.id and new.name == "prod" and new.secret != old.secret
+    old_now = keys.get_key(session, actor=world.admin, key_id=old.id)
+    assert old_now.status == KeyStatus.ACTIVE and old_now.revoke_reason == "rotated"
+    assert old_now.expires_at is not None
+    headers = keys.sign_payload(session, actor=world.admin, project_id=world.project_id, payload=b"p")
+    assert len(headers["webhook-signature"].split()) == 2
+    with pytest.raises(Conflict):
+        keys.rotate_key(session, actor=world.admin, key_id=old.id)
+    actions = [e.action for e in events(session, world.project_id) if e.key_id in (old.id, new.id)]
+    assert actions == ["key.generated", "key.rotated", "key.generated"]
+
+
+def test_reveal_returns_the_secret_and_is_audited(session, world):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    shown = keys.reveal_key(session, actor=world.owner, key_id=key.id)
+    assert shown.secret == key.secret
+    (event,) = events(session, world.project_id, audit.KEY_REVEALED)
+    assert event.actor_email == world.owner.email and key.secret not in str(event.details)
+
+
+# ---------------------------------------------------------------- encryption in the rows
+
+
+def test_ciphertext_copied_into_another_row_does_not_decrypt(session, world):
+    a = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="a")
+    b = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="b")
+    stolen = session.get(SignatureKey, a.id).key
+    session.execute(sa.update(SignatureKey).where(SignatureKey.id == b.id).values(key=stolen))
+    session.commit()
+    with pytest.raises(Conflict, match="cannot be decrypted"):
+        keys.reveal_key(session, actor=world.owner, key_id=b.id)
+    assert keys.reveal_key(session, actor=world.owner, key_id=a.id).secret == a.secret
+
+
+def test_wrong_master_key_fails_opaquely_and_loses_nothing(session, world, monkeypatch):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    good = os.environ["MESHKEYS_MASTER_KEY"]
+    use_master_keys(monkeypatch, random_master_key())
+    with pytest.raises(Conflict) as info:
+        keys.reveal_key(session, actor=world.owner, key_id=key.id)
+    assert key.secret not in str(info.value) and "MESHKEYS_MASTER_KEY" in str(info.value)
+    with pytest.raises(Conflict):
+        keys.sign_payload(session, actor=world.admin, project_id=world.project_id, payload=b"p")
+    assert len(events(session, world.project_id, audit.KEY_REVEALED)) == 0
+    use_master_keys(monkeypatch, good)
+    assert keys.reveal_key(session, actor=world.owner, key_id=key.id).secret == key.secret
+
+
+def test_master_key_rotation_reencrypts_everything_and_is_resumable(session, world, monkeypatch):
+    from meshkeys.crypto.encryption import Keyring
+    from meshkeys.services import operations
+
+    made = [keys.generate_key(session, actor=world.admin, project_id=world.project_id, name=f"k{i}")
+            for i in range(5)]
+    old, new = os.environ["MESHKEYS_MASTER_KEY"], random_master_key()
+    use_master_keys(monkeypatch, new, old)
+    ring = masterkey.get_keyring()
+
+    def interrupt(_n):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # an interrupted run commits its first batch of two
+        operations.rotate_master_key(session, keyring=ring, batch=2, progress=interrupt)
+    assert operations.rotate_master_key(session, keyring=ring, batch=2) == 3
+    assert operations.rotate_master_key(session, keyring=ring, batch=2) == 0
+    versions = {Keyring.version_of(r) for r in session.exec(select(SignatureKey.key)).all()}
+    assert versions == {ring.current_version}
+    use_master_keys(monkeypatch, new)  # the old key is gone, and nothing needs it
+    for k in made:
+        assert keys.reveal_key(session, actor=world.owner, key_id=k.id).secret == k.secret
+
+
+# ---------------------------------------------------------------- listing
+
+
+def test_paging_filtering_search_and_totals(session, world, monkeypatch):
+    base = clock.now()
+    made = []
+    for i in range(7):
+        at(monkeypatch, base + timedelta(seconds=i))
+        made.append(keys.generate_key(session, actor=world.admin, project_id=world.project_id,
+                                      name=f"{'billing' if i % 2 else 'Orders'}-{i}"))
+    keys.revoke_key(session, actor=world.admin, key_id=made[0].id, reason="retired")
+    keys.revoke_key(session, actor=world.admin, key_id=made[3].id, reason="retired")
+
+    seen, cursor = [], None
+    while True:
+        page = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, limit=3,
+                              cursor=cursor)
+        seen += [k.id for k in page.items]
+        assert page.total == 7
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert seen == [k.id for k in reversed(made)]  # newest first, nothing twice or lost
+
+    revoked = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, status="revoked")
+    assert [k.id for k in revoked.items] == [made[3].id, made[0].id] and revoked.total == 2
+    active = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, status="active")
+    assert active.total == 5 and made[3].id not in {k.id for k in active.items}
+
+    by_name = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="ORDERS")
+    assert {k.name for k in by_name.items} == {"Orders-0", "Orders-2", "Orders-4", "Orders-6"}
+    assert by_name.total == 4
+    by_id = keys.list_keys(session, actor=world.viewer, project_id=world.project_id,
+                           q=str(made[5].id)[:8])
+    assert made[5].id in {k.id for k in by_id.items}
+    wildcard = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="%")
+    assert wildcard.items == [] and wildcard.total == 0
+
+    totals = keys.key_totals(session, actor=world.viewer, project_id=world.project_id)
+    assert (totals.active, totals.revoked, totals.expiring, totals.total) == (5, 2, 0, 7)
+
+
+@pytest.mark.parametrize("kwargs", [{"limit": 0}, {"limit": 201}, {"status": "gone"},
+                                    {"cursor": "not-a-cursor"}, {"q": "x" * 201}])
+def test_list_rejects_bad_parameters_with_a_message(session, world, kwargs):
+    with pytest.raises(InvalidInput):
+        keys.list_keys(session, actor=world.viewer, project_id=world.project_id, **kwargs)
+
+
+# ---------------------------------------------------------------- sign / verify
+
+
+def test_sign_and_verify_through_the_services(session, world):
+    a = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="a")
+    headers = keys.sign_payload(session, actor=world.admin, project_id=world.project_id,
+                                payload=b'{"x":1}', msg_id="msg_1")
+    assert headers["webhook-id"] == "msg_1"
+    assert keys.verify_payload(session, actor=world.viewer, project_id=world.project_id,
+                               payload=b'{"x":1}', headers=headers) == a.id
+    keys.revoke_key(session, actor=world.admin, key_id=a.id, reason="retired")
+    with pytest.raises(InvalidInput, match="no signature matches"):
+        keys.verify_payload(session, actor=world.viewer, project_id=world.project_id,
+                            payload=b'{"x":1}', headers=headers)
+    keys.reactivate_key(session, actor=world.admin, key_id=a.id)
+    external = sign_headers([a.secret], payload=b"raw")
+    assert keys.verify_payload(session, actor=world.viewer, project_id=world.project_id,
+                               payload=b"raw", headers=external) == a.id
+    with pytest.raises(PermissionDenied):
+        keys.sign_payload(session, actor=world.viewer, project_id=world.project_id, payload=b"p")
