@@ -1,0 +1,69 @@
+"""End-to-end fixtures: Debian's Chromium for pytest-playwright, and the real app on a free port.
+
+- ``app_server`` (session): the app started by ``tests.e2e.apprunner.run_app`` (migrations, then
+  ``reflex run --env prod`` on one port, fresh SQLite database, random master key).
+- ``base_url`` is the app's URL, so ``page.goto("/")`` works.
+- ``context`` / ``page`` come from pytest-playwright; ``context`` gets the hydration probe, so
+  ``wait_for_hydration(page)`` works even on a page without the ``#hydrated-token`` marker.
+
+Run this ring in its own pytest process (REFLEX.md: sync Playwright breaks asyncio tests that run
+after it in the same process); ``make test`` does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.apprunner import RunningApp, install_hydration_probe, run_app
+
+CHROMIUM = Path(os.environ.get("MESHKEYS_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+_startup_times: list[float] = []
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    # Never `playwright install`: drive the distribution's Chromium.
+    if not CHROMIUM.is_file():
+        pytest.fail(
+            f"{CHROMIUM} not found: end-to-end tests need Chromium. Install Debian's package "
+            "(`apt-get install chromium`), or point MESHKEYS_CHROMIUM at a Chromium binary.",
+            pytrace=False,
+        )
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    with run_app(tmp_path_factory.mktemp("app")) as app:
+        _startup_times.append(app.startup_seconds)
+        yield app
+
+
+@pytest.fixture(scope="session")
+def base_url(app_server: RunningApp) -> str:
+    return app_server.url
+
+
+@pytest.fixture
+def context(context):
+    install_hydration_probe(context)
+    return context
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for seconds in _startup_times:
+        terminalreporter.write_line(f"e2e: app started (reflex run --env prod) in {seconds:.1f} s")
