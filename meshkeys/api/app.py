@@ -6,27 +6,50 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-from sqlalchemy import text
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.routing import Route
 
+from meshkeys.api.errors import install_error_handlers
+from meshkeys.api.middleware import BodySizeLimit, MetricsMiddleware
+from meshkeys.api.observability import Metrics, configure_key_log
+from meshkeys.api.routes import audit, keys, ops, webhooks
 from meshkeys.api.routes import session as session_routes
-from meshkeys.db import session_scope
+from meshkeys.config import get_settings
+
+DESCRIPTION = """Manage the keys that sign webhooks (Standard Webhooks format).
+
+Authenticate with `Authorization: Bearer mk_...`: create a token with
+`meshkeys token create --user EMAIL` or on /settings/tokens. Every error answers
+`{"detail": "..."}`. See docs/API.md for examples.
+"""
 
 
 def create_api() -> FastAPI:
-    """Build the API app: routes, error handlers, middleware, metrics."""
-    api = FastAPI(title="meshkeys", version="0.1.0")
-    api.include_router(session_routes.router)
-
-    @api.get("/health", tags=["operations"])
-    def health() -> JSONResponse:
-        try:
-            with session_scope() as s:
-                s.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any failure means "not healthy"
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
-
+    """Build the API app: routes, error handlers, CORS, metrics and the key-action log."""
+    settings = get_settings()
+    api = FastAPI(title="meshkeys", version="0.1.0", description=DESCRIPTION)
+    api.state.metrics = Metrics()
+    configure_key_log(as_json=settings.log_json)
+    install_error_handlers(api)
+    routers = [module.router for module in (keys, audit, webhooks, ops, session_routes)]
+    for router in routers:
+        api.include_router(router)
+    # Every route of the API with its path template (FastAPI nests included routers).
+    api.state.route_table = [
+        route for route in [*api.router.routes, *(r for router in routers for r in router.routes)]
+        if isinstance(route, Route)
+    ]
+    # Added innermost first: metrics see every answer, CORS headers go on the 413s too.
+    api.add_middleware(BodySizeLimit, api=api)
+    api.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(settings.allowed_origins),
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type"],
+        expose_headers=["Content-Disposition", "Retry-After"],
+    )
+    api.add_middleware(MetricsMiddleware, api=api)
     return api
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +17,7 @@ from meshkeys.models import AuditEventPublic, AuditPage, Role
 from meshkeys.services import access, audit
 from meshkeys.services.audit import AuditFilter
 from meshkeys.services.context import Actor
+from meshkeys.services.errors import InvalidInput
 
 
 def list_events(
@@ -47,3 +51,41 @@ def daily_counts(
 
 CSV_COLUMNS = ("created_at", "seq", "action", "actor_email", "key_id", "key_name", "old_status",
                "new_status", "client_ip", "user_agent", "details")
+
+EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    elif isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def export_lines(events: Iterable[AuditEventPublic], fmt: str) -> Iterator[str]:
+    """Render events as CSV (header first, ``CSV_COLUMNS``) or JSON Lines, one line at a time."""
+    if fmt not in EXPORT_FORMATS:
+        raise InvalidInput(f"format must be one of: {', '.join(EXPORT_FORMATS)}")
+    if fmt == "jsonl":
+        for event in events:
+            yield json.dumps(event.model_dump(mode="json"), separators=(",", ":")) + "\n"
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def line(cells: Iterable[str]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow(cells)
+        return buffer.getvalue()
+
+    yield line(CSV_COLUMNS)
+    for event in events:
+        yield line(_csv_cell(getattr(event, name)) for name in CSV_COLUMNS)

@@ -1,0 +1,74 @@
+"""The audit log of a project: pages with filters, and a streamed export."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from meshkeys import clock
+from meshkeys.api.deps import CurrentActor, DbSession
+from meshkeys.api.errors import error_responses
+from meshkeys.models import AuditPage
+from meshkeys.services import audit, history
+from meshkeys.services.audit import AuditFilter
+
+router = APIRouter(prefix="/audit", tags=["audit"], responses=error_responses(400, 401, 404, 422))
+
+ActionName = Literal[audit.ACTIONS]  # type: ignore[valid-type]
+
+
+def audit_filter(
+    action: Annotated[ActionName | None, Query(description="One action, e.g. `key.revoked`.")] = None,
+    key_id: Annotated[uuid.UUID | None, Query(description="Events about this key.")] = None,
+    actor: Annotated[str | None, Query(max_length=320, description="Actor email, exact.")] = None,
+    since: Annotated[datetime | None, Query(
+        description="From this time on (inclusive), with a time zone: 2026-01-31T00:00:00Z.")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time (exclusive).")] = None,
+) -> AuditFilter:
+    return AuditFilter(action=action, key_id=key_id, actor=actor, since=since, until=until)
+
+
+Filter = Annotated[AuditFilter, Depends(audit_filter)]
+
+
+@router.get("", response_model=AuditPage)
+def list_events(
+    session: DbSession, actor: CurrentActor, flt: Filter,
+    project_id: Annotated[uuid.UUID, Query(description="The project whose log to read.")],
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> AuditPage:
+    """One page of events, newest first. Any member of the project may read its log."""
+    return history.list_events(session, actor=actor, project_id=project_id, flt=flt, limit=limit,
+                               cursor=cursor)
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={200: {
+        "description": "Every matching event, newest first, as a download.",
+        "content": {media.split(";")[0]: {"schema": {"type": "string"}}
+                    for media in history.EXPORT_FORMATS.values()},
+    }},
+)
+def export_events(
+    session: DbSession, actor: CurrentActor, flt: Filter,
+    project_id: Annotated[uuid.UUID, Query(description="The project whose log to export.")],
+    format: Annotated[Literal["csv", "jsonl"], Query(description="`csv` or `jsonl`.")] = "csv",
+) -> StreamingResponse:
+    """Download the filtered events as CSV or JSON Lines, streamed in batches (never built in memory).
+
+    Access is checked before the first byte is sent; the rows are read while the answer
+    streams, through the request's session (closed once the last line is sent).
+    """
+    events = history.export_events(session, actor=actor, project_id=project_id, flt=flt)
+    filename = f"meshkeys-audit-{project_id}-{clock.now():%Y%m%dT%H%M%SZ}.{format}"
+    return StreamingResponse(
+        history.export_lines(events, format), media_type=history.EXPORT_FORMATS[format],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,85 @@
+"""Request bodies and the answers that are not read models of ``meshkeys.models``.
+
+Types and ranges are checked here (422); the rules behind them live in the services (400/409).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from meshkeys.models import RevokeReason
+from meshkeys.services.keys import (
+    DEFAULT_ROTATION_GRACE_SECONDS,
+    MAX_GRACE_SECONDS,
+    MAX_NAME_LENGTH,
+)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GenerateKeyRequest(Body):
+    project_id: uuid.UUID
+    name: str = Field(max_length=MAX_NAME_LENGTH, examples=["billing-webhooks"])
+
+
+class RevokeKeyRequest(Body):
+    reason: RevokeReason = Field(description="Why: `retired`, `rotated` or `compromised` "
+                                             "(a compromised key can never be reactivated).")
+    grace_seconds: int = Field(
+        default=0, ge=0, le=MAX_GRACE_SECONDS,
+        description="0 revokes now; up to 604800 (7 days) keeps the key signing and verifying "
+                    "until then.",
+    )
+
+
+class RotateKeyRequest(Body):
+    grace_seconds: int = Field(
+        default=DEFAULT_ROTATION_GRACE_SECONDS, ge=0, le=MAX_GRACE_SECONDS,
+        description="How long the old key keeps signing and verifying (default 24 h).",
+    )
+
+
+class SignRequest(Body):
+    project_id: uuid.UUID
+    payload: str = Field(description="The webhook body, signed as its UTF-8 bytes, unparsed.")
+    msg_id: str | None = Field(default=None, description="Default: a new `msg_...` id.")
+    timestamp: int | None = Field(default=None, description="Seconds since the epoch; default now.")
+
+
+class WebhookHeaders(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    webhook_id: str = Field(alias="webhook-id")
+    webhook_timestamp: str = Field(alias="webhook-timestamp")
+    webhook_signature: str = Field(
+        alias="webhook-signature",
+        description="One `v1,<base64>` per active key of the project, space-separated.",
+    )
+
+
+class SignResponse(BaseModel):
+    headers: WebhookHeaders
+
+
+class VerifyRequest(Body):
+    project_id: uuid.UUID
+    payload: str = Field(description="The webhook body exactly as received (UTF-8).")
+    headers: dict[str, str] = Field(
+        description="At least `webhook-id`, `webhook-timestamp`, `webhook-signature` "
+                    "(`svix-` names are accepted too); other headers are ignored.",
+    )
+
+
+class VerifyResult(BaseModel):
+    valid: bool
+    key_id: uuid.UUID | None = Field(default=None, description="The key whose signature matched.")
+    detail: str | None = Field(default=None, description="Why verification failed.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
