@@ -76,5 +76,20 @@ def make_world(session: Session, prefix: str = "") -> World:
     return World(owner, admin, viewer, outsider, project.id, other.id)
 
 
+def all_events(session: Session, chain_id: uuid.UUID | None = None, action: str | None = None):
+    """Every audit event (of a chain), oldest first, read as an operator would (RLS: system)."""
+    from sqlmodel import select
+
+    from meshkeys.models import AuditEvent
+
+    db.bind_actor(session, None, system=True)
+    query = select(AuditEvent).order_by(AuditEvent.chain_id, AuditEvent.seq)
+    if chain_id is not None:
+        query = query.where(AuditEvent.chain_id == chain_id)
+    if action:
+        query = query.where(AuditEvent.action == action)
+    return session.exec(query).all()
+
+
 def new_session(engine: Engine) -> Session:
     return Session(engine, expire_on_commit=False)

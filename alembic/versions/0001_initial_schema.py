@@ -193,12 +193,14 @@ def upgrade() -> None:
 
 
 # Rows a transaction may see: those of projects the acting user is a member of
-# (set per transaction by meshkeys.db.bind_actor), or all rows for operator
-# commands running with meshkeys.system = 'on'.
+# (set per transaction by meshkeys.db.bind_actor), the user's own account events
+# (sign-ins, tokens: the nil chain), or all rows for operator commands running
+# with meshkeys.system = 'on'.
 _MEMBER_PROJECTS = (
     "SELECT m.project_id FROM memberships m "
     "WHERE m.user_id = NULLIF(current_setting('meshkeys.user_id', true), '')::uuid"
 )
+_ACTOR = "NULLIF(current_setting('meshkeys.user_id', true), '')::uuid"
 _SYSTEM = "current_setting('meshkeys.system', true) = 'on'"
 _NIL = "'00000000-0000-0000-0000-000000000000'::uuid"
 
@@ -216,7 +218,8 @@ def _row_level_security() -> None:
     )
     op.execute(
         "CREATE POLICY audit_events_members ON audit_events "
-        f"USING ({_SYSTEM} OR chain_id IN ({_MEMBER_PROJECTS})) "
+        f"USING ({_SYSTEM} OR chain_id IN ({_MEMBER_PROJECTS}) "
+        f"OR (chain_id = {_NIL} AND actor_id = {_ACTOR})) "
         f"WITH CHECK ({_SYSTEM} OR chain_id = {_NIL} OR chain_id IN ({_MEMBER_PROJECTS}))"
     )
 

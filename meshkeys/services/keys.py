@@ -161,6 +161,17 @@ def _load_for_change(
     return row
 
 
+def _refuse(session: Session, message: str) -> Conflict:
+    """End the transaction and return the Conflict to raise.
+
+    The message is built by the caller *before* the rollback: a rollback
+    expires loaded rows, and reloading one in a new transaction with no actor
+    bound would find nothing under row-level security.
+    """
+    session.rollback()
+    return Conflict(message)
+
+
 def _bump_counters(session: Session, project_id: uuid.UUID, *, keys: int = 0, revoked: int = 0) -> None:
     session.execute(
         sa.update(Project).where(Project.id == project_id).values(
@@ -203,8 +214,9 @@ def generate_key(
     audit.record(session, action=audit.KEY_GENERATED, actor=actor, project_id=project_id,
                  key_id=row.id, key_name=row.name, old_status=None, new_status="active",
                  request=request)
-    session.commit()
-    return _with_secret(row, secret)
+    result = _with_secret(row, secret)
+    session.commit()  # the answer is built first: nothing reloads after the commit
+    return result
 
 
 def revoke_key(
@@ -227,14 +239,12 @@ def revoke_key(
     before = effective_status(row, now)
     new_expiry = now + timedelta(seconds=grace_seconds) if grace_seconds else None
     if before == KeyStatus.REVOKED:
-        session.rollback()
-        raise Conflict(
+        raise _refuse(session,
             f"Key '{row.name}' is already revoked. Reactivate it first if you meant to use it again."
         )
     if row.status == KeyStatus.REVOKED.value:  # in a grace period: only bring the end forward
         if new_expiry is not None and row.expires_at is not None and new_expiry >= row.expires_at:
-            session.rollback()
-            raise Conflict(
+            raise _refuse(session,
                 f"Key '{row.name}' is already being revoked at {row.expires_at.isoformat()}; "
                 "a new revocation can only bring that forward (use grace_seconds=0 to revoke now)."
             )
@@ -253,8 +263,9 @@ def revoke_key(
                  "expires_at": new_expiry.isoformat() if new_expiry else None},
         request=request,
     )
-    session.commit()
-    return to_public(row, now)
+    result = to_public(row, now)
+    session.commit()  # the answer is built first: nothing reloads after the commit
+    return result
 
 
 def reactivate_key(
@@ -266,11 +277,9 @@ def reactivate_key(
     now = clock.now()
     before = effective_status(row, now)
     if row.status == KeyStatus.ACTIVE.value:
-        session.rollback()
-        raise Conflict(f"Key '{row.name}' is already active; there is nothing to reactivate.")
+        raise _refuse(session, f"Key '{row.name}' is already active; there is nothing to reactivate.")
     if row.revoke_reason == RevokeReason.COMPROMISED.value:
-        session.rollback()
-        raise Conflict(
+        raise _refuse(session,
             f"Key '{row.name}' was revoked as compromised and cannot be reactivated: a compromised "
             "key never protects data again (NIST SP 800-57). Generate a new key instead."
         )
@@ -286,8 +295,9 @@ def reactivate_key(
         key_id=row.id, key_name=row.name, old_status=before.value, new_status="active",
         details={"previous_reason": previous_reason}, request=request,
     )
-    session.commit()
-    return to_public(row, now)
+    result = to_public(row, now)
+    session.commit()  # the answer is built first: nothing reloads after the commit
+    return result
 
 
 def rotate_key(
@@ -299,8 +309,7 @@ def rotate_key(
     old = _load_for_change(session, actor=actor, key_id=key_id, attempted="rotating a key",
                            request=request)
     if old.status != KeyStatus.ACTIVE.value:
-        session.rollback()
-        raise Conflict(
+        raise _refuse(session,
             f"Key '{old.name}' is already revoked or being revoked; rotate an active key, "
             "or generate a new one."
         )
@@ -326,8 +335,9 @@ def rotate_key(
         key_id=new.id, key_name=new.name, old_status=None, new_status="active",
         details={"rotated_from": str(old.id)}, request=request,
     )
-    session.commit()
-    return _with_secret(new, secret)
+    result = _with_secret(new, secret)
+    session.commit()  # the answer is built first: nothing reloads after the commit
+    return result
 
 
 def reveal_key(
@@ -346,8 +356,9 @@ def reveal_key(
         key_name=row.name, old_status=effective_status(row, clock.now()).value,
         new_status=effective_status(row, clock.now()).value, request=request,
     )
-    session.commit()
-    return _with_secret(row, secret)
+    result = _with_secret(row, secret)
+    session.commit()  # the answer is built first: nothing reloads after the commit
+    return result
 
 
 # ---------------------------------------------------------------- queries
@@ -378,10 +389,26 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         raise InvalidInput("cursor is not valid; use the next_cursor of the previous page") from exc
 
 
-def _search_clause(q: str):
+def _prefix_range(column, prefix: str, dialect: str):
+    """``column`` starts with ``prefix``, as a range the index can serve.
+
+    Not ``LIKE 'abc%'``: under row-level security PostgreSQL may only push
+    leakproof operators into an index scan, and LIKE is not leakproof, while the
+    pattern comparisons ``~>=~`` / ``~<~`` (``text_pattern_ops``) are. SQLite
+    compares bytes with plain ``>=`` / ``<``. UTF-8 byte order is code point
+    order, so "the prefix with its last character incremented" is the upper bound.
+    """
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if ord(prefix[-1]) < 0x10FFFF else None
+    if dialect == "postgresql":
+        ge, lt = column.op("~>=~", is_comparison=True), column.op("~<~", is_comparison=True)
+    else:
+        ge, lt = column.__ge__, column.__lt__
+    return sa.and_(ge(prefix), lt(upper)) if upper else ge(prefix)
+
+
+def _search_clause(q: str, dialect: str):
     term = q.strip().lower()
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    clause = col(SignatureKey.name_search).like(escaped + "%", escape="\\")
+    clause = _prefix_range(col(SignatureKey.name_search), term, dialect)
     if _HEX_PREFIX.match(term):
         digits = term.replace("-", "")
         if 4 <= len(digits) <= 32 and all(c in "0123456789abcdef" for c in digits):
@@ -434,7 +461,7 @@ def list_keys(
     if wanted:
         where.append(_effective_clause(wanted, now))
     if q and q.strip():
-        where.append(_search_clause(q))
+        where.append(_search_clause(q, session.get_bind().dialect.name))
     query = select(SignatureKey).where(*where)
     if cursor:
         at, ident = decode_cursor(cursor)

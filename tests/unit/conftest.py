@@ -60,3 +60,14 @@ def _fast_password_hashing():
     passwords.DUMMY_HASH = hash_password("dummy")
     yield
     passwords.LOG2_N = original
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_keyring():
+    """A test that switches master keys must not leave its keyring cached for the next one."""
+    yield
+    from meshkeys import config
+    from meshkeys.crypto import masterkey
+
+    config.reset_settings()
+    masterkey.get_keyring.cache_clear()

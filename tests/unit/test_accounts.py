@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import select
 
 from meshkeys import clock
-from meshkeys.models import AuditEvent, Role, User
+from meshkeys.models import Role, User
 from meshkeys.services import auth, projects
 from meshkeys.services.context import RequestInfo
 from meshkeys.services.errors import (
@@ -19,7 +19,7 @@ from meshkeys.services.errors import (
     RateLimited,
     Unauthenticated,
 )
-from tests.helpers import PASSWORD, make_user
+from tests.helpers import PASSWORD, all_events, make_user
 
 REQ = RequestInfo(client_ip="203.0.113.9", user_agent="pytest")
 
@@ -49,7 +49,7 @@ def test_login_success_and_failure_are_audited(session):
         auth.authenticate(session, email="a@example.com", password="wrong-password", request=REQ)
     with pytest.raises(Unauthenticated, match="Email or password is wrong"):
         auth.authenticate(session, email="nobody@example.com", password=PASSWORD, request=REQ)
-    rows = session.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()
+    rows = all_events(session)
     assert [(e.action, e.actor_email, e.client_ip) for e in rows] == [
         ("login.succeeded", "a@example.com", "203.0.113.9"),
         ("login.failed", "a@example.com", "203.0.113.9"),
@@ -121,7 +121,7 @@ def test_api_tokens_are_shown_once_hashed_and_revocable(session):
     other = make_user(session, "b@example.com")
     with pytest.raises(NotFound):
         auth.revoke_api_token(session, actor=other, token_id=created.id)
-    actions = [e.action for e in session.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()]
+    actions = [e.action for e in all_events(session)]
     assert actions == ["token.created", "token.revoked"]
 
 
@@ -164,7 +164,6 @@ def test_members_and_roles(session, world):
         projects.get_project(session, actor=world.viewer, project_id=world.project_id)
     with pytest.raises(NotFound):
         projects.get_project(session, actor=world.outsider, project_id=world.project_id)
-    actions = [e.action for e in session.exec(
-        select(AuditEvent).where(AuditEvent.chain_id == world.project_id).order_by(AuditEvent.seq))]
+    actions = [e.action for e in all_events(session, world.project_id)]
     assert actions == ["project.created", "member.added", "member.added", "access.denied",
                        "member.role_changed", "member.removed"]

@@ -13,6 +13,7 @@ from meshkeys.models import AuditEvent
 from meshkeys.services import audit, history, keys, operations
 from meshkeys.services.audit import AuditFilter
 from meshkeys.services.errors import InvalidInput, NotFound
+from tests.helpers import all_events
 
 
 def test_events_are_append_only(session, world):
@@ -55,8 +56,7 @@ def test_chain_verifies_and_detects_edits_and_deletions(session, world):
 def test_seq_is_gapless_and_each_event_links_to_the_previous(session, world):
     for i in range(3):
         keys.generate_key(session, actor=world.admin, project_id=world.project_id, name=f"k{i}")
-    chain = session.exec(select(AuditEvent).where(AuditEvent.chain_id == world.project_id)
-                         .order_by(AuditEvent.seq)).all()
+    chain = all_events(session, world.project_id)
     assert [e.seq for e in chain] == list(range(1, len(chain) + 1))
     assert chain[0].prev_hash == audit.GENESIS
     assert all(b.prev_hash == a.hash for a, b in zip(chain, chain[1:], strict=False))

@@ -13,17 +13,14 @@ from sqlmodel import select
 from meshkeys import clock
 from meshkeys.crypto import masterkey
 from meshkeys.crypto.signing import sign_headers
-from meshkeys.models import AuditEvent, KeyStatus, SignatureKey
+from meshkeys.models import KeyStatus, SignatureKey
 from meshkeys.services import audit, keys
 from meshkeys.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from tests.helpers import random_master_key, use_master_keys
+from tests.helpers import all_events, random_master_key, use_master_keys
 
 
 def events(session, project_id, action=None):
-    query = select(AuditEvent).where(AuditEvent.chain_id == project_id).order_by(AuditEvent.seq)
-    if action:
-        query = query.where(AuditEvent.action == action)
-    return session.exec(query).all()
+    return all_events(session, project_id, action)
 
 
 def at(monkeypatch, moment):

@@ -1,0 +1,141 @@
+"""Migrations, triggers, row-level security and query plans on PostgreSQL 15."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from sqlmodel import select
+
+from meshkeys import db
+from meshkeys.crypto.masterkey import get_keyring
+from meshkeys.models import AuditEvent, SignatureKey
+from meshkeys.services import keys, operations
+from tests.schema_checks import check_full_cycle
+
+
+def test_empty_postgres_to_head_and_back_with_no_drift(empty_db):
+    check_full_cycle(empty_db)
+
+
+def test_app_role_is_subject_to_row_level_security(session):
+    user, superuser, bypass = session.execute(sa.text(
+        "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
+    assert not superuser and not bypass
+    forced = session.execute(sa.text(
+        "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+        "WHERE relname IN ('signature_keys', 'audit_events') ORDER BY relname")).all()
+    assert forced == [("audit_events", True, True), ("signature_keys", True, True)]
+
+
+def _visible(session, model, user_id, *, system=False):
+    db.bind_actor(session, user_id, system=system)
+    return session.exec(select(model)).all()
+
+
+def test_rls_confines_each_transaction_to_the_actors_projects(session, world):
+    mine = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="mine")
+    theirs = keys.generate_key(session, actor=world.outsider, project_id=world.other_project_id,
+                               name="theirs")
+    assert {k.id for k in _visible(session, SignatureKey, world.viewer.user_id)} == {mine.id}
+    assert {k.id for k in _visible(session, SignatureKey, world.outsider.user_id)} == {theirs.id}
+    assert _visible(session, SignatureKey, None) == []  # nobody bound: nothing visible
+    assert len(_visible(session, SignatureKey, None, system=True)) == 2
+
+    chains = {e.chain_id for e in _visible(session, AuditEvent, world.viewer.user_id)}
+    assert chains == {world.project_id}
+
+
+def test_rls_refuses_writes_into_another_project(session, world):
+    keys.generate_key(session, actor=world.outsider, project_id=world.other_project_id, name="theirs")
+    db.bind_actor(session, world.admin.user_id)
+    # An UPDATE of rows the actor cannot see changes nothing.
+    changed = session.execute(sa.update(SignatureKey).values(status="revoked")).rowcount
+    assert changed == 0
+    session.execute(sa.text("SAVEPOINT probe"))
+    with pytest.raises(sa.exc.ProgrammingError, match="row-level security"):
+        session.execute(sa.insert(SignatureKey).values(
+            id=uuid.uuid4(), project_id=world.other_project_id, name="x", name_search="x",
+            key="mk1.x.y", key_hint="abcd", status="active", created_at=sa.func.now()))
+    session.execute(sa.text("ROLLBACK TO SAVEPOINT probe"))
+
+
+def test_audit_events_refuse_update_delete_and_truncate(session, world):
+    for statement in ("UPDATE audit_events SET actor_email = 'x'", "DELETE FROM audit_events",
+                      "TRUNCATE audit_events"):
+        db.bind_actor(session, None, system=True)
+        session.execute(sa.text("SAVEPOINT probe"))
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            session.execute(sa.text(statement))
+        session.execute(sa.text("ROLLBACK TO SAVEPOINT probe"))
+
+
+def _plan(session, sql_text: str, **params) -> str:
+    rows = session.execute(sa.text("EXPLAIN " + sql_text), params).all()
+    return "\n".join(r[0] for r in rows)
+
+
+def test_list_queries_use_indexes_not_sorts(session, world):
+    operations.seed_keys(session, project_id=world.project_id, count=20_000,
+                         created_by=world.owner.user_id, keyring=get_keyring())
+    session.execute(sa.text("ANALYZE signature_keys"))
+    db.bind_actor(session, world.owner.user_id)
+    pid = str(world.project_id)
+    newest = _plan(session, "SELECT * FROM signature_keys WHERE project_id = :p "
+                            "ORDER BY created_at DESC, id DESC LIMIT 51", p=pid)
+    assert "ix_signature_keys_project_created" in newest and "Sort" not in newest
+    by_status = _plan(session, "SELECT * FROM signature_keys WHERE project_id = :p AND status = 'revoked' "
+                               "ORDER BY created_at DESC, id DESC LIMIT 51", p=pid)
+    assert "ix_signature_keys_project_status" in by_status and "Sort" not in by_status
+    # The statement the service builds for a name search, planned under RLS.
+    stmt = select(SignatureKey).where(SignatureKey.project_id == world.project_id,
+                                      keys._search_clause("Seed-00012", "postgresql"))
+    compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    search = _plan(session, str(compiled))
+    assert "ix_signature_keys_project_name" in search and "Seq Scan on signature_keys" not in search
+    page = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="Seed-00012")
+    assert page.total == 100 and all(k.name.startswith("seed-00012") for k in page.items)
+
+
+def test_services_see_nothing_of_other_projects_even_by_id(session, world):
+    theirs = keys.generate_key(session, actor=world.outsider, project_id=world.other_project_id,
+                               name="theirs")
+    db.bind_actor(session, world.admin.user_id)
+    assert session.get(SignatureKey, theirs.id, populate_existing=True) is None
+
+
+def test_psycopg_driver_is_in_use(pg_engine):
+    assert pg_engine.dialect.driver == "psycopg" and psycopg.__version__
+
+
+def test_the_service_list_queries_are_index_scans_under_rls(session, world):
+    """EXPLAIN the exact statements list_keys sends (second page, filters, search) on 20k keys."""
+    operations.seed_keys(session, project_id=world.project_id, count=20_000,
+                         created_by=world.owner.user_id, keyring=get_keyring())
+    session.execute(sa.text("ANALYZE signature_keys"))
+    connection = session.connection()
+    captured: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "signature_keys" in statement:
+            captured.append((statement, parameters))
+
+    sa.event.listen(connection, "before_cursor_execute", capture)
+    try:
+        first = keys.list_keys(session, actor=world.viewer, project_id=world.project_id)
+        keys.list_keys(session, actor=world.viewer, project_id=world.project_id,
+                       cursor=first.next_cursor)
+        keys.list_keys(session, actor=world.viewer, project_id=world.project_id, status="revoked",
+                       cursor=first.next_cursor)
+        keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="seed-0001")
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", capture)
+    pages = [(s, p) for s, p in captured if "LIMIT" in s and "count(" not in s]
+    assert len(pages) == 4
+    for n, (statement, params) in enumerate(pages):
+        plan = "\n".join(r[0] for r in connection.exec_driver_sql("EXPLAIN " + statement, params))
+        assert "Seq Scan on signature_keys" not in plan, plan
+        if n < 3:  # keyset pages walk the index in order; a search sorts only its matches
+            assert "Sort" not in plan, plan
