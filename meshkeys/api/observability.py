@@ -77,13 +77,25 @@ class KeyValueFormatter(logging.Formatter):
         return f"{self.formatTime(record)} {record.levelname} {record.name} {record.getMessage()} {extra}"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (servers and tests redirect it)."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_key_log(*, as_json: bool) -> logging.Logger:
     """One stderr handler on ``meshkeys.keys``, JSON or key=value; safe to call again."""
     logger = logging.getLogger(KEY_LOGGER)
     logger.setLevel(logging.INFO)
     handler = next((h for h in logger.handlers if getattr(h, "meshkeys", False)), None)
     if handler is None:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.meshkeys = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     handler.setFormatter(JsonFormatter() if as_json else KeyValueFormatter())

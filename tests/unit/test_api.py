@@ -1,0 +1,146 @@
+"""The REST API in-process on SQLite: the shared scenarios, plus what only one ring needs to check.
+
+The scenarios in tests/api_cases.py run here and, against PostgreSQL, in
+tests/integration/test_api_pg.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.applications import Starlette
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+
+from meshkeys.api.app import create_api, mount_api
+from meshkeys.api.observability import KEY_LOGGER, configure_key_log
+from tests.api_cases import *  # noqa: F403 - the shared scenarios, collected here
+from tests.api_cases import ApiWorld, assert_error, build_api_world
+from tests.helpers import configure, reset_caches
+
+
+@pytest.fixture
+def api(world, engine):
+    with TestClient(create_api()) as client:
+        yield build_api_world(world, client, engine)
+
+
+# ---------------------------------------------------------------- only here
+
+
+def test_health_is_503_when_the_database_does_not_answer(db_path, monkeypatch, tmp_path):
+    configure(monkeypatch, database_url=f"sqlite:///{tmp_path}/missing-dir/none.db")
+    try:
+        answer = TestClient(create_api()).get("/health")
+    finally:
+        reset_caches()
+    assert answer.status_code == 503 and answer.json() == {"status": "unavailable"}
+
+
+def test_openapi_documents_every_endpoint_with_models_and_errors(db_path):
+    client = TestClient(create_api())
+    spec = client.get("/openapi.json").json()
+    expected = {
+        ("post", "/keys/generate"): "201", ("get", "/keys"): "200", ("get", "/keys/{key_id}"): "200",
+        ("post", "/keys/{key_id}/revoke"): "200", ("post", "/keys/{key_id}/reactivate"): "200",
+        ("post", "/keys/{key_id}/rotate"): "201", ("get", "/audit"): "200",
+        ("get", "/audit/export"): "200", ("post", "/webhooks/sign"): "200",
+        ("post", "/webhooks/verify"): "200", ("get", "/health"): "200", ("get", "/metrics"): "200",
+    }
+    for (method, path), success in expected.items():
+        operation = spec["paths"][path][method]
+        assert success in operation["responses"], (method, path)
+        assert operation.get("description") or operation.get("summary")
+        if path not in ("/health", "/metrics"):
+            assert operation["security"] == [{"ApiToken": []}]
+            assert {"401", "422"} <= set(operation["responses"]), (method, path)
+            error = operation["responses"]["401"]["content"]["application/json"]["schema"]
+            assert error == {"$ref": "#/components/schemas/ErrorBody"}
+    schemas = spec["components"]["schemas"]
+    assert "secret" in schemas["KeyWithSecret"]["properties"]
+    assert "secret" not in schemas["KeyPublic"]["properties"]
+    key_ref = spec["paths"]["/keys/{key_id}"]["get"]["responses"]["200"]["content"]
+    assert key_ref["application/json"]["schema"] == {"$ref": "#/components/schemas/KeyPublic"}
+    revoke = schemas["RevokeKeyRequest"]["properties"]["grace_seconds"]
+    assert (revoke["minimum"], revoke["maximum"]) == (0, 604800)
+    assert spec["components"]["securitySchemes"]["ApiToken"]["scheme"] == "bearer"
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "swagger-ui" in docs.text
+
+
+def test_unknown_paths_answer_json_404(db_path):
+    answer = TestClient(create_api()).get("/nope")
+    assert_error(answer, 404, contains="/docs")
+
+
+def test_cors_answers_only_the_configured_origins(db_path, monkeypatch):
+    monkeypatch.setenv("MESHKEYS_ALLOWED_ORIGINS", "https://keys.example.com")
+    reset_caches()
+    client = TestClient(create_api())
+    preflight = {"Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization,content-type"}
+    ok = client.options("/keys/generate", headers={"Origin": "https://keys.example.com", **preflight})
+    assert ok.status_code == 200
+    assert ok.headers["access-control-allow-origin"] == "https://keys.example.com"
+    evil = client.options("/keys/generate", headers={"Origin": "https://evil.example", **preflight})
+    assert "access-control-allow-origin" not in evil.headers
+    simple = client.get("/health", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in simple.headers
+
+
+def test_each_app_has_its_own_metrics_registry(db_path):
+    first, second = TestClient(create_api()), TestClient(create_api())
+    first.get("/health")
+    first.get("/health")
+    line = 'meshkeys_http_requests_total{method="GET",route="/health",status="200"}'
+    assert f"{line} 2.0" in first.get("/metrics").text
+    assert 'route="/health"' not in second.get("/metrics").text
+
+
+def test_mount_api_serves_the_api_first_and_the_rest_from_the_mounted_app(db_path):
+    other = Starlette(routes=[Route("/{path:path}", lambda request: PlainTextResponse("reflex"),
+                                    methods=["GET", "POST"])])
+    client = TestClient(mount_api(other))
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/keys/abc").status_code == 401  # ours, not the mounted app's
+    assert client.get("/_event").text == "reflex"
+    assert client.get("/projects/x/keys").text == "reflex"
+    assert 'route="/health"' in client.get("/metrics").text
+    # Requests the mounted app answers are not counted (and bodies there are not limited by us).
+    assert "_event" not in client.get("/metrics").text
+    big = client.post("/_upload", content=b"x" * (2 * 1024 * 1024))
+    assert big.text == "reflex"
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_key_actions_are_logged_with_ids_and_never_a_secret(api: ApiWorld, as_json, capsys):
+    configure_key_log(as_json=as_json)
+    try:
+        key = api.generate("logged")
+        api.post(f"/keys/{key['id']}/revoke", "viewer", json={"reason": "retired"})
+        rotated = api.post(f"/keys/{key['id']}/rotate", json={"grace_seconds": 5}).json()
+    finally:
+        configure_key_log(as_json=False)
+    lines = [line for line in capsys.readouterr().err.splitlines() if "key." in line]
+    assert len(lines) == 3, lines
+    text = "\n".join(lines)
+    assert key["secret"] not in text and rotated["secret"] not in text and "whsec_" not in text
+    if as_json:
+        records = [json.loads(line) for line in lines]
+        assert [(r["event"], r["outcome"]) for r in records] == [
+            ("key.generate", "ok"), ("key.revoke", "denied"), ("key.rotate", "ok")]
+        assert records[0]["key_id"] == key["id"] and records[0]["project_id"] == api.project
+        assert records[1]["level"] == "warning" and records[1]["actor"] == api.world.viewer.email
+        assert records[2]["new_key_id"] == rotated["id"]
+    else:
+        assert "key.generate outcome=ok" in lines[0] and f"key_id={key['id']}" in lines[0]
+
+
+def test_the_key_log_has_one_handler_however_many_apps_are_built(db_path):
+    for _ in range(3):
+        create_api()
+    handlers = [h for h in logging.getLogger(KEY_LOGGER).handlers if getattr(h, "meshkeys", False)]
+    assert len(handlers) == 1
