@@ -1,0 +1,111 @@
+"""Service-layer latency on a small and a huge project, in one run.
+
+    .venv/bin/python bench/services_latency.py                      # SQLite, 100 vs 1,000,000 keys
+    .venv/bin/python bench/services_latency.py --sizes 100 100000 --repeat 30
+    .venv/bin/python bench/services_latency.py --postgres postgresql+psycopg://USER@HOST/DB
+
+For each project size it seeds real encrypted keys (meshkeys.services.operations.seed_keys), then
+times each operation `--repeat` times and prints the median in milliseconds and the ratio
+large/small. The point: a project with a million keys must answer like one with a hundred.
+The PostgreSQL URL must name an empty database and a role that is not a superuser (RLS applies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+os.environ.setdefault("MESHKEYS_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+
+from sqlmodel import Session  # noqa: E402
+
+from meshkeys import migrations  # noqa: E402
+from meshkeys.crypto.masterkey import get_keyring  # noqa: E402
+from meshkeys.db import make_engine  # noqa: E402
+from meshkeys.services import auth, keys, operations, projects  # noqa: E402
+from meshkeys.services.context import Actor  # noqa: E402
+
+
+def median_ms(fn, repeat: int) -> float:
+    fn()  # warm caches and plans
+    samples = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return statistics.median(samples)
+
+
+def bench_project(session: Session, actor: Actor, size: int, repeat: int) -> dict[str, float]:
+    project = projects.create_project(session, actor=actor, name=f"bench-{size}")
+    started = time.perf_counter()
+    operations.seed_keys(session, project_id=project.id, count=size, created_by=actor.user_id,
+                         keyring=get_keyring())
+    seed_s = time.perf_counter() - started
+    print(f"  seeded {size:,} keys in {seed_s:.1f} s ({size / seed_s:,.0f} keys/s)", flush=True)
+    pid = project.id
+    first = keys.list_keys(session, actor=actor, project_id=pid)
+    deep_cursor = first.next_cursor
+    for _ in range(20):  # a cursor twenty pages in
+        deep_cursor = keys.list_keys(session, actor=actor, project_id=pid, cursor=deep_cursor).next_cursor
+    state = {"key": keys.generate_key(session, actor=actor, project_id=pid, name="bench")}
+
+    def revoke_reactivate():
+        keys.revoke_key(session, actor=actor, key_id=state["key"].id, reason="retired")
+        keys.reactivate_key(session, actor=actor, key_id=state["key"].id)
+
+    headers = keys.sign_payload(session, actor=actor, project_id=pid, payload=b'{"a":1}')
+    ops = {
+        "list first page": lambda: keys.list_keys(session, actor=actor, project_id=pid),
+        "list page 21 (cursor)": lambda: keys.list_keys(session, actor=actor, project_id=pid,
+                                                        cursor=deep_cursor),
+        "list revoked only": lambda: keys.list_keys(session, actor=actor, project_id=pid,
+                                                    status="revoked"),
+        "search name prefix": lambda: keys.list_keys(session, actor=actor, project_id=pid,
+                                                     q="seed-00000"),
+        "totals by status": lambda: keys.key_totals(session, actor=actor, project_id=pid),
+        "generate": lambda: keys.generate_key(session, actor=actor, project_id=pid, name="g"),
+        "revoke + reactivate": revoke_reactivate,
+        "verify (20 keys)": lambda: keys.verify_payload(session, actor=actor, project_id=pid,
+                                                        payload=b'{"a":1}', headers=headers),
+    }
+    return {name: median_ms(fn, repeat) for name, fn in ops.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", type=int, nargs=2, default=[100, 1_000_000], metavar=("SMALL", "LARGE"))
+    parser.add_argument("--repeat", type=int, default=25)
+    parser.add_argument("--postgres", help="an empty PostgreSQL database URL (default: a SQLite file)")
+    args = parser.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="meshkeys-bench-")
+    url = args.postgres or f"sqlite:///{tmp}/bench.db"
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    print(f"database: {engine.dialect.name}; medians of {args.repeat} runs", flush=True)
+    with Session(engine, expire_on_commit=False) as session:
+        user = auth.create_user(session, email=f"bench-{os.getpid()}@example.com", password="bench-password-1")
+        actor = Actor(user_id=user.id, email=user.email)
+        small_n, large_n = args.sizes
+        print(f"project of {small_n:,} keys", flush=True)
+        small = bench_project(session, actor, small_n, args.repeat)
+        print(f"project of {large_n:,} keys", flush=True)
+        large = bench_project(session, actor, large_n, args.repeat)
+    print()
+    print(f"| operation | {small_n:,} keys (ms) | {large_n:,} keys (ms) | ratio |")
+    print("|---|---:|---:|---:|")
+    for name in small:
+        print(f"| {name} | {small[name]:.2f} | {large[name]:.2f} | {large[name] / small[name]:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
