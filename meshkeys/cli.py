@@ -309,6 +309,138 @@ def keys_rotate(key_id: str, grace_seconds: int, user_email: str, as_json: bool)
     _emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
 
 
+def _payload(payload: str | None, payload_file: Any) -> bytes:
+    if (payload is None) == (payload_file is None):
+        raise errors.InvalidInput("give the payload with --payload TEXT or --payload-file PATH ('-' for stdin)")
+    return payload.encode("utf-8") if payload is not None else payload_file.read()
+
+
+payload_options = [
+    click.option("--payload", help="The webhook body as text (signed as UTF-8)."),
+    click.option("--payload-file", type=click.File("rb"),
+                 help="Read the body from a file, byte for byte ('-' for stdin)."),
+]
+
+
+def _with(options: list[Callable]) -> Callable:
+    def decorate(fn: Callable) -> Callable:
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+@keys.command("sign")
+@click.option("--project", "project_id", required=True, help="Project id.")
+@_with(payload_options)
+@click.option("--msg-id", help="Message id (default: a new msg_... id).")
+@click.option("--timestamp", type=int, help="Seconds since the epoch (default: now).")
+@user_option
+@json_option
+@handles_errors
+def keys_sign(project_id: str, payload: str | None, payload_file: Any, msg_id: str | None,
+              timestamp: int | None, user_email: str, as_json: bool) -> None:
+    """Print the Standard Webhooks headers for a payload, signed by every active key."""
+    from meshkeys.services import keys as svc
+
+    body = _payload(payload, payload_file)
+    with _session() as s:
+        headers = svc.sign_payload(s, actor=_actor(s, user_email),
+                                   project_id=_uuid(project_id, "--project"), payload=body,
+                                   msg_id=msg_id, timestamp=timestamp)
+    _emit(headers, as_json, lambda h: "\n".join(f"{k}: {v}" for k, v in h.items()))
+
+
+def _parse_headers(values: tuple[str, ...]) -> dict[str, str]:
+    headers = {}
+    for value in values:
+        name, sep, content = value.partition(":")
+        if not sep or not name.strip():
+            raise errors.InvalidInput(f"--header takes 'name: value', got {value!r}")
+        headers[name.strip().lower()] = content.strip()
+    return headers
+
+
+@keys.command("verify")
+@click.option("--project", "project_id", required=True, help="Project id.")
+@_with(payload_options)
+@click.option("--header", "header_values", multiple=True, required=True,
+              help="A received header as 'name: value'; repeat for webhook-id, webhook-timestamp "
+                   "and webhook-signature.")
+@user_option
+@json_option
+@handles_errors
+def keys_verify(project_id: str, payload: str | None, payload_file: Any,
+                header_values: tuple[str, ...], user_email: str, as_json: bool) -> None:
+    """Check a received webhook against the project's active keys (exit 2 when it does not verify)."""
+    from meshkeys.services import keys as svc
+
+    body = _payload(payload, payload_file)
+    headers = _parse_headers(header_values)
+    with _session() as s:
+        key_id = svc.verify_payload(s, actor=_actor(s, user_email),
+                                    project_id=_uuid(project_id, "--project"), payload=body,
+                                    headers=headers)
+    _emit({"valid": True, "key_id": str(key_id)}, as_json, lambda d: f"valid: signed by key {d['key_id']}")
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+@main.group()
+def token() -> None:
+    """API tokens (Authorization: Bearer mk_...)."""
+
+
+def _token_line(t: Any) -> str:
+    state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else (
+        f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used")
+    return f"{t.id}  {t.token_prefix}…  {t.created_at:%Y-%m-%d %H:%M}  {state:<24}  {t.name}"
+
+
+@token.command("create")
+@user_option
+@click.option("--name", default="cli", show_default=True, help="A name to recognise the token by.")
+@json_option
+@handles_errors
+def token_create(user_email: str, name: str, as_json: bool) -> None:
+    """Create an API token for --user; it is printed once (only its hash is stored)."""
+    from meshkeys.services import auth
+
+    with _session() as s:
+        created = auth.create_api_token(s, actor=_actor(s, user_email), name=name)
+    _emit(created, as_json, lambda t: f"{t.token}\n(the token is shown once; store it now)")
+
+
+@token.command("list")
+@user_option
+@json_option
+@handles_errors
+def token_list(user_email: str, as_json: bool) -> None:
+    """The API tokens of --user (never the tokens themselves)."""
+    from meshkeys.services import auth
+
+    with _session() as s:
+        items = auth.list_api_tokens(s, actor=_actor(s, user_email))
+    _emit(items, as_json, lambda ts: "\n".join(_token_line(t) for t in ts) or "no tokens")
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@user_option
+@json_option
+@handles_errors
+def token_revoke(token_id: str, user_email: str, as_json: bool) -> None:
+    """Revoke one of --user's API tokens by its id (from `meshkeys token list`)."""
+    from meshkeys.services import auth
+
+    with _session() as s:
+        revoked = auth.revoke_api_token(s, actor=_actor(s, user_email),
+                                        token_id=_uuid(token_id, "TOKEN_ID"))
+    _emit(revoked, as_json, _token_line)
+
+
 # ---------------------------------------------------------------- operations
 
 
