@@ -4,17 +4,26 @@ import reflex as rx
 
 from meshkeys import models  # noqa: F401 - the tables must be imported by the app module
 from meshkeys.api.app import mount_api
+from meshkeys.ui.pages.audit import audit_page
 from meshkeys.ui.pages.keys import keys_page
 from meshkeys.ui.pages.login import login_page
+from meshkeys.ui.pages.projects import projects_page
+from meshkeys.ui.pages.tokens import tokens_page
+from meshkeys.ui.state.audit import AuditState
 from meshkeys.ui.state.keys import KeysState
 from meshkeys.ui.state.login import LoginState
+from meshkeys.ui.state.projects import ProjectsState
 from meshkeys.ui.state.session import SessionState
+from meshkeys.ui.state.tokens import TokensState
 
-app = rx.App(
-    theme=rx.theme(accent_color="indigo", radius="medium"),
-    api_transformer=mount_api,
-)
+app = rx.App(api_transformer=mount_api)
 app.add_page(login_page, route="/login", title="Sign in · meshkeys", on_load=LoginState.load)
 app.add_page(rx.fragment, route="/", title="meshkeys", on_load=SessionState.go_home)
 app.add_page(keys_page, route="/projects/[project_id]/keys", title="Keys · meshkeys",
              on_load=KeysState.load)
+app.add_page(audit_page, route="/projects/[project_id]/audit", title="Audit log · meshkeys",
+             on_load=AuditState.load)
+app.add_page(projects_page, route="/projects", title="Projects · meshkeys",
+             on_load=ProjectsState.load)
+app.add_page(tokens_page, route="/settings/tokens", title="API tokens · meshkeys",
+             on_load=TokensState.load)

@@ -1,8 +1,150 @@
-"""Browser sign-in, sign-out and first-run setup routes (cookies).
+"""Browser sign-in, sign-out and first-run setup: the routes that own the session cookie.
 
-Placeholder: the UI engineer fills this router; the API factory includes it unconditionally.
+The cookie holds a random session token; the database holds only its hash
+(``services.auth.start_session``). It is HttpOnly (no script reads it),
+SameSite=Strict (no other site sends it), and Secure when the request came over
+HTTPS. The Reflex states read it from the websocket handshake headers and
+resolve the actor through ``services.auth.actor_for_session`` on every event.
+
+All three routes take JSON and answer JSON (``{"detail": ...}`` on errors, as
+the REST API does), so the login page can show the service's message in place.
 """
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from meshkeys.config import get_settings
+from meshkeys.db import session_scope
+from meshkeys.services import auth, projects
+from meshkeys.services.context import RequestInfo
+from meshkeys.services.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    RateLimited,
+    Unauthenticated,
+)
+
+SESSION_COOKIE = "meshkeys_session"
+
+router = APIRouter(prefix="/auth", tags=["browser session"])
+
+
+class LoginBody(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class SetupBody(LoginBody):
+    project_name: str = Field(default="My first project", max_length=200)
+
+
+def request_info(request: Request) -> RequestInfo:
+    return RequestInfo(
+        client_ip=request.client.host if request.client else None,
+        user_agent=(request.headers.get("user-agent") or "")[:400] or None,
+    )
+
+
+def _is_https(request: Request) -> bool:
+    return (
+        request.url.scheme == "https"
+        or request.headers.get("x-forwarded-proto", "").split(",")[0].strip() == "https"
+    )
+
+
+def _same_origin(request: Request) -> bool:
+    """Refuse cross-site form posts: the Origin, when sent, must be this host or an allowed one."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return True
+    if origin.rstrip("/") in get_settings().allowed_origins:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _with_cookie(response: JSONResponse, request: Request, token: str) -> JSONResponse:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=get_settings().session_ttl_seconds,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=_is_https(request),
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/login")
+def login(body: LoginBody, request: Request) -> JSONResponse:
+    if not _same_origin(request):
+        return _error(403, "Sign in from the meshkeys page itself.")
+    info = request_info(request)
+    try:
+        with session_scope() as s:
+            actor = auth.authenticate(s, email=body.email, password=body.password, request=info)
+            token = auth.start_session(s, actor=actor, request=info)
+    except RateLimited as exc:
+        return _error(429, exc.message, {"Retry-After": str(exc.retry_after)})
+    except Unauthenticated as exc:
+        return _error(401, exc.message)
+    response = JSONResponse({"email": actor.email, "next": "/"})
+    return _with_cookie(response, request, token)
+
+
+@router.post("/logout")
+def logout(request: Request) -> JSONResponse:
+    if not _same_origin(request):
+        return _error(403, "Sign out from the meshkeys page itself.")
+    token = request.cookies.get(SESSION_COOKIE)
+    with session_scope() as s:
+        auth.end_session(s, token=token)
+    response = JSONResponse({"next": "/login"})
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
+                           secure=_is_https(request))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/setup")
+def setup_needed() -> JSONResponse:
+    with session_scope() as s:
+        return JSONResponse({"needs_setup": auth.needs_setup(s)})
+
+
+@router.post("/setup")
+def setup(body: SetupBody, request: Request) -> JSONResponse:
+    """First run only: create the first admin and their first project, and sign them in."""
+    if not _same_origin(request):
+        return _error(403, "Set up meshkeys from its own page.")
+    info = request_info(request)
+    try:
+        with session_scope() as s:
+            actor, project = projects.setup_first_admin(
+                s, email=body.email, password=body.password,
+                project_name=body.project_name or "My first project", request=info,
+            )
+            token = auth.start_session(s, actor=actor, request=info)
+    except Conflict as exc:
+        return _error(409, exc.message)
+    except InvalidInput as exc:
+        return _error(400, exc.message)
+    except DomainError as exc:
+        return _error(400, exc.message)
+    response = JSONResponse(
+        {"email": actor.email, "project_id": str(project.id),
+         "next": f"/projects/{project.id}/keys"},
+        status_code=201,
+    )
+    return _with_cookie(response, request, token)

@@ -1,0 +1,63 @@
+"""The dialog that shows a secret once, with Copy and Download (the value never enters state)."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from meshkeys.ui.state.secret import SHOWN_SECRET, SHOWN_SECRET_FILENAME, SHOWN_SECRET_TITLE
+
+
+def secret_dialog(what: str = "secret") -> rx.Component:
+    secret = SHOWN_SECRET.value
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(SHOWN_SECRET_TITLE.value),
+            rx.dialog.description(
+                f"Copy the {what} now and store it safely: it will not be shown again.",
+                size="2",
+            ),
+            rx.vstack(
+                rx.code(
+                    secret,
+                    id="shown-secret",
+                    aria_label=f"The new {what}",
+                    size="3",
+                    style={"word_break": "break-all", "user_select": "all"},
+                    width="100%",
+                    padding="8px",
+                ),
+                rx.callout(
+                    f"This is the only time the full {what} is displayed. "
+                    "Afterwards only its last 4 characters are shown.",
+                    icon="triangle-alert",
+                    color_scheme="amber",
+                    size="1",
+                ),
+                rx.hstack(
+                    rx.button(
+                        rx.icon("copy", size=16), "Copy",
+                        on_click=[rx.set_clipboard(secret),
+                                  rx.toast.success("Copied to the clipboard.")],
+                    ),
+                    rx.button(
+                        rx.icon("download", size=16), "Download",
+                        variant="soft",
+                        on_click=rx.download(
+                            data="data:text/plain;charset=utf-8," + secret + "%0A",
+                            filename=SHOWN_SECRET_FILENAME.value,
+                        ),
+                    ),
+                    rx.spacer(),
+                    rx.button("Done", variant="outline", color_scheme="gray",
+                              on_click=SHOWN_SECRET.set_value("")),
+                    width="100%",
+                    spacing="2",
+                ),
+                spacing="3",
+                padding_top="12px",
+            ),
+            max_width="560px",
+        ),
+        open=secret != "",
+        on_open_change=SHOWN_SECRET.set_value(""),
+    )

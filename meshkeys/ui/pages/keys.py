@@ -1,0 +1,318 @@
+"""/projects/[project_id]/keys: the signing keys of a project."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from meshkeys.ui.components.common import page_buttons
+from meshkeys.ui.components.layout import empty_state, field_label, page_frame
+from meshkeys.ui.components.secret_dialog import secret_dialog
+from meshkeys.ui.state.keys import GRACE_CHOICES, REASONS, KeyRow, KeysState
+
+STATUS_COLORS = {"active": "green", "expiring": "amber", "revoked": "red"}
+
+
+def status_badge(status) -> rx.Component:
+    return rx.badge(
+        status,
+        color_scheme=rx.match(status, ("active", "green"), ("expiring", "amber"), "red"),
+        variant="soft",
+        aria_label="status " + status,
+    )
+
+
+def _row_button(label: str, kind: str, row: KeyRow, **props) -> rx.Component:
+    return rx.button(
+        label,
+        size="1",
+        variant="soft",
+        on_click=KeysState.open_dialog(kind, row.id, row.name),
+        **props,
+    )
+
+
+def key_row(row: KeyRow) -> rx.Component:
+    return rx.table.row(
+        rx.table.row_header_cell(rx.text(row.name, weight="medium")),
+        rx.table.cell(
+            rx.hstack(
+                rx.code(row.short_id, title=row.id),
+                rx.icon_button(
+                    rx.icon("copy", size=12),
+                    size="1",
+                    variant="ghost",
+                    aria_label="Copy id " + row.id,
+                    on_click=[rx.set_clipboard(row.id), KeysState.copied_id(row.id)],
+                ),
+                spacing="1",
+                align="center",
+            )
+        ),
+        rx.table.cell(rx.code(row.masked, variant="ghost")),
+        rx.table.cell(status_badge(row.status)),
+        rx.table.cell(rx.text(row.created, size="1")),
+        rx.table.cell(rx.text(row.ended, size="1")),
+        rx.cond(
+            KeysState.can_edit,
+            rx.table.cell(
+                rx.hstack(
+                    rx.cond(
+                        row.status == "active",
+                        _row_button("Rotate", "rotate", row),
+                    ),
+                    rx.cond(
+                        row.status != "revoked",
+                        _row_button("Revoke", "revoke", row, color_scheme="red"),
+                    ),
+                    rx.cond(
+                        row.status != "active",
+                        _row_button("Reactivate", "reactivate", row, color_scheme="green"),
+                    ),
+                    _row_button("Reveal", "reveal", row, color_scheme="gray"),
+                    spacing="1",
+                )
+            ),
+        ),
+        aria_label=row.name,
+    )
+
+
+def totals() -> rx.Component:
+    def tile(label: str, value, color: str) -> rx.Component:
+        return rx.card(
+            rx.vstack(
+                rx.text(label, size="1", color_scheme="gray"),
+                rx.heading(value, size="5", color_scheme=color),
+                spacing="0",
+            ),
+            aria_label=f"{label} keys",
+            min_width="120px",
+        )
+
+    return rx.hstack(
+        tile("Active", KeysState.total_active, "green"),
+        tile("Expiring", KeysState.total_expiring, "amber"),
+        tile("Revoked", KeysState.total_revoked, "red"),
+        tile("Total", KeysState.total_keys, "gray"),
+        spacing="3",
+        wrap="wrap",
+    )
+
+
+def toolbar() -> rx.Component:
+    return rx.hstack(
+        rx.form(
+            rx.hstack(
+                rx.input(
+                    name="q",
+                    placeholder="Search by name or id prefix",
+                    aria_label="Search keys",
+                    default_value=KeysState.query,
+                    width="280px",
+                    key=KeysState.query,
+                ),
+                rx.button("Search", type="submit", variant="soft"),
+                spacing="2",
+            ),
+            on_submit=KeysState.search,
+        ),
+        rx.select(
+            ["all", "active", "revoked"],
+            value=KeysState.status_filter,
+            on_change=KeysState.set_status_filter,
+            aria_label="Status filter",
+        ),
+        rx.cond(
+            (KeysState.query != "") | (KeysState.status_filter != "all"),
+            rx.button("Clear filters", variant="ghost", on_click=KeysState.clear_search),
+        ),
+        rx.spacer(),
+        rx.cond(
+            KeysState.can_edit,
+            rx.button(
+                rx.icon("plus", size=16),
+                "Generate key",
+                on_click=KeysState.open_dialog("generate", "", ""),
+            ),
+        ),
+        width="100%",
+        align="center",
+        spacing="3",
+        wrap="wrap",
+    )
+
+
+def pager() -> rx.Component:
+    return rx.hstack(
+        rx.text(
+            "Showing ", KeysState.first_shown, "–", KeysState.last_shown, " of ",
+            KeysState.matching, rx.cond(
+                (KeysState.query != "") | (KeysState.status_filter != "all"), " matching", ""),
+            " keys",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.spacer(),
+        *page_buttons(KeysState),
+        width="100%",
+        align="center",
+        spacing="2",
+    )
+
+
+def keys_table() -> rx.Component:
+    return rx.table.root(
+        rx.table.header(
+            rx.table.row(
+                rx.table.column_header_cell("Name"),
+                rx.table.column_header_cell("Id"),
+                rx.table.column_header_cell("Secret"),
+                rx.table.column_header_cell("Status"),
+                rx.table.column_header_cell("Created"),
+                rx.table.column_header_cell("Revoked / expires"),
+                rx.cond(KeysState.can_edit, rx.table.column_header_cell("Actions")),
+            )
+        ),
+        rx.table.body(rx.foreach(KeysState.rows, key_row)),
+        variant="surface",
+        size="1",
+        width="100%",
+        aria_label="Signing keys",
+    )
+
+
+def _dialog(kind: str, title, description, *fields: rx.Component, confirm: str,
+            color: str = "indigo") -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(title),
+            rx.dialog.description(description, size="2"),
+            rx.form(
+                rx.vstack(
+                    rx.el.input(type="hidden", name="key_id", value=KeysState.target_id),
+                    *fields,
+                    rx.hstack(
+                        rx.dialog.close(
+                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button"),
+                        ),
+                        rx.button(confirm, type="submit", color_scheme=color,
+                                  loading=KeysState.busy == kind),
+                        justify="end",
+                        width="100%",
+                        spacing="2",
+                    ),
+                    spacing="3",
+                    padding_top="12px",
+                ),
+                on_submit=getattr(KeysState, kind),
+                reset_on_submit=False,
+            ),
+            max_width="480px",
+        ),
+        open=KeysState.dialog == kind,
+        on_open_change=KeysState.set_dialog_open,
+    )
+
+
+def _grace_select(default: str, label: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        rx.select.root(
+            rx.select.trigger(aria_label=label),
+            rx.select.content(
+                *[rx.select.item(text, value=value) for value, text in GRACE_CHOICES.items()]
+            ),
+            name="grace",
+            default_value=default,
+        ),
+        spacing="1",
+    )
+
+
+def dialogs() -> rx.Component:
+    return rx.fragment(
+        _dialog(
+            "generate", "Generate a signing key",
+            "The new key starts signing webhooks of this project at once.",
+            rx.vstack(
+                field_label("Name", "key-name"),
+                rx.input(id="key-name", name="name", placeholder="e.g. production",
+                         max_length=200, required=True, auto_focus=True, width="100%"),
+                spacing="1", width="100%",
+            ),
+            confirm="Generate",
+        ),
+        _dialog(
+            "revoke", "Revoke key " + KeysState.target_name,
+            "Receivers stop accepting signatures of this key when it is revoked.",
+            rx.vstack(
+                rx.text("Reason", size="2", weight="medium"),
+                rx.select.root(
+                    rx.select.trigger(aria_label="Reason"),
+                    rx.select.content(*[rx.select.item(r, value=r) for r in REASONS]),
+                    name="reason",
+                    default_value="retired",
+                ),
+                spacing="1",
+            ),
+            _grace_select("0", "Stops working"),
+            rx.text("A key revoked as compromised can never be reactivated.", size="1",
+                    color_scheme="gray"),
+            confirm="Revoke key",
+            color="red",
+        ),
+        _dialog(
+            "rotate", "Rotate key " + KeysState.target_name,
+            "A new key with the same name is generated; this one keeps signing until the end of "
+            "the grace period, so receivers can switch without failures.",
+            _grace_select("86400", "Old key stops working"),
+            confirm="Rotate key",
+        ),
+        _dialog(
+            "reactivate", "Reactivate key " + KeysState.target_name,
+            "The key signs and verifies again. This is recorded in the audit log.",
+            confirm="Reactivate key",
+            color="green",
+        ),
+        _dialog(
+            "reveal", "Reveal the secret of " + KeysState.target_name,
+            "Anyone who sees the secret can sign webhooks as this project. "
+            "Revealing is recorded in the audit log.",
+            confirm="Reveal secret",
+            color="amber",
+        ),
+        secret_dialog("secret"),
+    )
+
+
+def keys_page() -> rx.Component:
+    return page_frame(
+        totals(),
+        toolbar(),
+        rx.cond(
+            KeysState.rows.length() > 0,
+            rx.vstack(keys_table(), pager(), width="100%", spacing="3"),
+            rx.cond(
+                KeysState.loading,
+                rx.center(rx.spinner(size="3"), padding="40px", width="100%"),
+                rx.cond(
+                    (KeysState.query != "") | (KeysState.status_filter != "all"),
+                    empty_state("search-x", "No key matches",
+                                "Try another name or id prefix, or clear the filters.",
+                                rx.button("Clear filters", variant="soft",
+                                          on_click=KeysState.clear_search)),
+                    empty_state(
+                        "key-round", "No signing keys yet",
+                        rx.cond(KeysState.can_edit,
+                                "Generate the first key, then give its secret to the receivers "
+                                "of your webhooks.",
+                                "An owner or admin of this project can generate the first key."),
+                    ),
+                ),
+            ),
+        ),
+        dialogs(),
+        title=rx.cond(KeysState.current_project_name != "",
+                      KeysState.current_project_name + " · Keys", "Keys"),
+        project_page=True,
+    )

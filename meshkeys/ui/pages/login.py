@@ -1,0 +1,94 @@
+"""/login: the sign-in form, or the first-run "Create the first admin account" form."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from meshkeys.ui.components.layout import field_label, hydration_marker, post_json
+from meshkeys.ui.state.login import LoginState
+
+
+def _field(label: str, name: str, type_: str = "text", **props) -> rx.Component:
+    return rx.vstack(
+        field_label(label, f"login-{name}"),
+        rx.input(id=f"login-{name}", name=name, type=type_, width="100%", required=True, **props),
+        spacing="1",
+        width="100%",
+    )
+
+
+def _error() -> rx.Component:
+    return rx.cond(
+        LoginState.error != "",
+        rx.callout(LoginState.error, icon="circle-alert", color_scheme="red", role="alert",
+                   size="1", width="100%"),
+    )
+
+
+def _posting_form(form_id: str, route: str, submit: str, *fields: rx.Component) -> rx.Component:
+    """A form the browser posts to a session route itself: the password skips the websocket."""
+    return rx.form(
+        rx.vstack(
+            *fields,
+            _error(),
+            rx.button(submit, type="submit", width="100%", loading=LoginState.busy != ""),
+            spacing="3",
+            width="100%",
+        ),
+        id=form_id,
+        on_submit=[
+            LoginState.start,
+            rx.call_function(post_json(route, form_id), callback=LoginState.finished),
+        ],
+        reset_on_submit=False,
+    )
+
+
+def sign_in_form() -> rx.Component:
+    return _posting_form(
+        "login-form", "/auth/login", "Sign in",
+        rx.heading("Sign in to meshkeys", size="6"),
+        _field("Email", "email", "email", auto_complete="username"),
+        _field("Password", "password", "password", auto_complete="current-password"),
+    )
+
+
+def setup_form() -> rx.Component:
+    return _posting_form(
+        "setup-form", "/auth/setup", "Create account",
+        rx.heading("Create the first admin account", size="6"),
+        rx.text(
+            "meshkeys has no users yet. This account becomes the owner of your first project; "
+            "add more people from the Projects page afterwards.",
+            size="2",
+            color_scheme="gray",
+        ),
+        _field("Email", "email", "email", auto_complete="username"),
+        _field("Password", "password", "password", auto_complete="new-password",
+               min_length=10, placeholder="At least 10 characters"),
+        _field("First project", "project_name", default_value="My first project"),
+    )
+
+
+def login_page() -> rx.Component:
+    return rx.center(
+        hydration_marker(),
+        rx.card(
+            rx.vstack(
+                rx.hstack(rx.icon("key-round", size=24), rx.text("meshkeys", weight="bold", size="4"),
+                          spacing="2", align="center"),
+                rx.cond(
+                    LoginState.checked,
+                    rx.cond(LoginState.needs_setup, setup_form(), sign_in_form()),
+                    rx.center(rx.spinner(size="3"), padding="24px", width="100%"),
+                ),
+                spacing="4",
+                width="100%",
+            ),
+            width="400px",
+            padding="24px",
+        ),
+        rx.box(rx.color_mode.button(aria_label="Toggle dark mode", variant="ghost"),
+               position="fixed", top="12px", right="12px"),
+        min_height="100vh",
+    )

@@ -1,0 +1,1 @@
+"""Reflex states: thin doors onto meshkeys.services."""

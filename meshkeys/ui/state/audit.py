@@ -1,0 +1,187 @@
+"""The audit page: one page of events, filters, the per-day chart and the CSV export."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+
+import reflex as rx
+
+from meshkeys import clock
+from meshkeys.models import AuditEventPublic
+from meshkeys.services import audit, history
+from meshkeys.services.audit import AuditFilter
+from meshkeys.services.errors import InvalidInput
+from meshkeys.ui.state.paging import KeysetPager
+from meshkeys.ui.state.session import SessionState
+
+PAGE_SIZE = 50
+CHART_DAYS = 30
+# Series of the chart; every other action is counted as "other".
+CHART_SERIES = (audit.KEY_GENERATED, audit.KEY_ROTATED, audit.KEY_REVOKED, audit.KEY_REACTIVATED,
+                audit.KEY_REVEALED, audit.ACCESS_DENIED)
+EXPORT_LIMIT = 100_000
+
+
+@dataclasses.dataclass
+class EventRow:
+    seq: int
+    when: str
+    actor: str
+    action: str
+    key_name: str
+    key_id: str
+    key_short: str
+    old_status: str
+    new_status: str
+    client_ip: str
+    summary: str
+
+
+def _summary(event: AuditEventPublic) -> str:
+    details = {k: v for k, v in (event.details or {}).items() if v not in (None, "")}
+    return ", ".join(f"{k}={v}" for k, v in sorted(details.items()))[:200]
+
+
+def to_row(event: AuditEventPublic) -> EventRow:
+    return EventRow(
+        seq=event.seq, when=event.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        actor=event.actor_email, action=event.action, key_name=event.key_name or "",
+        key_id=str(event.key_id) if event.key_id else "",
+        key_short=str(event.key_id)[:8] if event.key_id else "",
+        old_status=event.old_status or "", new_status=event.new_status or "",
+        client_ip=event.client_ip or "", summary=_summary(event),
+    )
+
+
+def _day(value: str, what: str) -> date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInput(f"The {what} date must look like 2026-01-31.") from None
+
+
+def csv_text(events) -> tuple[str, int]:
+    """The events as CSV with ``history.CSV_COLUMNS``; at most EXPORT_LIMIT rows."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(history.CSV_COLUMNS)
+    count = 0
+    for event in events:
+        if count >= EXPORT_LIMIT:
+            break
+        data = event.model_dump(mode="json")
+        data["details"] = json.dumps(event.details or {}, sort_keys=True)
+        writer.writerow(["" if data.get(c) is None else data[c] for c in history.CSV_COLUMNS])
+        count += 1
+    return out.getvalue(), count
+
+
+class AuditState(KeysetPager, SessionState):
+    rows: list[EventRow] = []
+    # Filters as typed (strings, validated when applied).
+    f_action: str = "all"
+    f_key: str = ""
+    f_actor: str = ""
+    f_since: str = ""
+    f_until: str = ""
+    chart: list[dict] = []
+
+    def _filter(self) -> AuditFilter:
+        key_id = None
+        if self.f_key.strip():
+            try:
+                key_id = uuid.UUID(self.f_key.strip())
+            except ValueError:
+                raise InvalidInput(
+                    "The key filter takes a full key id (copy it from the keys page)."
+                ) from None
+        since = _day(self.f_since, "'from'")
+        until = _day(self.f_until, "'to'")
+        return AuditFilter(
+            action=None if self.f_action in ("", "all") else self.f_action,
+            key_id=key_id,
+            actor=self.f_actor.strip() or None,
+            since=datetime.combine(since, time(), UTC) if since else None,
+            # The 'to' day is included: events before the next midnight.
+            until=datetime.combine(until + timedelta(days=1), time(), UTC) if until else None,
+        ).validate()
+
+    def _fetch(self, cursor: str | None) -> str | None:
+        page = self._call(history.list_events, project_id=self._route_project_id(),
+                          flt=self._filter(), limit=PAGE_SIZE, cursor=cursor)
+        self.rows = [to_row(e) for e in page.items]
+        return page.next_cursor
+
+    def _reload_chart(self) -> None:
+        counts = self._call(history.daily_counts, project_id=self._route_project_id(),
+                            days=CHART_DAYS)
+        today = clock.now().date()
+        days = [(today - timedelta(days=n)).isoformat() for n in range(CHART_DAYS - 1, -1, -1)]
+        series = {d: {"day": d[5:], **{s: 0 for s in CHART_SERIES}, "other": 0} for d in days}
+        for item in counts:
+            bucket = series.get(item["day"])
+            if bucket is None:
+                continue
+            name = item["action"] if item["action"] in CHART_SERIES else "other"
+            bucket[name] += item["count"]
+        self.chart = list(series.values())
+
+    def _set_filters(self, action="all", key="", actor="", since="", until="") -> None:
+        self.f_action = str(action or "all")
+        self.f_key = str(key or "").strip()[:36]
+        self.f_actor = str(actor or "").strip()[:320]
+        self.f_since = str(since or "").strip()[:10]
+        self.f_until = str(until or "").strip()[:10]
+
+    @rx.event
+    def load(self):
+        self.rows, self.chart, self.has_next = [], [], False
+        self._set_filters(key=str(self.router.page.params.get("key", "") or ""))
+        return self._load_page(self._first_page, self._reload_chart, project=True)
+
+    @rx.event
+    def apply_filters(self, form: dict):
+        self._set_filters(form.get("action"), form.get("key"), form.get("actor"),
+                          form.get("since"), form.get("until"))
+        return self._attempt(self._first_page)
+
+    @rx.event
+    def set_action_filter(self, value: str):
+        self.f_action = value
+        return self._attempt(self._first_page)
+
+    @rx.event
+    def clear_filters(self):
+        self._set_filters()
+        return self._attempt(self._first_page)
+
+    @rx.event
+    def export_csv(self):
+        """Download the filtered events (all pages) as CSV."""
+        def work() -> tuple[uuid.UUID, str, int]:
+            project_id, flt = self._route_project_id(), self._filter()
+            return project_id, *self._call(lambda s, actor: csv_text(
+                history.export_events(s, actor=actor, project_id=project_id, flt=flt)))
+
+        def done(result: tuple[uuid.UUID, str, int]):
+            project_id, text, count = result
+            stamp = clock.now().strftime("%Y%m%d-%H%M%S")
+            events = [rx.download(data=text,
+                                  filename=f"meshkeys-audit-{str(project_id)[:8]}-{stamp}.csv")]
+            if count >= EXPORT_LIMIT:
+                events.append(rx.toast.warning(
+                    f"Exported the newest {EXPORT_LIMIT:,} events. Narrow the filters, or use "
+                    "GET /audit/export for the whole log."))
+            else:
+                events.append(rx.toast.success(f"Exported {count} events as CSV."))
+            return events
+
+        yield from self._action("export", work, done)

@@ -1,0 +1,242 @@
+"""The keys page: one page of rows (no secrets), filters, totals, and the key actions.
+
+Every handler resolves the actor from the session cookie and calls
+``services.keys``; the services check the role and write the audit events.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+
+import reflex as rx
+
+from meshkeys.models import KeyPublic, KeyStatus, KeyWithSecret
+from meshkeys.services import keys
+from meshkeys.services.errors import InvalidInput
+from meshkeys.ui.state.paging import KeysetPager
+from meshkeys.ui.state.secret import show_secret
+from meshkeys.ui.state.session import SessionState, fmt_time
+
+PAGE_SIZE = 50
+GRACE_CHOICES = {"0": "Now", "3600": "In 1 hour", "86400": "In 24 hours", "604800": "In 7 days"}
+REASONS = ("retired", "rotated", "compromised")
+
+
+@dataclasses.dataclass
+class KeyRow:
+    """What the table shows of a key: no secret, only its masked form."""
+
+    id: str
+    short_id: str
+    name: str
+    masked: str
+    status: str  # active | expiring | revoked
+    reason: str
+    created: str
+    ended: str  # "revoked <time>" or "expires <time>"
+
+
+def to_row(key: KeyPublic) -> KeyRow:
+    if key.status == KeyStatus.ACTIVE and key.expires_at is not None:
+        status, ended = "expiring", f"expires {fmt_time(key.expires_at)}"
+    elif key.status == KeyStatus.REVOKED:
+        status, ended = "revoked", f"revoked {fmt_time(key.revoked_at or key.expires_at)}"
+    else:
+        status, ended = "active", ""
+    return KeyRow(
+        id=str(key.id), short_id=str(key.id)[:8], name=key.name, masked=key.masked_secret,
+        status=status, reason=key.revoke_reason.value if key.revoke_reason else "",
+        created=fmt_time(key.created_at), ended=ended,
+    )
+
+
+def _key_id(form: dict) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(form.get("key_id", "")))
+    except ValueError:
+        raise InvalidInput("Pick a key from the table first.") from None
+
+
+def _grace(form: dict, default: int) -> int:
+    raw = str(form.get("grace", "") or default)
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput("Choose when the key stops working.") from None
+
+
+def _file(key: KeyPublic) -> str:
+    return f"meshkeys-{key.name}-{str(key.id)[:8]}.txt"
+
+
+class KeysState(KeysetPager, SessionState):
+    rows: list[KeyRow] = []
+    # Filters.
+    status_filter: str = "all"
+    query: str = ""
+    matching: int = 0
+    # Totals by status, from the database.
+    total_active: int = 0
+    total_expiring: int = 0
+    total_revoked: int = 0
+    total_keys: int = 0
+    # Dialogs: "", "generate", "revoke", "rotate", "reactivate", "reveal".
+    dialog: str = ""
+    target_id: str = ""
+    target_name: str = ""
+
+    # ------------------------------------------------------------ loading
+
+    def _fetch(self, cursor: str | None) -> str | None:
+        project_id = self._route_project_id()
+        page = self._call(
+            keys.list_keys, project_id=project_id,
+            status=None if self.status_filter == "all" else self.status_filter,
+            q=self.query or None, limit=PAGE_SIZE, cursor=cursor,
+        )
+        totals = self._call(keys.key_totals, project_id=project_id)
+        self.rows = [to_row(k) for k in page.items]
+        self.matching = page.total
+        self.total_active = totals.active
+        self.total_expiring = totals.expiring
+        self.total_revoked = totals.revoked
+        self.total_keys = totals.total
+        return page.next_cursor
+
+    def _clear(self) -> None:
+        self.rows = []
+        self.has_next = False
+        self.matching = 0
+        self.total_active = self.total_expiring = self.total_revoked = self.total_keys = 0
+
+    @rx.event
+    def load(self):
+        """on_load: who is signed in, the project and role, then the first page."""
+        self.dialog = ""
+        self.status_filter = "all"
+        self.query = ""
+        self._clear()
+        return self._load_page(self._first_page, project=True)
+
+    @rx.var
+    def first_shown(self) -> int:
+        return 0 if not self.rows else (self.page_number - 1) * PAGE_SIZE + 1
+
+    @rx.var
+    def last_shown(self) -> int:
+        return (self.page_number - 1) * PAGE_SIZE + len(self.rows)
+
+    @rx.event
+    def set_status_filter(self, value: str):
+        self.status_filter = value if value in ("all", "active", "revoked") else "all"
+        return self._attempt(self._first_page)
+
+    @rx.event
+    def search(self, form: dict):
+        self.query = str(form.get("q", "")).strip()[:200]
+        return self._attempt(self._first_page)
+
+    @rx.event
+    def clear_search(self):
+        self.query = ""
+        self.status_filter = "all"
+        return self._attempt(self._first_page)
+
+    # ------------------------------------------------------------ dialogs
+
+    @rx.event
+    def open_dialog(self, kind: str, key_id: str = "", name: str = ""):
+        self.dialog = kind
+        self.target_id = key_id
+        self.target_name = name
+
+    @rx.event
+    def close_dialog(self):
+        self.dialog = ""
+        self.target_id = ""
+        self.target_name = ""
+
+    @rx.event
+    def set_dialog_open(self, is_open: bool):
+        if not is_open:
+            self.close_dialog()
+
+    def _then(self, reload: Callable[[], None]) -> None:
+        self.close_dialog()
+        reload()
+
+    # ------------------------------------------------------------ actions
+
+    @rx.event
+    def generate(self, form: dict):
+        def work() -> KeyWithSecret:
+            key = self._call(keys.generate_key, with_request=True,
+                             project_id=self._route_project_id(), name=str(form.get("name", "")))
+            self._then(self._first_page)
+            return key
+
+        yield from self._action("generate", work, lambda key: [
+            *show_secret(key.secret, title=f"Key '{key.name}' created", filename=_file(key)),
+            rx.toast.success(f"Key '{key.name}' generated. Copy its secret now."),
+        ])
+
+    @rx.event
+    def revoke(self, form: dict):
+        reason = str(form.get("reason", "") or "retired")
+
+        def work() -> KeyPublic:
+            key = self._call(keys.revoke_key, with_request=True, key_id=_key_id(form),
+                             reason=reason, grace_seconds=_grace(form, 0))
+            self._then(self._reload)
+            return key
+
+        def done(key: KeyPublic):
+            when = f"at {fmt_time(key.expires_at)}" if key.expires_at else "now"
+            return rx.toast.success(
+                f"Key '{key.name}' revoked ({reason}); it stops verifying {when}."
+            )
+
+        yield from self._action("revoke", work, done)
+
+    @rx.event
+    def reactivate(self, form: dict):
+        def work() -> KeyPublic:
+            key = self._call(keys.reactivate_key, with_request=True, key_id=_key_id(form))
+            self._then(self._reload)
+            return key
+
+        yield from self._action(
+            "reactivate", work, lambda key: rx.toast.success(f"Key '{key.name}' is active again.")
+        )
+
+    @rx.event
+    def rotate(self, form: dict):
+        def work() -> KeyWithSecret:
+            key = self._call(keys.rotate_key, with_request=True, key_id=_key_id(form),
+                             grace_seconds=_grace(form, keys.DEFAULT_ROTATION_GRACE_SECONDS))
+            self._then(self._first_page)
+            return key
+
+        yield from self._action("rotate", work, lambda key: [
+            *show_secret(key.secret, title=f"Key '{key.name}' rotated: the new secret",
+                         filename=_file(key)),
+            rx.toast.success(f"Key '{key.name}' rotated. Copy the new secret now."),
+        ])
+
+    @rx.event
+    def reveal(self, form: dict):
+        def work() -> KeyWithSecret:
+            key = self._call(keys.reveal_key, with_request=True, key_id=_key_id(form))
+            self.close_dialog()
+            return key
+
+        yield from self._action("reveal", work, lambda key: [
+            *show_secret(key.secret, title=f"Secret of key '{key.name}'", filename=_file(key)),
+            rx.toast.info("The secret was revealed; this is recorded in the audit log."),
+        ])
+
+    @rx.event
+    def copied_id(self, key_id: str):
+        return rx.toast.success(f"Key id {key_id} copied.")

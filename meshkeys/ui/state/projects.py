@@ -1,0 +1,144 @@
+"""/projects: the user's projects, creating one, and (owners) managing members and roles."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+
+import reflex as rx
+
+from meshkeys.services import projects
+from meshkeys.services.errors import InvalidInput
+from meshkeys.ui.state.session import SessionState, fmt_time
+
+
+@dataclasses.dataclass
+class ProjectRow:
+    id: str
+    name: str
+    role: str
+    created: str
+
+
+@dataclasses.dataclass
+class MemberRow:
+    user_id: str
+    email: str
+    role: str
+    since: str
+
+
+def _uuid(value: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"Pick a {what} from the list.") from None
+
+
+class ProjectsState(SessionState):
+    rows: list[ProjectRow] = []
+    selected_id: str = ""
+    selected_name: str = ""
+    selected_role: str = ""
+    members: list[MemberRow] = []
+    # Member removal confirm: the member's user id and email.
+    remove_id: str = ""
+    remove_email: str = ""
+
+    def _reload(self) -> None:
+        items = self._call(projects.list_projects)
+        self.rows = [ProjectRow(id=str(p.id), name=p.name, role=p.role.value if p.role else "",
+                                created=fmt_time(p.created_at)) for p in items]
+
+    def _reload_members(self) -> None:
+        if not self.selected_id:
+            self.members = []
+            return
+        items = self._call(projects.list_members, project_id=_uuid(self.selected_id, "project"))
+        self.members = [MemberRow(user_id=str(m.user_id), email=m.email, role=m.role.value,
+                                  since=fmt_time(m.created_at)) for m in items]
+
+    @rx.var
+    def selected_is_owner(self) -> bool:
+        return self.selected_role == "owner"
+
+    @rx.event
+    def load(self):
+        self.selected_id = self.selected_name = self.selected_role = ""
+        self.members = []
+        return self._load_page(self._reload, project=False)
+
+    @rx.event
+    def create(self, form: dict):
+        def work():
+            project = self._call(projects.create_project, with_request=True,
+                                 name=str(form.get("name", "")))
+            self._load_nav(project=False)
+            self._reload()
+            self.creating = False
+            return project
+
+        yield from self._action("create", work, lambda project: rx.toast.success(
+            f"Project '{project.name}' created. Open it to generate its first key."))
+
+    @rx.event
+    def select(self, project_id: str):
+        row = next((r for r in self.rows if r.id == project_id), None)
+        if row is None:
+            return rx.toast.error("Pick a project from the list.")
+        self.selected_id, self.selected_name, self.selected_role = row.id, row.name, row.role
+        self.members = []
+        return self._attempt(self._reload_members)
+
+    def _project(self) -> uuid.UUID:
+        return _uuid(self.selected_id, "project")
+
+    @rx.event
+    def add_member(self, form: dict):
+        def work():
+            member = self._call(projects.add_member, with_request=True, project_id=self._project(),
+                                email=str(form.get("email", "")),
+                                role=str(form.get("role", "") or "viewer"))
+            self._reload_members()
+            return member
+
+        yield from self._action("add", work, lambda member: rx.toast.success(
+            f"{member.email} added as {member.role.value}."))
+
+    @rx.event
+    def change_role(self, user_id: str, role: str):
+        def work():
+            member = self._call(projects.change_member_role, with_request=True,
+                                project_id=self._project(), user_id=_uuid(user_id, "member"),
+                                role=role)
+            self._reload()
+            return member
+
+        try:
+            yield from self._action("role", work, lambda member: rx.toast.success(
+                f"{member.email} is now {member.role.value}."))
+        finally:
+            # The select shows what the database says, also after a refusal.
+            yield self._attempt(self._reload_members)
+
+    @rx.event
+    def ask_remove(self, user_id: str, email: str):
+        self.remove_id, self.remove_email = user_id, email
+
+    @rx.event
+    def cancel_remove(self, is_open: bool = False):
+        if not is_open:
+            self.remove_id = self.remove_email = ""
+
+    @rx.event
+    def remove_member(self):
+        email, project = self.remove_email, self.selected_name
+
+        def work():
+            self._call(projects.remove_member, with_request=True, project_id=self._project(),
+                       user_id=_uuid(self.remove_id, "member"))
+            self.remove_id = self.remove_email = ""
+            self._reload_members()
+
+        yield from self._action("remove", work, lambda _: rx.toast.success(
+            f"{email} removed from {project}."))

@@ -1,0 +1,215 @@
+"""The base of every signed-in page: who acts (from the HttpOnly cookie) and the project switcher.
+
+The session cookie is set by ``meshkeys.api.routes.session`` and never reaches
+JavaScript. Reflex receives it in the websocket handshake headers
+(``self.router.headers.cookie``, kept private by Reflex), so every handler can
+resolve the actor through ``services.auth.actor_for_session`` right before it
+calls a service. The page guard (``on_load`` redirect) is only for comfort:
+the services check the actor's role on every call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import reflex as rx
+
+from meshkeys.api.routes.session import SESSION_COOKIE
+from meshkeys.db import session_scope
+from meshkeys.services import auth, projects
+from meshkeys.services.context import Actor, RequestInfo
+from meshkeys.services.errors import DomainError, NotFound
+
+T = TypeVar("T")
+
+SIGNED_OUT_MESSAGE = "Your session has ended. Sign in again to continue."
+
+
+class SignedOut(Exception):
+    """No valid session cookie on this websocket."""
+
+
+@dataclasses.dataclass
+class ProjectItem:
+    id: str
+    name: str
+    role: str
+
+
+def parse_cookie(header: str, name: str) -> str | None:
+    """The value of one cookie in a ``Cookie`` header (tolerant of malformed neighbours)."""
+    for part in (header or "").split(";"):
+        key, sep, value = part.strip().partition("=")
+        if sep and key == name:
+            return value.strip().strip('"') or None
+    return None
+
+
+def fmt_time(value: Any) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else ""
+
+
+class SessionState(rx.State):
+    """Signed-in user, their projects (for the switcher) and the helpers every page state uses."""
+
+    user_email: str = ""
+    nav_projects: list[ProjectItem] = []
+    # The project of the current page ("" outside project pages) and the actor's role in it.
+    current_project_id: str = ""
+    current_project_name: str = ""
+    role: str = ""
+    # Set when the project of the URL is unknown or not the user's: the page shows why.
+    not_found: str = ""
+    # The action running now (its button shows a spinner), "" when idle.
+    busy: str = ""
+    # True until the page's first load finished (the page shows a spinner, not an empty state).
+    loading: bool = True
+    # The "create" dialog of the page is open.
+    creating: bool = False
+
+    # ------------------------------------------------------------ helpers (not events)
+
+    def _session_token(self) -> str | None:
+        return parse_cookie(self.router.headers.cookie, SESSION_COOKIE)
+
+    def _request_info(self) -> RequestInfo:
+        return RequestInfo(
+            client_ip=self.router.session.client_ip or None,
+            user_agent=(self.router.headers.user_agent or "")[:400] or None,
+        )
+
+    def _call(self, fn: Callable[..., T], /, *, with_request: bool = False, **kwargs: Any) -> T:
+        """Resolve the actor from the cookie and call a service with it, in one unit of work."""
+        with session_scope() as s:
+            actor = auth.actor_for_session(s, token=self._session_token())
+            if actor is None:
+                raise SignedOut
+            if with_request:
+                kwargs["request"] = self._request_info()
+            return fn(s, actor=actor, **kwargs)
+
+    def _actor(self) -> Actor:
+        with session_scope() as s:
+            actor = auth.actor_for_session(s, token=self._session_token())
+        if actor is None:
+            raise SignedOut
+        return actor
+
+    def _route_project_id(self) -> uuid.UUID:
+        raw = str(self.router.page.params.get("project_id", "") or "")
+        try:
+            return uuid.UUID(raw)
+        except ValueError:
+            raise NotFound(
+                "Project not found, or you are not a member of it. Ask an owner to add you."
+            ) from None
+
+    def _failed(self, exc: Exception) -> Any:
+        """The events that tell the user what went wrong (and send signed-out users to /login)."""
+        if isinstance(exc, SignedOut):
+            if not self._session_token():  # never signed in: no need to explain
+                return rx.redirect("/login")
+            return [rx.toast.error(SIGNED_OUT_MESSAGE), rx.redirect("/login")]
+        if isinstance(exc, DomainError):
+            return rx.toast.error(exc.message)
+        raise exc
+
+    def _attempt(self, *steps: Callable[[], Any]) -> Any:
+        """Run steps in order; on a domain error or a lost session, the events that say so."""
+        try:
+            for step in steps:
+                step()
+        except (SignedOut, DomainError) as exc:
+            return self._failed(exc)
+        return None
+
+    def _action(self, busy: str, work: Callable[[], T], done: Callable[[T], Any]):
+        """Body of an action handler (``yield from``): spinner on, work, spinner off, outcome."""
+        self.busy = busy
+        yield
+        try:
+            result = work()
+        except (SignedOut, DomainError) as exc:
+            self.busy = ""
+            yield self._failed(exc)
+            return
+        self.busy = ""
+        yield done(result)
+
+    def _load_page(self, *steps: Callable[[], Any], project: bool) -> Any:
+        """on_load body: the navigation (and the URL's project), then the page's own steps."""
+        self.loading = True
+        self.busy = ""
+        failed = self._attempt(lambda: self._load_nav(project=project), *steps)
+        self.loading = False
+        return failed
+
+    def _load_nav(self, *, project: bool) -> None:
+        """The user's email and projects; with ``project``, the URL's project and role."""
+        with session_scope() as s:
+            actor = auth.actor_for_session(s, token=self._session_token())
+            if actor is None:
+                raise SignedOut
+            items = projects.list_projects(s, actor=actor)
+            self.user_email = actor.email
+            self.nav_projects = [
+                ProjectItem(id=str(p.id), name=p.name, role=p.role.value if p.role else "")
+                for p in items
+            ]
+            self.not_found = ""
+            if not project:
+                self.current_project_id = ""
+                self.current_project_name = ""
+                self.role = ""
+                return
+            try:
+                info = projects.get_project(s, actor=actor, project_id=self._route_project_id())
+            except NotFound as exc:
+                self.current_project_id = ""
+                self.current_project_name = ""
+                self.role = ""
+                self.not_found = exc.message
+                raise
+        self.current_project_id = str(info.id)
+        self.current_project_name = info.name
+        self.role = info.role.value if info.role else ""
+
+    # ------------------------------------------------------------ vars and events
+
+    @rx.var
+    def can_edit(self) -> bool:
+        return self.role in ("owner", "admin")
+
+    @rx.var
+    def is_owner(self) -> bool:
+        return self.role == "owner"
+
+    @rx.event
+    def guard(self):
+        """on_load of pages outside a project: redirect to /login without a valid session."""
+        try:
+            self._load_nav(project=False)
+        except (SignedOut, DomainError) as exc:
+            return self._failed(exc)
+
+    @rx.event
+    def set_creating(self, value: bool):
+        self.creating = value
+
+    @rx.event
+    def switch_project(self, project_id: str):
+        return rx.redirect(f"/projects/{project_id}/keys")
+
+    @rx.event
+    def go_home(self):
+        """``/``: the first project's keys when signed in, else /login."""
+        try:
+            self._load_nav(project=False)
+        except SignedOut:
+            return rx.redirect("/login")
+        if self.nav_projects:
+            return rx.redirect(f"/projects/{self.nav_projects[0].id}/keys")
+        return rx.redirect("/projects")
