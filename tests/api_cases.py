@@ -166,6 +166,8 @@ def test_malformed_or_oversized_bodies_get_clear_answers(api):
     h = {**api.headers(), "Content-Type": "application/json"}
     assert_error(api.client.post("/keys/generate", content=b'{"project_id": ', headers=h), 400,
                  contains="not valid JSON")
+    assert_error(api.client.post("/webhooks/verify", content=b"\xff\xfe{", headers=h), 400,
+                 contains="not valid JSON")
     assert_error(api.client.post("/keys/generate", content=b"[1, 2]", headers=h), 422)
     huge = json.dumps({"project_id": api.project, "payload": "x" * (1024 * 1024 + 1)})
     assert_error(api.client.post("/webhooks/sign", content=huge, headers=h), 413, contains="1024 KiB")
@@ -178,19 +180,29 @@ def test_malformed_or_oversized_bodies_get_clear_answers(api):
                  contains="larger than")
 
 
-def test_malformed_uuids_in_paths_and_queries_are_422(api):
-    for answer in [
-        api.get("/keys/not-a-uuid"),
-        api.post("/keys/1234/revoke", json={"reason": "retired"}),
-        api.post("/keys/zzzz/reactivate"),
-        api.post("/keys/../rotate"),
-        api.get("/keys", params={"project_id": "nope"}),
-        api.get("/audit", params={"project_id": api.project, "key_id": "nope"}),
+def test_malformed_uuids_are_422_naming_the_parameter(api):
+    for answer, where in [
+        (api.get("/keys/not-a-uuid"), ["path", "key_id"]),
+        (api.post("/keys/1234/revoke", json={"reason": "retired"}), ["path", "key_id"]),
+        (api.post("/keys/zzzz/reactivate"), ["path", "key_id"]),
+        (api.post(f"/keys/{uuid.uuid4().hex[:31]}/rotate"), ["path", "key_id"]),
     ]:
-        assert answer.status_code in (404, 422), answer.text
-        assert isinstance(answer.json()["detail"], str)
-    body = assert_error(api.get("/keys/not-a-uuid"), 422, contains="key_id")
-    assert body["errors"][0]["loc"] == ["path", "key_id"]
+        body = assert_error(answer, 422, contains="key_id")
+        assert body["errors"][0]["loc"] == where
+    # In a query or a body it is a schema error: 422, naming the field.
+    for answer, field in [
+        (api.get("/keys", params={"project_id": "nope"}), "project_id"),
+        (api.get("/audit", params={"project_id": api.project, "key_id": "nope"}), "key_id"),
+        (api.post("/webhooks/sign", json={"project_id": "12", "payload": "x"}), "project_id"),
+    ]:
+        body = assert_error(answer, 422, contains=field)
+        assert body["errors"][0]["loc"][-1] == field
+    # A method the path does not have is 405 with the methods it has (not "generate is no UUID").
+    for method in ("GET", "DELETE"):
+        wrong = api.client.request(method, "/keys/generate", headers=api.headers())
+        assert_error(wrong, 405)
+        assert wrong.headers["allow"] == "POST"
+    assert api.client.delete(f"/keys/{uuid.uuid4()}").headers["allow"] == "GET"
 
 
 def test_another_projects_keys_are_404_exactly_like_unknown_ones(api):
@@ -271,7 +283,8 @@ def test_a_compromised_key_can_never_be_reactivated(api):
 def test_revoke_validates_its_body(api):
     key = api.generate()
     for body in [{}, {"reason": "bored"}, {"reason": "retired", "grace_seconds": -1},
-                 {"reason": "retired", "grace_seconds": 604801}, {"reason": "retired", "grace_seconds": "soon"}]:
+                 {"reason": "retired", "grace_seconds": 604801}, {"reason": "retired", "grace_seconds": "60"},
+                 {"reason": "retired", "grace_seconds": True}, {"reason": "retired", "grace_seconds": 1.5}]:
         assert_error(api.post(f"/keys/{key['id']}/revoke", json=body), 422)
     graced = api.post(f"/keys/{key['id']}/revoke", json={"reason": "retired", "grace_seconds": 604800})
     assert graced.status_code == 200

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.routing import Route
 
-from meshkeys.api.errors import install_error_handlers
+from meshkeys.api.errors import install_error_handlers, use_error_body_for_422
 from meshkeys.api.middleware import BodySizeLimit, MetricsMiddleware
 from meshkeys.api.observability import Metrics, configure_key_log
 from meshkeys.api.routes import audit, keys, ops, webhooks
@@ -50,6 +50,14 @@ def create_api() -> FastAPI:
         expose_headers=["Content-Disposition", "Retry-After"],
     )
     api.add_middleware(MetricsMiddleware, api=api)
+    default_openapi = api.openapi
+
+    def openapi() -> dict:
+        if api.openapi_schema is None:
+            api.openapi_schema = use_error_body_for_422(default_openapi())
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
     return api
 
 

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from meshkeys.services import errors
 
@@ -31,6 +32,8 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
 }
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+NOT_JSON = ("The request body is not valid JSON; send a UTF-8 JSON object with "
+            "Content-Type: application/json.")
 
 
 class ErrorBody(BaseModel):
@@ -100,11 +103,7 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     problems = list(exc.errors())
     if any(p.get("type") == "json_invalid" for p in problems):
         # Not JSON at all is bad input, not a schema mismatch.
-        return JSONResponse(
-            {"detail": "The request body is not valid JSON; send a JSON object with "
-                       "Content-Type: application/json."},
-            status_code=400,
-        )
+        return JSONResponse({"detail": NOT_JSON}, status_code=400)
     summary = "; ".join(f"{_where(p.get('loc', ()))}: {p.get('msg', 'invalid')}" for p in problems[:5])
     cleaned = [
         {"loc": [str(x) for x in p.get("loc", ())], "msg": str(p.get("msg", "")),
@@ -114,14 +113,31 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": f"Invalid request: {summary}", "errors": cleaned}, status_code=422)
 
 
-def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+def _allowed_methods(request: Request) -> list[str]:
+    """Every documented method of the resource (Starlette names only the first route's).
+
+    A literal path (``/keys/generate``) is its own resource, even though a template
+    (``/keys/{key_id}``) matches it too.
+    """
+    matching = [route for route in request.app.state.route_table
+                if getattr(route, "include_in_schema", True)
+                and route.matches(request.scope)[0] != Match.NONE]
+    literal = [route for route in matching if not route.param_convertors]
+    return sorted({method for route in (literal or matching) for method in route.methods or ()})
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     detail = exc.detail
     if exc.status_code == 413:
         detail = too_large_detail()
+    elif exc.status_code == 400 and detail == "There was an error parsing the body":
+        detail = NOT_JSON  # FastAPI's words for a body that is not even UTF-8
     elif exc.status_code == 404 and detail == "Not Found":
         detail = "No such endpoint. The API reference is at /docs."
     headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     return JSONResponse({"detail": str(detail)}, status_code=exc.status_code, headers=headers)
 
 
@@ -129,6 +145,23 @@ def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse({"detail": "Internal error; it has been logged. Try again later."},
                         status_code=500)
+
+
+def use_error_body_for_422(schema: dict[str, Any]) -> dict[str, Any]:
+    """Document every 422 with the body the handler above sends (FastAPI's default differs)."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            answer = operation.get("responses", {}).get("422")
+            if answer:
+                answer["content"] = {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/ValidationErrorBody"}}}
+                answer["description"] = _DESCRIPTIONS[422]
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components["ValidationErrorBody"] = ValidationErrorBody.model_json_schema(
+        ref_template="#/components/schemas/{model}")
+    return schema
 
 
 def install_error_handlers(api: FastAPI) -> None:

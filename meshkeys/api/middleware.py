@@ -40,7 +40,7 @@ class MetricsMiddleware:
         route = scope.get("route") or api_route(self.api, scope)
         if route is None:
             return UNMATCHED
-        return route.path if isinstance(route, Route) else None
+        return route.path_format if isinstance(route, Route) else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

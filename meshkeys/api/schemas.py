@@ -1,6 +1,7 @@
 """Request bodies and the answers that are not read models of ``meshkeys.models``.
 
 Types and ranges are checked here (422); the rules behind them live in the services (400/409).
+Numbers are strict: JSON ``true`` or ``"60"`` is not a number of seconds.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class RevokeKeyRequest(Body):
     reason: RevokeReason = Field(description="Why: `retired`, `rotated` or `compromised` "
                                              "(a compromised key can never be reactivated).")
     grace_seconds: int = Field(
-        default=0, ge=0, le=MAX_GRACE_SECONDS,
+        default=0, ge=0, strict=True, le=MAX_GRACE_SECONDS,
         description="0 revokes now; up to 604800 (7 days) keeps the key signing and verifying "
                     "until then.",
     )
@@ -39,7 +40,7 @@ class RevokeKeyRequest(Body):
 
 class RotateKeyRequest(Body):
     grace_seconds: int = Field(
-        default=DEFAULT_ROTATION_GRACE_SECONDS, ge=0, le=MAX_GRACE_SECONDS,
+        default=DEFAULT_ROTATION_GRACE_SECONDS, ge=0, le=MAX_GRACE_SECONDS, strict=True,
         description="How long the old key keeps signing and verifying (default 24 h).",
     )
 
@@ -48,7 +49,8 @@ class SignRequest(Body):
     project_id: uuid.UUID
     payload: str = Field(description="The webhook body, signed as its UTF-8 bytes, unparsed.")
     msg_id: str | None = Field(default=None, description="Default: a new `msg_...` id.")
-    timestamp: int | None = Field(default=None, description="Seconds since the epoch; default now.")
+    timestamp: int | None = Field(default=None, strict=True,
+                                  description="Seconds since the epoch; default now.")
 
 
 class WebhookHeaders(BaseModel):

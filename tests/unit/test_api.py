@@ -76,6 +76,18 @@ def test_unknown_paths_answer_json_404(db_path):
     assert_error(answer, 404, contains="/docs")
 
 
+def test_every_422_is_documented_with_the_body_it_has(db_path):
+    spec = TestClient(create_api()).get("/openapi.json").json()
+    documented = [op["responses"]["422"] for ops in spec["paths"].values() for op in ops.values()
+                  if "422" in op["responses"]]
+    assert len(documented) >= 10
+    for answer in documented:
+        schema = answer["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ValidationErrorBody"}
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    assert spec["components"]["schemas"]["ValidationErrorBody"]["properties"]["detail"]["type"] == "string"
+
+
 def test_cors_answers_only_the_configured_origins(db_path, monkeypatch):
     monkeypatch.setenv("MESHKEYS_ALLOWED_ORIGINS", "https://keys.example.com")
     reset_caches()
@@ -106,6 +118,7 @@ def test_mount_api_serves_the_api_first_and_the_rest_from_the_mounted_app(db_pat
     client = TestClient(mount_api(other))
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/keys/abc").status_code == 401  # ours, not the mounted app's
+    assert client.get("/keys/generate").status_code == 405
     assert client.get("/_event").text == "reflex"
     assert client.get("/projects/x/keys").text == "reflex"
     assert 'route="/health"' in client.get("/metrics").text

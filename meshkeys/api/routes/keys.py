@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, NoReturn
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, HTTPException, Query, Request
 
 from meshkeys.api.deps import ClientInfo, CurrentActor, DbSession
 from meshkeys.api.errors import MAX_BODY_BYTES, error_responses
@@ -33,6 +33,13 @@ def generate_key(body: GenerateKeyRequest, request: Request, session: DbSession,
                                 request=info)
         note.key_id = key.id
     return key
+
+
+@router.api_route("/generate", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False,
+                  response_model=None)
+def generate_with_another_method() -> NoReturn:
+    """Without this, GET /keys/generate would reach GET /keys/{key_id} and say "not a UUID"."""
+    raise HTTPException(405)
 
 
 @router.get("", response_model=KeyPage, responses=error_responses(400, 404))

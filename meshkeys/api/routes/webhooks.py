@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from meshkeys.api.deps import CurrentActor, DbSession
-from meshkeys.api.errors import MAX_BODY_BYTES, error_responses
+from meshkeys.api.errors import MAX_BODY_BYTES, ErrorBody, error_responses
 from meshkeys.api.observability import key_action, metrics_of
 from meshkeys.api.schemas import SignRequest, SignResponse, VerifyRequest, VerifyResult
 from meshkeys.services import keys
@@ -30,8 +30,10 @@ def sign(body: SignRequest, request: Request, session: DbSession, actor: Current
 
 
 @router.post("/verify", response_model=VerifyResult, responses={
-    400: {"model": VerifyResult, "description": "Not valid: `detail` says why (no matching active "
-          "key, a timestamp more than 300 s away, a missing header...)."},
+    400: {"model": VerifyResult | ErrorBody,
+          "description": "Not valid: `valid` is false and `detail` says why (no matching active "
+          "key, a timestamp more than 300 s away, a missing header...). A body that is not JSON "
+          "gets the usual error body."},
     **error_responses(409),
 })
 def verify(body: VerifyRequest, request: Request, session: DbSession, actor: CurrentActor):
