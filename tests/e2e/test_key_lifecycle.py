@@ -1,0 +1,209 @@
+"""The whole key lifecycle in Chromium: generate (secret shown once, copied, downloaded), revoke
+with confirm, reactivate, rotate, reveal; then the audit page lists every event, exports them as
+CSV, and the screenshots of both pages go to docs/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Locator, Page, expect
+from sqlmodel import select
+
+from meshkeys.models import AuditEvent, SignatureKey
+from meshkeys.services import history, keys
+from tests.e2e.support import (
+    audit_url,
+    goto,
+    keys_url,
+    make_team,
+    new_context,
+    services_session,
+    sign_in,
+    start_app,
+)
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    with start_app(tmp_path_factory) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def team(app):
+    return make_team("life")
+
+
+@pytest.fixture
+def page(browser, app):
+    context = new_context(browser, app, permissions=["clipboard-read", "clipboard-write"],
+                          viewport={"width": 1360, "height": 860})
+    yield context.new_page()
+    context.close()
+
+
+def key_row(page: Page, name: str, status: str) -> Locator:
+    return page.get_by_role("row", name=name, exact=True).filter(
+        has=page.get_by_label(f"status {status}", exact=True))
+
+
+def read_secret_dialog(page: Page) -> str:
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("it will not be shown again")
+    secret = dialog.locator("#shown-secret").inner_text().strip()
+    assert secret.startswith("whsec_") and len(secret) == len("whsec_") + 44
+    return secret
+
+
+def close_secret_dialog(page: Page, secret: str) -> None:
+    page.get_by_role("button", name="Done").click()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    # Gone from the page: the value lived only in the dialog's client-side state.
+    assert secret not in page.content()
+
+
+def stored_secret(name: str, status: str = "active") -> str:
+    with services_session() as s:
+        row = s.exec(select(SignatureKey).where(SignatureKey.name == name,
+                                                SignatureKey.status == status)).one()
+        return keys.decrypt_secret(row)
+
+
+def test_generate_revoke_reactivate_rotate_reveal_then_audit(page: Page, team):
+    sign_in(page, team.owner.email)
+    expect(page.get_by_text("No signing keys yet")).to_be_visible()
+
+    # Generate: the secret is shown once, copied and downloaded.
+    page.get_by_role("button", name="Generate key").click()
+    page.get_by_label("Name").fill("production")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    secret = read_secret_dialog(page)
+    assert secret == stored_secret("production")
+    page.get_by_role("button", name="Copy").click()
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download").click()
+    assert Path(download.value.path()).read_text().strip() == secret
+    close_secret_dialog(page, secret)
+
+    row = key_row(page, "production", "active")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("whsec_…" + secret[-4:])
+    expect(page.get_by_label("Active keys")).to_contain_text("1")
+
+    # Revoke, with its confirm dialog (reason defaults to retired, immediate).
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("dialog")).to_contain_text("Revoke key production")
+    expect(page.get_by_label("Reason")).to_contain_text("retired")
+    page.get_by_role("button", name="Revoke key").click()
+    expect(key_row(page, "production", "revoked")).to_have_count(1)
+    expect(page.get_by_text("Key 'production' revoked (retired)")).to_be_visible()
+    expect(page.get_by_label("Revoked keys")).to_contain_text("1")
+
+    # Reactivate, confirmed.
+    key_row(page, "production", "revoked").get_by_role("button", name="Reactivate").click()
+    page.get_by_role("button", name="Reactivate key").click()
+    expect(key_row(page, "production", "active")).to_have_count(1)
+    expect(page.get_by_text("Key 'production' is active again.")).to_be_visible()
+
+    # Rotate: a new key with a new secret; the old one keeps signing for 24 h ("expiring").
+    key_row(page, "production", "active").get_by_role("button", name="Rotate").click()
+    page.get_by_role("button", name="Rotate key").click()
+    rotated = read_secret_dialog(page)
+    assert rotated != secret and rotated == stored_secret("production", "active")
+    close_secret_dialog(page, rotated)
+    expect(key_row(page, "production", "expiring")).to_have_count(1)
+    expect(key_row(page, "production", "expiring")).to_contain_text("expires")
+    expect(key_row(page, "production", "active")).to_have_count(1)
+
+    # Reveal the new key's secret again (owner), confirmed and audited.
+    key_row(page, "production", "active").get_by_role("button", name="Reveal").click()
+    page.get_by_role("button", name="Reveal secret").click()
+    assert read_secret_dialog(page) == rotated
+    close_secret_dialog(page, rotated)
+
+    # A second key, for a fuller screenshot.
+    page.get_by_role("button", name="Generate key").click()
+    page.get_by_label("Name").fill("billing-webhooks")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    close_secret_dialog(page, read_secret_dialog(page))
+    expect(key_row(page, "billing-webhooks", "active")).to_have_count(1)
+    page.screenshot(path=str(DOCS / "screenshot-keys.png"))
+
+    # The audit page lists each event, newest first.
+    page.get_by_role("link", name="Audit log").click()
+    page.wait_for_url(f"**{audit_url(team.project_id)}*")
+    table = page.get_by_role("table")
+    expect(table.get_by_role("rowheader")).to_have_text([
+        "key.generated", "key.revealed", "key.generated", "key.rotated", "key.reactivated",
+        "key.revoked", "key.generated", "member.added", "project.created",
+    ])
+    revoked = table.get_by_role("row", name="key.revoked production")
+    expect(revoked).to_contain_text(team.owner.email)
+    expect(revoked).to_contain_text("active")
+    expect(revoked).to_contain_text("revoked")
+    expect(revoked).to_contain_text("127.0.0.1")
+    expect(page.get_by_label("Actions per day")).to_be_visible()
+    page.screenshot(path=str(DOCS / "screenshot-audit.png"))
+    assert secret not in page.content() and rotated not in page.content()
+
+
+def test_audit_filters_and_csv_export(page: Page, team):
+    sign_in(page, team.owner.email)
+    goto(page, audit_url(team.project_id))
+    table = page.get_by_role("table")
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    assert tuple(rows[0]) == history.CSV_COLUMNS
+    exported = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    with services_session() as s:
+        events = s.exec(select(AuditEvent).where(AuditEvent.project_id == team.project_id)
+                        .order_by(AuditEvent.seq.desc())).all()
+    assert [e["action"] for e in exported] == [e.action for e in events]
+    assert all(e["actor_email"] == team.owner.email for e in exported)
+    assert not any("whsec_" in cell for r in rows for cell in r)
+
+    # Filter by action: the table and the export hold only those events.
+    page.get_by_label("Action filter").click()
+    page.get_by_role("option", name="key.revoked", exact=True).click()
+    expect(table.get_by_role("rowheader")).to_have_count(1)
+    expect(table.get_by_role("rowheader")).to_have_text("key.revoked")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export CSV").click()
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    assert [r[2] for r in rows[1:]] == ["key.revoked"]
+
+    # Filter by key id and by actor; an unknown actor matches nothing.
+    page.get_by_role("button", name="Clear").click()
+    with services_session() as s:
+        first = s.exec(select(SignatureKey).where(SignatureKey.name == "billing-webhooks")).one()
+    page.get_by_label("Key filter").fill(str(first.id))
+    page.get_by_role("button", name="Apply filters").click()
+    expect(table.get_by_role("rowheader")).to_have_text(["key.generated"])
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_label("Actor filter").fill("someone-else@example.com")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.get_by_text("No events match")).to_be_visible()
+    # A date range that ends before today matches nothing either.
+    page.get_by_role("button", name="Clear").click()
+    page.get_by_label("From date").fill("2020-01-01")
+    page.get_by_label("To date").fill("2020-01-31")
+    page.get_by_role("button", name="Apply filters").click()
+    expect(page.get_by_text("No events match")).to_be_visible()
+
+
+def test_keys_page_reachable_from_the_project_switcher(page: Page, team):
+    sign_in(page, team.owner.email)
+    goto(page, "/projects")
+    page.get_by_role("button", name="Switch project").click()
+    page.get_by_role("menuitem", name="life payments").click()
+    page.wait_for_url(f"**{keys_url(team.project_id)}*")
+    expect(page.get_by_role("heading", name="life payments · Keys")).to_be_visible()
