@@ -200,7 +200,7 @@ def test_malformed_uuids_are_422_naming_the_parameter(api):
     # A method the path does not have is 405 with the methods it has (not "generate is no UUID").
     for method in ("GET", "DELETE"):
         wrong = api.client.request(method, "/keys/generate", headers=api.headers())
-        assert_error(wrong, 405)
+        assert_error(wrong, 405, contains="use POST")
         assert wrong.headers["allow"] == "POST"
     assert api.client.delete(f"/keys/{uuid.uuid4()}").headers["allow"] == "GET"
 

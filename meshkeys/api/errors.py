@@ -137,7 +137,9 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
         detail = "No such endpoint. The API reference is at /docs."
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        headers["Allow"] = ", ".join(_allowed_methods(request))
+        allowed = _allowed_methods(request)
+        headers["Allow"] = ", ".join(allowed)
+        detail = f"{request.method} is not supported on {request.url.path}; use {' or '.join(allowed)}."
     return JSONResponse({"detail": str(detail)}, status_code=exc.status_code, headers=headers)
 
 
