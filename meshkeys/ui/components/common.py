@@ -69,3 +69,14 @@ def name_dialog(*, trigger: str, title: str, description: str, field_id: str, pl
         open=is_open,
         on_open_change=on_open_change,
     )
+
+
+def labelled_select(options: list[tuple[str, str]] | list[str], label: str | Var,
+                    **root_props: Any) -> rx.Component:
+    """A Radix select whose trigger carries ``label`` as its accessible name."""
+    pairs = [(o, o) if isinstance(o, str) else o for o in options]
+    return rx.select.root(
+        rx.select.trigger(aria_label=label),
+        rx.select.content(*[rx.select.item(text, value=value) for value, text in pairs]),
+        **root_props,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from meshkeys.services import audit
-from meshkeys.ui.components.common import page_buttons
+from meshkeys.ui.components.common import labelled_select, page_buttons
 from meshkeys.ui.components.layout import empty_state, page_frame
 from meshkeys.ui.state.audit import CHART_SERIES, AuditState, EventRow
 
@@ -50,15 +50,9 @@ def filters() -> rx.Component:
 
     return rx.form(
         rx.hstack(
-            field("Action", rx.select.root(
-                rx.select.trigger(aria_label="Action filter", width="180px"),
-                rx.select.content(
-                    rx.select.item("all actions", value="all"),
-                    *[rx.select.item(a, value=a) for a in audit.ACTIONS],
-                ),
-                name="action",
-                value=AuditState.f_action,
-                on_change=AuditState.set_action_filter,
+            field("Action", labelled_select(
+                [("all", "all actions"), *[(a, a) for a in audit.ACTIONS]], "Action filter",
+                name="action", value=AuditState.f_action, on_change=AuditState.set_action_filter,
             )),
             field("Key id", rx.input(name="key", default_value=AuditState.f_key,
                                      key=AuditState.f_key + "k",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from meshkeys.ui.components.common import page_buttons
+from meshkeys.ui.components.common import labelled_select, page_buttons
 from meshkeys.ui.components.layout import empty_state, field_label, page_frame
 from meshkeys.ui.components.secret_dialog import secret_dialog
 from meshkeys.ui.state.keys import GRACE_CHOICES, REASONS, KeyRow, KeysState
@@ -116,12 +116,9 @@ def toolbar() -> rx.Component:
             ),
             on_submit=KeysState.search,
         ),
-        rx.select(
-            ["all", "active", "revoked"],
-            value=KeysState.status_filter,
-            on_change=KeysState.set_status_filter,
-            aria_label="Status filter",
-        ),
+        labelled_select([("all", "all statuses"), ("active", "active"), ("revoked", "revoked")],
+                        "Status filter", value=KeysState.status_filter,
+                        on_change=KeysState.set_status_filter),
         rx.cond(
             (KeysState.query != "") | (KeysState.status_filter != "all"),
             rx.button("Clear filters", variant="ghost", on_click=KeysState.clear_search),
@@ -217,14 +214,7 @@ def _dialog(kind: str, title, description, *fields: rx.Component, confirm: str,
 def _grace_select(default: str, label: str) -> rx.Component:
     return rx.vstack(
         rx.text(label, size="2", weight="medium"),
-        rx.select.root(
-            rx.select.trigger(aria_label=label),
-            rx.select.content(
-                *[rx.select.item(text, value=value) for value, text in GRACE_CHOICES.items()]
-            ),
-            name="grace",
-            default_value=default,
-        ),
+        labelled_select(list(GRACE_CHOICES.items()), label, name="grace", default_value=default),
         spacing="1",
     )
 
@@ -247,12 +237,7 @@ def dialogs() -> rx.Component:
             "Receivers stop accepting signatures of this key when it is revoked.",
             rx.vstack(
                 rx.text("Reason", size="2", weight="medium"),
-                rx.select.root(
-                    rx.select.trigger(aria_label="Reason"),
-                    rx.select.content(*[rx.select.item(r, value=r) for r in REASONS]),
-                    name="reason",
-                    default_value="retired",
-                ),
+                labelled_select(list(REASONS), "Reason", name="reason", default_value="retired"),
                 spacing="1",
             ),
             _grace_select("0", "Stops working"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from meshkeys.ui.components.common import confirm_alert, name_dialog
+from meshkeys.ui.components.common import confirm_alert, labelled_select, name_dialog
 from meshkeys.ui.components.layout import empty_state, page_frame
 from meshkeys.ui.state.projects import MemberRow, ProjectRow, ProjectsState
 
@@ -47,8 +47,8 @@ def member_row(m: MemberRow) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 ProjectsState.selected_is_owner,
-                rx.select(ROLES, value=m.role, size="1", aria_label="Role of " + m.email,
-                          on_change=lambda role: ProjectsState.change_role(m.user_id, role)),
+                labelled_select(ROLES, "Role of " + m.email, value=m.role, size="1",
+                                on_change=lambda role: ProjectsState.change_role(m.user_id, role)),
                 rx.badge(m.role, variant="soft"),
             )
         ),
@@ -81,8 +81,8 @@ def members_panel() -> rx.Component:
                     rx.hstack(
                         rx.input(name="email", type="email", placeholder="teammate@example.com",
                                  aria_label="Member email", required=True, width="260px"),
-                        rx.select(ROLES, name="role", default_value="viewer",
-                                  aria_label="New member role"),
+                        labelled_select(ROLES, "New member role", name="role",
+                                        default_value="viewer"),
                         rx.button("Add member", type="submit", loading=ProjectsState.busy == "add"),
                         spacing="2", align="center",
                     ),
