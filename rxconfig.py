@@ -57,7 +57,7 @@ def _put_node_first_on_path() -> None:
 
 
 def _allowed_origins() -> list[str]:
-    raw = os.environ.get("MESHKEYS_ALLOWED_ORIGINS", "http://localhost:3000")
+    raw = os.environ.get("MESHKEYS_ALLOWED_ORIGINS", "http://localhost:3000,http://127.0.0.1:3000")
     origins = [origin.strip().rstrip("/") for origin in raw.replace(";", ",").split(",")]
     return [origin for origin in origins if origin]
 

@@ -13,6 +13,8 @@ from functools import lru_cache
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///meshkeys.db"
+# Both spellings of this machine: a browser at 127.0.0.1 is another origin than localhost.
+DEFAULT_ALLOWED_ORIGINS = ("http://localhost:3000", "http://127.0.0.1:3000")
 ENVIRONMENTS = ("development", "production")
 
 
@@ -29,7 +31,7 @@ class Settings:
     # Older master keys, still accepted for decryption during a rotation.
     old_master_keys: tuple[str, ...] = field(default=(), repr=False)
     master_key_file: Path = Path(".meshkeys/master.key")
-    allowed_origins: tuple[str, ...] = ("http://localhost:3000",)
+    allowed_origins: tuple[str, ...] = DEFAULT_ALLOWED_ORIGINS
     log_json: bool = False
     session_ttl_seconds: int = 12 * 3600
 
@@ -74,7 +76,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "MESHKEYS_ENV=production needs MESHKEYS_MASTER_KEY (base64 of 32 random bytes); "
             "meshkeys will not fall back to a key file on disk in production."
         )
-    origins = _split(env.get("MESHKEYS_ALLOWED_ORIGINS")) or ("http://localhost:3000",)
+    origins = _split(env.get("MESHKEYS_ALLOWED_ORIGINS")) or DEFAULT_ALLOWED_ORIGINS
     return Settings(
         database_url=env.get("MESHKEYS_DATABASE_URL") or DEFAULT_DATABASE_URL,
         env=mode,
