@@ -62,8 +62,20 @@ def _allowed_origins() -> list[str]:
     return [origin for origin in origins if origin]
 
 
+def _refuse_bad_configuration() -> None:
+    """Stop before anything starts when meshkeys' settings are wrong (e.g. production without a
+    master key): the message says what to set."""
+    from meshkeys.config import ConfigError, load_settings
+
+    try:
+        load_settings()
+    except ConfigError as exc:
+        raise SystemExit(f"meshkeys will not start: {exc}") from None
+
+
 _set_offline_defaults()
 _put_node_first_on_path()
+_refuse_bad_configuration()
 
 config = rx.Config(
     app_name="meshkeys",
