@@ -16,8 +16,9 @@ What it does:
 4. per size, times ``--repeat`` calls of each operation and prints medians in milliseconds:
    list (first page of 50), generate, verify (a signature by the newest key), revoke (the keys
    generated just before, grace 0);
-5. times the same operations done with raw SQL (psycopg, same role, same RLS context, one
-   transaction each, no ORM, no HTTP, no audit event, no crypto) and prints the ratio API / SQL.
+5. times the same operations as direct service calls in this process (the API minus HTTP, FastAPI
+   and token lookup), and done with raw SQL (psycopg, same role, same RLS context, one transaction
+   each, no ORM, no HTTP, no audit event, no crypto), and prints the ratio API / SQL.
 
 The database is dropped at the end unless ``--keep``.
 """
@@ -52,7 +53,7 @@ from sqlmodel import Session  # noqa: E402
 from meshkeys import migrations  # noqa: E402
 from meshkeys.crypto.masterkey import get_keyring  # noqa: E402
 from meshkeys.db import make_engine  # noqa: E402
-from meshkeys.services import auth, operations, projects  # noqa: E402
+from meshkeys.services import auth, keys, operations, projects  # noqa: E402
 from meshkeys.services.context import Actor  # noqa: E402
 
 ROLE = "meshkeys_bench"
@@ -148,6 +149,31 @@ def bench_api(client: httpx.Client, project_id: uuid.UUID, repeat: int) -> dict[
     return out
 
 
+def bench_services(url: str, actor: Actor, project_id: uuid.UUID, repeat: int) -> dict[str, list[float]]:
+    """The same operations as direct service calls in this process: the API minus HTTP and FastAPI."""
+    engine = make_engine(url)
+    try:
+        with Session(engine, expire_on_commit=False) as s:
+            out = {"list": timed(lambda: keys.list_keys(s, actor=actor, project_id=project_id, limit=50),
+                                 repeat)}
+            made = []
+            out["generate"] = timed(lambda: made.append(keys.generate_key(
+                s, actor=actor, project_id=project_id, name="bench")), repeat)
+            newest = made[-1]
+            at = datetime.now(UTC)
+            headers = {"webhook-id": "msg_bench", "webhook-timestamp": str(int(at.timestamp())),
+                       "webhook-signature": standardwebhooks.Webhook(newest.secret).sign(
+                           "msg_bench", at, PAYLOAD)}
+            out["verify"] = timed(lambda: keys.verify_payload(
+                s, actor=actor, project_id=project_id, payload=PAYLOAD.encode(), headers=headers), repeat)
+            todo = iter(made)
+            out["revoke"] = timed(lambda: keys.revoke_key(s, actor=actor, key_id=next(todo).id,
+                                                          reason="retired"), repeat)
+            return out
+    finally:
+        engine.dispose()
+
+
 def bench_sql(dsn: str, project_id: uuid.UUID, user_id: uuid.UUID, repeat: int) -> dict[str, list[float]]:
     """The same operations as bare SQL: the floor that the API's work sits on."""
     with psycopg.connect(dsn) as conn:
@@ -227,11 +253,12 @@ def main() -> None:
         admin.execute("VACUUM ANALYZE")
 
     process, base = start_api(url)
-    results: dict[int, tuple[dict, dict]] = {}
+    results: dict[int, tuple[dict, dict, dict]] = {}
     try:
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
             for size, pid in projects_by_size.items():
                 results[size] = (bench_api(client, pid, args.repeat),
+                                 bench_services(url, actor, pid, args.repeat),
                                  bench_sql(dsn, pid, user.id, args.repeat))
     finally:
         process.terminate()
@@ -239,15 +266,16 @@ def main() -> None:
         if not args.keep:
             drop_database(args.admin_url)
 
-    print(f"\nmedian of {args.repeat} calls, milliseconds (API over HTTP vs raw SQL), PostgreSQL, "
-          f"role {ROLE} (RLS on)")
-    print(f"{'operation':<10}" + "".join(f"{f'{s:,} keys: API / SQL / ratio':>36}" for s in results))
+    print(f"\nmedian of {args.repeat} calls, milliseconds: API over HTTP / the same service call "
+          f"in-process / raw SQL, and API / SQL. PostgreSQL, role {ROLE} (RLS on)")
+    print(f"{'operation':<10}" + "".join(f"{f'{s:,} keys: API / service / SQL  ratio':>44}"
+                                         for s in results))
     for op in ("list", "generate", "revoke", "verify"):
         cells = []
-        for api, raw in results.values():
-            a, r = median_ms(api[op]), median_ms(raw[op])
-            cells.append(f"{a:>14.2f} / {r:>7.2f} / {a / r:>6.1f}x")
-        print(f"{op:<10}" + "".join(f"{c:>36}" for c in cells))
+        for api, service, raw in results.values():
+            a, v, r = median_ms(api[op]), median_ms(service[op]), median_ms(raw[op])
+            cells.append(f"{a:>10.2f} / {v:>7.2f} / {r:>6.2f}  {a / r:>5.1f}x")
+        print(f"{op:<10}" + "".join(f"{c:>44}" for c in cells))
 
 
 if __name__ == "__main__":
