@@ -3,12 +3,9 @@ signing in through the browser.
 
 Each module starts its own app (fresh SQLite database, random master key) with::
 
-    @pytest.fixture(scope="module")
-    def app(tmp_path_factory):
-        with start_app(tmp_path_factory) as running:
-            yield running
+    app = module_app()
 
-and gets a Chromium page bound to it from ``new_page(browser, app)``. pytest-playwright's own
+and gets Chromium contexts bound to it from ``new_context(browser, app)``. pytest-playwright's own
 ``page``/``context`` fixtures go through the session-wide ``base_url``/``app_server`` of
 conftest.py; these modules override ``page`` so that only their own app is started.
 """
@@ -22,6 +19,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlmodel import Session
 
@@ -57,6 +55,17 @@ def start_app(tmp_path_factory) -> Iterator[RunningApp]:
                 else:
                     os.environ[k] = v
             reset_caches()
+
+
+def module_app():
+    """A module-scoped ``app`` fixture: this module's own app on a fresh database."""
+
+    @pytest.fixture(scope="module")
+    def app(tmp_path_factory):
+        with start_app(tmp_path_factory) as running:
+            yield running
+
+    return app
 
 
 def services_session() -> Session:

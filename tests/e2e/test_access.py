@@ -19,10 +19,10 @@ from tests.e2e.support import (
     goto,
     keys_url,
     make_team,
+    module_app,
     new_context,
     services_session,
     sign_in,
-    start_app,
 )
 
 # Records the page's websockets, so a test can send a frame of its own on Reflex's socket.
@@ -42,10 +42,7 @@ SOCKET_RECORDER = """
 """
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with start_app(tmp_path_factory) as running:
-        yield running
+app = module_app()
 
 
 @pytest.fixture(scope="module")

@@ -14,15 +14,12 @@ from sqlmodel import select
 
 from meshkeys.models import AuditEvent, Project, UserSession
 from meshkeys.services import auth
-from tests.e2e.support import PASSWORD, goto, new_context, services_session, sign_in, start_app
+from tests.e2e.support import PASSWORD, goto, module_app, new_context, services_session, sign_in
 
 ADMIN = "first-admin@example.com"
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with start_app(tmp_path_factory) as running:
-        yield running
+app = module_app()
 
 
 @pytest.fixture

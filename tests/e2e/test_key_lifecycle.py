@@ -20,19 +20,16 @@ from tests.e2e.support import (
     goto,
     keys_url,
     make_team,
+    module_app,
     new_context,
     services_session,
     sign_in,
-    start_app,
 )
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with start_app(tmp_path_factory) as running:
-        yield running
+app = module_app()
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,19 @@ from playwright.sync_api import Page, expect
 
 from meshkeys.services import keys
 from meshkeys.services.context import RequestInfo
-from tests.e2e.support import keys_url, make_team, new_context, services_session, sign_in, start_app
+from tests.e2e.support import (
+    keys_url,
+    make_team,
+    module_app,
+    new_context,
+    services_session,
+    sign_in,
+)
 
 COUNT = 120
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory):
-    with start_app(tmp_path_factory) as running:
-        yield running
+app = module_app()
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from meshkeys.api.errors import ErrorBody, error_responses
 from meshkeys.config import get_settings
 from meshkeys.db import session_scope
 from meshkeys.services import auth, projects
@@ -42,6 +43,26 @@ class LoginBody(BaseModel):
 
 class SetupBody(LoginBody):
     project_name: str = Field(default="My first project", max_length=200)
+
+
+class SignedIn(BaseModel):
+    email: str
+    next: str  # where the browser goes now
+
+
+class SignedUp(SignedIn):
+    project_id: str
+
+
+class SignedOut(BaseModel):
+    next: str
+
+
+class SetupNeeded(BaseModel):
+    needs_setup: bool
+
+
+_BAD_PASSWORD = {401: {"model": ErrorBody, "description": "Email or password is wrong."}}
 
 
 def request_info(request: Request) -> RequestInfo:
@@ -86,7 +107,8 @@ def _with_cookie(response: JSONResponse, request: Request, token: str) -> JSONRe
     return response
 
 
-@router.post("/login")
+@router.post("/login", response_model=SignedIn,
+             responses={**_BAD_PASSWORD, **error_responses(400, 403, 413, 422, 429)})
 def login(body: LoginBody, request: Request) -> JSONResponse:
     if not _same_origin(request):
         return _error(403, "Sign in from the meshkeys page itself.")
@@ -103,7 +125,7 @@ def login(body: LoginBody, request: Request) -> JSONResponse:
     return _with_cookie(response, request, token)
 
 
-@router.post("/logout")
+@router.post("/logout", response_model=SignedOut, responses=error_responses(400, 403, 413))
 def logout(request: Request) -> JSONResponse:
     if not _same_origin(request):
         return _error(403, "Sign out from the meshkeys page itself.")
@@ -117,13 +139,14 @@ def logout(request: Request) -> JSONResponse:
     return response
 
 
-@router.get("/setup")
+@router.get("/setup", response_model=SetupNeeded)
 def setup_needed() -> JSONResponse:
     with session_scope() as s:
         return JSONResponse({"needs_setup": auth.needs_setup(s)})
 
 
-@router.post("/setup")
+@router.post("/setup", status_code=201, response_model=SignedUp,
+             responses=error_responses(400, 403, 409, 413, 422))
 def setup(body: SetupBody, request: Request) -> JSONResponse:
     """First run only: create the first admin and their first project, and sign them in."""
     if not _same_origin(request):
