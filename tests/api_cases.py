@@ -484,11 +484,14 @@ def test_health_and_metrics_answer_without_a_token(api):
     api.post(f"/keys/{key['id']}/revoke", json={"reason": "retired"})
     api.post(f"/keys/{key['id']}/revoke", json={"reason": "retired"})
     api.verify("x", {"webhook-id": "m", "webhook-timestamp": "0", "webhook-signature": "v1,AA=="})
+    signer = api.generate("signer")
+    assert api.verify("x", _standard_headers(signer["secret"], "x")).status_code == 200
     text = api.client.get("/metrics").text
     assert 'meshkeys_http_requests_total{method="POST",route="/keys/{key_id}/revoke",status="409"} 1.0' in text
-    assert 'meshkeys_http_requests_total{method="POST",route="/keys/generate",status="201"} 1.0' in text
+    assert 'meshkeys_http_requests_total{method="POST",route="/keys/generate",status="201"} 2.0' in text
     assert 'meshkeys_http_request_duration_seconds_count{method="GET",route="/health",status="200"} 1.0' in text
     assert 'meshkeys_key_operations_total{action="revoke",outcome="conflict"} 1.0' in text
-    assert 'meshkeys_key_operations_total{action="generate",outcome="ok"} 1.0' in text
+    assert 'meshkeys_key_operations_total{action="generate",outcome="ok"} 2.0' in text
     assert 'meshkeys_webhook_verifications_total{result="invalid"} 1.0' in text
+    assert 'meshkeys_webhook_verifications_total{result="valid"} 1.0' in text
     assert key["secret"] not in text
