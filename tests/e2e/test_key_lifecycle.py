@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,18 @@ from tests.e2e.support import (
 )
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+# The README's screenshots are refreshed on request only, so that test runs leave the tree clean:
+#   MESHKEYS_UPDATE_SCREENSHOTS=1 .venv/bin/pytest tests/e2e/test_key_lifecycle.py
+UPDATE_SCREENSHOTS = os.environ.get("MESHKEYS_UPDATE_SCREENSHOTS") == "1"
+
+
+def screenshot(page: Page, name: str, tmp_path: Path) -> None:
+    if UPDATE_SCREENSHOTS:
+        page.mouse.move(0, 0)
+        page.wait_for_timeout(6000)  # let the toasts fade out
+    path = (DOCS if UPDATE_SCREENSHOTS else tmp_path) / name
+    page.screenshot(path=str(path))
+    assert path.stat().st_size > 10_000
 
 
 app = module_app()
@@ -72,7 +85,7 @@ def stored_secret(name: str, status: str = "active") -> str:
         return keys.decrypt_secret(row)
 
 
-def test_generate_revoke_reactivate_rotate_reveal_then_audit(page: Page, team):
+def test_generate_revoke_reactivate_rotate_reveal_then_audit(page: Page, team, tmp_path):
     sign_in(page, team.owner.email)
     expect(page.get_by_text("No signing keys yet")).to_be_visible()
 
@@ -131,7 +144,7 @@ def test_generate_revoke_reactivate_rotate_reveal_then_audit(page: Page, team):
     page.get_by_role("button", name="Generate", exact=True).click()
     close_secret_dialog(page, read_secret_dialog(page))
     expect(key_row(page, "billing-webhooks", "active")).to_have_count(1)
-    page.screenshot(path=str(DOCS / "screenshot-keys.png"))
+    screenshot(page, "screenshot-keys.png", tmp_path)
 
     # The audit page lists each event, newest first.
     page.get_by_role("link", name="Audit log").click()
@@ -147,7 +160,7 @@ def test_generate_revoke_reactivate_rotate_reveal_then_audit(page: Page, team):
     expect(revoked).to_contain_text("revoked")
     expect(revoked).to_contain_text("127.0.0.1")
     expect(page.get_by_label("Actions per day")).to_be_visible()
-    page.screenshot(path=str(DOCS / "screenshot-audit.png"))
+    screenshot(page, "screenshot-audit.png", tmp_path)
     assert secret not in page.content() and rotated not in page.content()
 
 
