@@ -1,0 +1,188 @@
+"""Click-to-visible latency of the keys page in Chromium, on a project of 100 and of 100,000 keys.
+
+    .venv/bin/python bench/ui_latency.py                    # 100 and 100,000 keys, 15 rounds
+    .venv/bin/python bench/ui_latency.py --sizes 100 1000000 --rounds 30
+
+Starts the real app as users do (``reflex run --env prod``, via tests/e2e/apprunner.py) on a fresh
+SQLite database, seeds real encrypted keys with ``meshkeys.services.operations.seed_keys`` (and
+prints its rate), signs in through the login form, then for each project repeats: generate a key,
+revoke it, reactivate it, next page, previous page. Each time is measured inside the page: from the
+button's click to the DOM change that shows the outcome (a MutationObserver, no polling), so it
+covers the websocket round trip, the service call and React's render. It also counts the bytes of
+the websocket frames the browser receives per action (Reflex sends the changed vars: one page of
+50 rows). Prints medians; tests never assert times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from playwright.sync_api import Page, sync_playwright  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from meshkeys import db  # noqa: E402
+from meshkeys.crypto.masterkey import get_keyring  # noqa: E402
+from meshkeys.services import auth, operations, projects  # noqa: E402
+from tests.e2e.apprunner import run_app, wait_for_hydration  # noqa: E402
+from tests.helpers import reset_caches  # noqa: E402
+
+EMAIL = "bench@example.com"
+PASSWORD = "correct-horse-battery"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+# Click a button, then wait (MutationObserver) until `cond` holds; returns milliseconds.
+TIMED_CLICK = """
+async ([button, body, arg]) => {
+  const done = new Function("arg", body);
+  const t0 = performance.now();
+  button.click();
+  if (!done(arg)) {
+    await new Promise((resolve) => {
+      const observer = new MutationObserver(() => {
+        if (done(arg)) { observer.disconnect(); resolve(); }
+      });
+      observer.observe(document.body, {subtree: true, childList: true, characterData: true,
+                                       attributes: true});
+    });
+  }
+  return performance.now() - t0;
+}
+"""
+SECRET_SHOWN = "const s = document.getElementById('shown-secret');" \
+               " return !!s && s.textContent.startsWith('whsec_');"
+FIRST_ROW_STATUS = "const b = document.querySelector('tbody tr [aria-label^=\"status \"]');" \
+                   " return !!b && b.textContent === arg;"
+FIRST_ROW_CHANGED = "const h = document.querySelector('tbody tr th');" \
+                    " return !!h && h.textContent !== arg;"
+
+
+class FrameMeter:
+    """Bytes of websocket frames received by the page."""
+
+    def __init__(self, page: Page) -> None:
+        self.received = 0
+        page.on("websocket", self._attach)
+
+    def _attach(self, ws) -> None:
+        ws.on("framereceived", self._count)
+
+    def _count(self, payload) -> None:
+        self.received += len(payload.encode() if isinstance(payload, str) else payload)
+
+
+def seed(sizes: list[int]) -> dict[int, uuid.UUID]:
+    with Session(db.get_engine(), expire_on_commit=False) as s:
+        user = auth.create_user(s, email=EMAIL, password=PASSWORD)
+        actor = auth.actor_of(auth.find_user(s, email=user.email))
+        out = {}
+        for size in sizes:
+            project = projects.create_project(s, actor=actor, name=f"bench {size:,} keys")
+            started = time.perf_counter()
+            operations.seed_keys(s, project_id=project.id, count=size, created_by=actor.user_id,
+                                 keyring=get_keyring())
+            took = time.perf_counter() - started
+            print(f"seed_keys: {size:,} keys in {took:.1f} s ({size / took:,.0f} keys/s)", flush=True)
+            out[size] = project.id
+    return out
+
+
+def timed(page: Page, button, body: str, arg: str = "") -> float:
+    return page.evaluate(TIMED_CLICK, [button.element_handle(), body, arg])
+
+
+def first_name(page: Page) -> str:
+    return page.get_by_role("rowheader").first.inner_text()
+
+
+def bench_project(page: Page, meter: FrameMeter, project_id: uuid.UUID, rounds: int) -> dict:
+    page.goto(f"/projects/{project_id}/keys")
+    wait_for_hydration(page)
+    page.get_by_role("rowheader").first.wait_for()
+    times: dict[str, list[float]] = {k: [] for k in
+                                     ("generate", "revoke", "reactivate", "next page", "previous page")}
+    sizes: dict[str, list[int]] = {k: [] for k in times}
+
+    def measure(name: str, button, body: str, arg: str = "") -> None:
+        before = meter.received
+        times[name].append(timed(page, button, body, arg))
+        page.wait_for_timeout(150)  # the rest of the frames of this action (toasts...)
+        sizes[name].append(meter.received - before)
+
+    for n in range(rounds + 1):
+        page.get_by_role("button", name="Generate key").click()
+        page.get_by_label("Name").fill(f"bench-{n:03d}")
+        measure("generate", page.get_by_role("button", name="Generate", exact=True), SECRET_SHOWN)
+        page.get_by_role("button", name="Done").click()
+        page.get_by_role("dialog").wait_for(state="detached")
+
+        row = page.get_by_role("row", name=f"bench-{n:03d}")
+        row.get_by_role("button", name="Revoke").click()
+        measure("revoke", page.get_by_role("button", name="Revoke key"), FIRST_ROW_STATUS, "revoked")
+        row.get_by_role("button", name="Reactivate").click()
+        measure("reactivate", page.get_by_role("button", name="Reactivate key"), FIRST_ROW_STATUS,
+                "active")
+        page.get_by_role("dialog").wait_for(state="detached")
+
+        first = first_name(page)
+        measure("next page", page.get_by_role("button", name="Next"), FIRST_ROW_CHANGED, first)
+        second = first_name(page)
+        measure("previous page", page.get_by_role("button", name="Previous"), FIRST_ROW_CHANGED,
+                second)
+        if n == 0:  # warm-up round
+            for k in times:
+                times[k].clear()
+                sizes[k].clear()
+    return {k: (statistics.median(times[k]), statistics.median(sizes[k])) for k in times}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 100_000])
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="meshkeys-ui-bench-") as tmp, run_app(Path(tmp)) as app:
+        print(f"app up on {app.url} in {app.startup_seconds:.1f} s", flush=True)
+        os.environ["MESHKEYS_DATABASE_URL"] = app.database_url
+        os.environ["MESHKEYS_MASTER_KEY"] = app.master_key
+        reset_caches()
+        project_ids = seed(args.sizes)
+        results = {}
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            context = browser.new_context(base_url=app.url)
+            page = context.new_page()
+            meter = FrameMeter(page)
+            page.goto("/login")
+            wait_for_hydration(page)
+            page.get_by_label("Email").fill(EMAIL)
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url("**/projects/**")
+            for size in args.sizes:
+                results[size] = bench_project(page, meter, project_ids[size], args.rounds)
+                print(f"measured {size:,} keys", flush=True)
+            browser.close()
+
+    actions = list(next(iter(results.values())))
+    header = f"{'action':<16}" + "".join(f"{f'{s:,} keys':>26}" for s in args.sizes)
+    print(f"\nmedian click-to-visible ms (websocket bytes received), {args.rounds} rounds")
+    print(header)
+    for action in actions:
+        cells = "".join(f"{results[s][action][0]:>14.1f} ms ({results[s][action][1] / 1024:>5.1f} KiB)"
+                        for s in args.sizes)
+        print(f"{action:<16}{cells}")
+
+
+if __name__ == "__main__":
+    main()
