@@ -42,7 +42,7 @@ def key_row(row: KeyRow) -> rx.Component:
                     size="1",
                     variant="ghost",
                     aria_label="Copy id " + row.id,
-                    on_click=[rx.set_clipboard(row.id), KeysState.copied_id(row.id)],
+                    on_click=[rx.set_clipboard(row.id), rx.toast.success("Key id copied.")],
                 ),
                 spacing="1",
                 align="center",

@@ -91,12 +91,16 @@ class KeysState(KeysetPager, SessionState):
 
     def _fetch(self, cursor: str | None) -> str | None:
         project_id = self._route_project_id()
-        page = self._call(
-            keys.list_keys, project_id=project_id,
-            status=None if self.status_filter == "all" else self.status_filter,
-            q=self.query or None, limit=PAGE_SIZE, cursor=cursor,
-        )
-        totals = self._call(keys.key_totals, project_id=project_id)
+
+        def page_and_totals(session, actor):  # one unit of work, one actor lookup
+            page = keys.list_keys(
+                session, actor=actor, project_id=project_id,
+                status=None if self.status_filter == "all" else self.status_filter,
+                q=self.query or None, limit=PAGE_SIZE, cursor=cursor,
+            )
+            return page, keys.key_totals(session, actor=actor, project_id=project_id)
+
+        page, totals = self._call(page_and_totals)
         self.rows = [to_row(k) for k in page.items]
         self.matching = page.total
         self.total_active = totals.active
@@ -236,7 +240,3 @@ class KeysState(KeysetPager, SessionState):
             *show_secret(key.secret, title=f"Secret of key '{key.name}'", filename=_file(key)),
             rx.toast.info("The secret was revealed; this is recorded in the audit log."),
         ])
-
-    @rx.event
-    def copied_id(self, key_id: str):
-        return rx.toast.success(f"Key id {key_id} copied.")
