@@ -356,6 +356,8 @@ def test_audit_pages_and_filters(api):
     assert_error(api.get("/audit", params={"project_id": api.project, "since": "2026-01-01T00:00:00"}),
                  400, contains="time zone")
     assert_error(api.get("/audit", params={"project_id": api.project, "cursor": "%%%"}), 400)
+    assert_error(api.get("/audit", params={"project_id": api.project, "since": "1700000000"}), 422,
+                 contains="ISO 8601")
     assert_error(api.get("/audit", "outsider", params={"project_id": api.project}), 404)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from pydantic import BeforeValidator
 
 from meshkeys import clock
 from meshkeys.api.deps import CurrentActor, DbSession
@@ -19,15 +21,26 @@ from meshkeys.services.audit import AuditFilter
 router = APIRouter(prefix="/audit", tags=["audit"], responses=error_responses(400, 401, 404, 422))
 
 ActionName = Literal[audit.ACTIONS]  # type: ignore[valid-type]
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
+
+def _iso_8601(value: object) -> object:
+    # Pydantic would read "422" as seconds since 1970: only ISO 8601 is a date here.
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("use an ISO 8601 date-time with a time zone, e.g. 2026-01-31T00:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
 def audit_filter(
     action: Annotated[ActionName | None, Query(description="One action, e.g. `key.revoked`.")] = None,
     key_id: Annotated[uuid.UUID | None, Query(description="Events about this key.")] = None,
     actor: Annotated[str | None, Query(max_length=320, description="Actor email, exact.")] = None,
-    since: Annotated[datetime | None, Query(
+    since: Annotated[IsoDateTime | None, Query(
         description="From this time on (inclusive), with a time zone: 2026-01-31T00:00:00Z.")] = None,
-    until: Annotated[datetime | None, Query(description="Before this time (exclusive).")] = None,
+    until: Annotated[IsoDateTime | None, Query(description="Before this time (exclusive).")] = None,
 ) -> AuditFilter:
     return AuditFilter(action=action, key_id=key_id, actor=actor, since=since, until=until)
 
