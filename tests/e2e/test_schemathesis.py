@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
 from meshkeys.api.app import create_api
+from meshkeys.config import reset_settings
 from tests.e2e.apprunner import REPO_ROOT, free_port, random_master_key, stop_process_group
 
 MAX_EXAMPLES = 25
@@ -97,6 +98,7 @@ def api_server(tmp_path_factory) -> Iterator[ApiServer]:
 # The schema is built in-process at collection time (no database needed), so pytest gets one
 # test per operation; the first test checks that the running server publishes the same one.
 SPEC = create_api().openapi()
+reset_settings()  # building the app read the settings: leave no cache behind for other tests
 schema = schemathesis.openapi.from_dict(SPEC)
 _turn = itertools.count()
 
