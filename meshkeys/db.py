@@ -83,3 +83,13 @@ def bind_actor(session: Session, user_id: uuid.UUID | None, *, system: bool = Fa
         ),
         {"uid": str(user_id) if user_id else "", "system": "on" if system else "off"},
     )
+
+
+def serialize(session: Session, name: str) -> None:
+    """Hold a transaction-wide lock named ``name`` until commit or rollback.
+
+    PostgreSQL: an advisory lock. SQLite needs none: every transaction starts
+    with ``BEGIN IMMEDIATE`` and so already excludes other writers.
+    """
+    if is_postgres(session):
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})

@@ -146,7 +146,12 @@ def setup_first_admin(
     session: Session, *, email: str, password: str, project_name: str,
     request: RequestInfo | None = None,
 ) -> tuple[Actor, ProjectPublic]:
-    """First run only: create the first user and their first project."""
+    """First run only: create the first user and their first project.
+
+    The check and the insert happen under one lock, so two people racing
+    through the first-run form cannot both become the first admin.
+    """
+    db.serialize(session, "meshkeys.first-admin")
     if not auth.needs_setup(session):
         raise Conflict("meshkeys is already set up; sign in instead.")
     user = auth.create_user(session, email=email, password=password)

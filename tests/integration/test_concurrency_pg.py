@@ -75,3 +75,28 @@ def test_concurrent_revoke_and_reactivate_leave_state_and_log_consistent(committ
         totals = keys.key_totals(s, actor=world.owner, project_id=world.project_id)
         expected_revoked = 1 if final.status == KeyStatus.REVOKED else 0
         assert (totals.total, totals.revoked) == (1, expected_revoked)
+
+
+def test_only_one_first_admin_when_two_set_up_at_once(committed_db):
+    from meshkeys.services import projects
+    from tests.helpers import PASSWORD
+
+    results: list[str] = []
+    start = threading.Barrier(4)
+
+    def setup(n: int) -> None:
+        start.wait()
+        try:
+            with Session(committed_db, expire_on_commit=False) as s:
+                projects.setup_first_admin(s, email=f"admin{n}@example.com", password=PASSWORD,
+                                           project_name=f"P{n}")
+            results.append("ok")
+        except Conflict:
+            results.append("conflict")
+
+    threads = [threading.Thread(target=setup, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(results) == ["conflict", "conflict", "conflict", "ok"]
