@@ -5,8 +5,12 @@
 
 from __future__ import annotations
 
+import swagger_ui_bundle
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
 from meshkeys.api.errors import install_error_handlers, use_error_body_for_422
@@ -23,11 +27,26 @@ Authenticate with `Authorization: Bearer mk_...`: create a token with
 `{"detail": "..."}`. See docs/API.md for examples.
 """
 
+DOCS_ASSETS = "/docs-assets"
+
 
 def create_api() -> FastAPI:
     """Build the API app: routes, error handlers, CORS, metrics and the key-action log."""
     settings = get_settings()
-    api = FastAPI(title="meshkeys", version="0.1.0", description=DESCRIPTION)
+    # /docs is served from the swagger-ui-bundle package, not a CDN: it works offline.
+    api = FastAPI(title="meshkeys", version="0.1.0", description=DESCRIPTION, docs_url=None,
+                  redoc_url=None)
+    api.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+
+    @api.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="meshkeys API",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
+        )
+
     api.state.metrics = Metrics()
     configure_key_log(as_json=settings.log_json)
     install_error_handlers(api)

@@ -71,6 +71,19 @@ def test_openapi_documents_every_endpoint_with_models_and_errors(db_path):
     assert docs.status_code == 200 and "swagger-ui" in docs.text
 
 
+def test_interactive_docs_load_no_file_from_the_internet(db_path):
+    """/docs works offline: its script and stylesheet are served by the API itself."""
+    import re
+
+    client = TestClient(create_api())
+    page = client.get("/docs").text
+    assets = re.findall(r"""(?:src|href)=['"]([^'"]+)['"]""", page)
+    assert assets and all(a.startswith("/") for a in assets), assets
+    for asset in assets:
+        answer = client.get(asset)
+        assert answer.status_code == 200 and len(answer.content) > 500, asset
+
+
 def test_unknown_paths_answer_json_404(db_path):
     answer = TestClient(create_api()).get("/nope")
     assert_error(answer, 404, contains="/docs")
