@@ -19,6 +19,8 @@ from sqlmodel import Session
 
 from meshkeys.config import get_settings
 
+READ_ONLY_OPTION = "meshkeys_read_only"
+
 
 def make_engine(url: str, **kwargs: object) -> Engine:
     """Create an engine with meshkeys' settings for its backend."""
@@ -41,7 +43,9 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # Readers (see read_only) take no lock: WAL lets them run beside one writer.
+            read = conn.get_execution_options().get(READ_ONLY_OPTION)
+            conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -93,3 +97,17 @@ def serialize(session: Session, name: str) -> None:
     """
     if is_postgres(session):
         session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})
+
+
+def read_only(session: Session) -> None:
+    """Declare that the transaction about to start only reads.
+
+    On SQLite every other transaction starts with ``BEGIN IMMEDIATE`` (it takes
+    the write lock at once, so writers queue instead of failing on a lock
+    upgrade); a read-only one starts with a plain ``BEGIN`` and, under WAL,
+    neither waits for a writer nor blocks one: a long audit export does not
+    stop key changes. On PostgreSQL this changes nothing. Called before the
+    first statement; inside a transaction already begun it does nothing.
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={READ_ONLY_OPTION: True})

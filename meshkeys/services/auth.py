@@ -140,21 +140,24 @@ def start_session(session: Session, *, actor: Actor, request: RequestInfo | None
 
 
 def actor_for_session(session: Session, *, token: str | None) -> Actor | None:
+    """The user of a browser session, or None. Ends its own read-only transaction, so the
+    service called next in the same session starts a fresh one."""
     if not token or not token.startswith(SESSION_PREFIX):
         return None
     digest = hash_token(token)
+    db.read_only(session)
     row = session.exec(
         select(UserSession, User).join(User, col(User.id) == UserSession.user_id)
         .where(UserSession.token_hash == digest)
     ).first()
-    if row is None:
-        return None
-    user_session, user = row
-    if not hmac.compare_digest(user_session.token_hash, digest):
-        return None
-    if user_session.ended_at is not None or user_session.expires_at <= clock.now():
-        return None
-    return actor_of(user)
+    actor = None
+    if row is not None:
+        user_session, user = row
+        valid = (hmac.compare_digest(user_session.token_hash, digest)
+                 and user_session.ended_at is None and user_session.expires_at > clock.now())
+        actor = actor_of(user) if valid else None
+    session.rollback()
+    return actor
 
 
 def end_session(session: Session, *, token: str | None) -> None:
@@ -190,6 +193,7 @@ def create_api_token(
 
 
 def list_api_tokens(session: Session, *, actor: Actor) -> list[ApiTokenPublic]:
+    db.read_only(session)
     rows = session.exec(
         select(ApiToken).where(ApiToken.user_id == actor.user_id)
         .order_by(col(ApiToken.created_at).desc())
@@ -218,21 +222,28 @@ def revoke_api_token(
 
 
 def actor_for_api_token(session: Session, *, token: str | None) -> Actor:
-    """Resolve a bearer token; raises Unauthenticated for missing, unknown or revoked ones."""
+    """Resolve a bearer token; raises Unauthenticated for missing, unknown or revoked ones.
+
+    The lookup is a read-only transaction of its own; ``last_used_at`` (kept to the
+    minute) is written in a second, short one, so the request's service call starts fresh.
+    """
     if not token or not token.startswith("mk_") or len(token) > 200:
         raise Unauthenticated("Send 'Authorization: Bearer mk_...' with a valid API token.")
     digest = hash_token(token)
+    db.read_only(session)
     row = session.exec(
         select(ApiToken, User).join(User, col(User.id) == ApiToken.user_id)
         .where(ApiToken.token_hash == digest)
     ).first()
-    if row is None or not hmac.compare_digest(row[0].token_hash, digest) or row[0].revoked_at:
+    valid = row is not None and hmac.compare_digest(row[0].token_hash, digest) and not row[0].revoked_at
+    if valid:
+        token_id, last_used, actor = row[0].id, row[0].last_used_at, actor_of(row[1])
+    session.rollback()
+    if not valid:
         raise Unauthenticated("The API token is unknown or revoked. Create a new one on /settings/tokens.")
-    api_token, user = row
     now = clock.now()
-    if api_token.last_used_at is None or now - api_token.last_used_at > TOKEN_TOUCH_INTERVAL:
-        session.execute(sa.update(ApiToken).where(col(ApiToken.id) == api_token.id)
+    if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:
+        session.execute(sa.update(ApiToken).where(col(ApiToken.id) == token_id)
                         .values(last_used_at=now))
         session.commit()
-    db.bind_actor(session, user.id)
-    return actor_of(user)
+    return actor

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from meshkeys import clock
+from meshkeys import clock, db
 from meshkeys.models import AuditEventPublic, AuditPage, Role
 from meshkeys.services import access, audit
 from meshkeys.services.audit import AuditFilter
@@ -24,6 +24,7 @@ def list_events(
     session: Session, *, actor: Actor, project_id: uuid.UUID, flt: AuditFilter | None = None,
     limit: int = 50, cursor: str | None = None,
 ) -> AuditPage:
+    db.read_only(session)
     access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
                    attempted="reading the audit log")
     return audit.page_events(session, chain_id=project_id, flt=flt or AuditFilter(), limit=limit,
@@ -35,6 +36,7 @@ def export_events(
 ) -> Iterator[AuditEventPublic]:
     """All matching events, newest first, streamed in batches. Checks access before the first row."""
     flt = (flt or AuditFilter()).validate()
+    db.read_only(session)
     access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
                    attempted="exporting the audit log")
     return audit.iter_events(session, chain_id=project_id, flt=flt)
@@ -43,6 +45,7 @@ def export_events(
 def daily_counts(
     session: Session, *, actor: Actor, project_id: uuid.UUID, days: int = 30
 ) -> list[dict[str, Any]]:
+    db.read_only(session)
     access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
                    attempted="reading the audit log")
     since: datetime = clock.now() - timedelta(days=days)

@@ -365,6 +365,7 @@ def reveal_key(
 
 
 def get_key(session: Session, *, actor: Actor, key_id: uuid.UUID) -> KeyPublic:
+    db.read_only(session)
     db.bind_actor(session, actor.user_id)
     row = session.get(SignatureKey, key_id)
     if row is None or access.role_of(session, actor, row.project_id) is None:
@@ -420,6 +421,7 @@ def _search_clause(q: str, dialect: str):
 
 def key_totals(session: Session, *, actor: Actor, project_id: uuid.UUID) -> KeyTotals:
     """Totals by effective status from the project's counters plus the few keys in grace."""
+    db.read_only(session)
     access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
                    attempted="reading keys")
     return _totals(session, project_id)
@@ -454,6 +456,7 @@ def list_keys(
             raise InvalidInput("status must be 'active' or 'revoked'") from exc
     if q is not None and len(q) > MAX_NAME_LENGTH:
         raise InvalidInput(f"search text is at most {MAX_NAME_LENGTH} characters")
+    db.read_only(session)
     access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
                    attempted="reading keys")
     now = clock.now()
@@ -519,6 +522,7 @@ def verify_payload(
     session: Session, *, actor: Actor, project_id: uuid.UUID, payload: bytes, headers: dict[str, str]
 ) -> uuid.UUID:
     """The id of the active key whose signature is in ``headers``; InvalidInput when none is."""
+    db.read_only(session)
     access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
                    attempted="verifying a payload")
     rows = _signing_keys(session, project_id)

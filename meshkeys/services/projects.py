@@ -48,6 +48,7 @@ def create_project(
 
 
 def list_projects(session: Session, *, actor: Actor) -> list[ProjectPublic]:
+    db.read_only(session)
     rows = session.exec(
         select(Project, Membership.role).join(Membership, col(Membership.project_id) == Project.id)
         .where(Membership.user_id == actor.user_id).order_by(Project.name, Project.id)
@@ -56,6 +57,7 @@ def list_projects(session: Session, *, actor: Actor) -> list[ProjectPublic]:
 
 
 def get_project(session: Session, *, actor: Actor, project_id: uuid.UUID) -> ProjectPublic:
+    db.read_only(session)
     role = access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
                           attempted="viewing the project")
     project = session.get(Project, project_id)
@@ -65,6 +67,7 @@ def get_project(session: Session, *, actor: Actor, project_id: uuid.UUID) -> Pro
 
 
 def list_members(session: Session, *, actor: Actor, project_id: uuid.UUID) -> list[MemberPublic]:
+    db.read_only(session)
     access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
                    attempted="listing members")
     rows = session.exec(
