@@ -15,6 +15,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,7 +23,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, select
 
 from meshkeys import clock
@@ -54,6 +57,10 @@ ACTIONS = (
 )
 
 GENESIS = "0" * 64
+# One structured log line per audit event, written after its transaction commits, whichever door
+# (UI, API, CLI) caused it. Fields are the event's own: ids, names, statuses; never a secret.
+LOGGER = logging.getLogger("meshkeys.keys.audit")
+_PENDING = "meshkeys.audit.pending"
 # Field names that must never be written into an event's details.
 _FORBIDDEN_DETAIL_KEYS = {"secret", "key", "token", "password", "password_hash"}
 
@@ -147,7 +154,32 @@ def record(
     session.add(event)
     session.add(head)
     session.flush()
+    session.info.setdefault(_PENDING, []).append(_log_fields(event))
     return event
+
+
+def _log_fields(event: AuditEvent) -> dict[str, Any]:
+    fields = {
+        "seq": event.seq, "actor": event.actor_email,
+        "actor_id": str(event.actor_id) if event.actor_id else None,
+        "project_id": str(event.project_id) if event.project_id else None,
+        "key_id": str(event.key_id) if event.key_id else None, "key_name": event.key_name,
+        "old_status": event.old_status, "new_status": event.new_status,
+        "client_ip": event.client_ip,
+    }
+    fields.update({f"detail_{k}": v for k, v in event.details.items()})
+    return {"action": event.action, "fields": fields}
+
+
+@sa_event.listens_for(OrmSession, "after_commit")
+def _log_committed(session: OrmSession) -> None:
+    for item in session.info.pop(_PENDING, []):
+        LOGGER.info(item["action"], extra={k: v for k, v in item["fields"].items() if v is not None})
+
+
+@sa_event.listens_for(OrmSession, "after_soft_rollback")
+def _forget_rolled_back(session: OrmSession, previous_transaction) -> None:
+    session.info.pop(_PENDING, None)
 
 
 # ---------------------------------------------------------------- reading

@@ -150,12 +150,19 @@ def test_key_actions_are_logged_with_ids_and_never_a_secret(api: ApiWorld, as_js
         rotated = api.post(f"/keys/{key['id']}/rotate", json={"grace_seconds": 5}).json()
     finally:
         configure_key_log(as_json=False)
-    lines = [line for line in capsys.readouterr().err.splitlines() if "key." in line]
+    err = capsys.readouterr().err.splitlines()
+    assert key["secret"] not in "\n".join(err) and rotated["secret"] not in "\n".join(err)
+    assert "whsec_" not in "\n".join(err)
+    # The API's request-outcome lines (meshkeys.keys) ...
+    lines = [line for line in err if "meshkeys.keys " in line or '"meshkeys.keys"' in line]
     assert len(lines) == 3, lines
-    text = "\n".join(lines)
-    assert key["secret"] not in text and rotated["secret"] not in text and "whsec_" not in text
+    # ... and the services' committed audit events (meshkeys.keys.audit), from every door.
+    audit_lines = [line for line in err if "meshkeys.keys.audit" in line]
+    assert len(audit_lines) == 4, audit_lines  # generated, access.denied, rotated, generated
     if as_json:
         records = [json.loads(line) for line in lines]
+        assert [json.loads(line)["event"] for line in audit_lines] == [
+            "key.generated", "access.denied", "key.rotated", "key.generated"]
         assert [(r["event"], r["outcome"]) for r in records] == [
             ("key.generate", "ok"), ("key.revoke", "denied"), ("key.rotate", "ok")]
         assert records[0]["key_id"] == key["id"] and records[0]["project_id"] == api.project

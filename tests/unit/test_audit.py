@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -123,3 +124,27 @@ def test_outsiders_cannot_read_the_log(session, world):
         history.list_events(session, actor=world.outsider, project_id=world.project_id)
     with pytest.raises(NotFound):
         history.export_events(session, actor=world.outsider, project_id=world.project_id)
+
+
+def test_every_committed_event_is_logged_once_without_secrets(session, world, caplog):
+    caplog.set_level(logging.INFO, logger=audit.LOGGER.name)
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    keys.reveal_key(session, actor=world.owner, key_id=key.id)
+    lines = [r for r in caplog.records if r.name == audit.LOGGER.name]
+    assert [r.getMessage() for r in lines] == ["key.generated", "key.revealed"]
+    assert lines[0].key_id == str(key.id) and lines[0].actor == world.admin.email
+    for record in lines:
+        assert key.secret not in repr(vars(record)) and key.secret[6:] not in repr(vars(record))
+
+
+def test_rolled_back_events_are_not_logged(session, world, caplog, monkeypatch):
+    caplog.set_level(logging.INFO, logger=audit.LOGGER.name)
+    real_commit = session.commit
+    monkeypatch.setattr(session, "commit", lambda: (_ for _ in ()).throw(RuntimeError("db gone")))
+    with pytest.raises(RuntimeError):
+        keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    session.rollback()
+    monkeypatch.setattr(session, "commit", real_commit)
+    keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k2")
+    lines = [r for r in caplog.records if r.name == audit.LOGGER.name]
+    assert [(r.getMessage(), r.key_name) for r in lines] == [("key.generated", "k2")]

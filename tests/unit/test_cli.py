@@ -27,7 +27,7 @@ def test_the_whole_lifecycle_from_the_command_line(run):
     run("db", "upgrade")
     run("user", "create", "ops@example.com", "--password-stdin", input=PASSWORD + "\n")
     run("user", "create", "eve@example.com", "--password-stdin", input=PASSWORD + "\n")
-    project_id = run("project", "create", "Payments", "--owner", "ops@example.com").output.strip()
+    project_id = run("project", "create", "Payments", "--owner", "ops@example.com").stdout.strip()
     run("member", "add", project_id, "eve@example.com", "--role", "viewer", "--user", "ops@example.com")
 
     key = json.loads(run("keys", "generate", "--project", project_id, "--name", "prod",
