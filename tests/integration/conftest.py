@@ -18,7 +18,6 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 from meshkeys import migrations
-from meshkeys.crypto.passwords import hash_password
 from meshkeys.db import make_engine
 from tests.helpers import make_world, random_master_key, reset_caches
 from tests.pgserver import PgServer, pg_server
@@ -43,17 +42,6 @@ def _master_key() -> Iterator[None]:
         else:
             os.environ[key] = value
     reset_caches()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _fast_password_hashing():
-    from meshkeys.crypto import passwords
-
-    original = passwords.LOG2_N
-    passwords.LOG2_N = 10
-    passwords.DUMMY_HASH = hash_password("dummy")
-    yield
-    passwords.LOG2_N = original
 
 
 @pytest.fixture(scope="session")
@@ -114,14 +102,3 @@ def committed_db(pg: PgServer) -> Iterator[Engine]:
     yield engine
     engine.dispose()
     drop_database(pg, name)
-
-
-@pytest.fixture(autouse=True)
-def _forget_cached_keyring():
-    """A test that switches master keys must not leave its keyring cached for the next one."""
-    yield
-    from meshkeys import config
-    from meshkeys.crypto import masterkey
-
-    config.reset_settings()
-    masterkey.get_keyring.cache_clear()

@@ -12,7 +12,6 @@ import pytest
 from sqlmodel import Session
 
 from meshkeys import db, migrations
-from meshkeys.crypto.passwords import hash_password
 from tests.helpers import configure, make_world, reset_caches
 
 
@@ -48,26 +47,3 @@ def session(engine):
 @pytest.fixture
 def world(session):
     return make_world(session)
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _fast_password_hashing():
-    """scrypt at full cost is ~0.1 s a hash; the unit ring hashes hundreds of passwords."""
-    from meshkeys.crypto import passwords
-
-    original = passwords.LOG2_N
-    passwords.LOG2_N = 10
-    passwords.DUMMY_HASH = hash_password("dummy")
-    yield
-    passwords.LOG2_N = original
-
-
-@pytest.fixture(autouse=True)
-def _forget_cached_keyring():
-    """A test that switches master keys must not leave its keyring cached for the next one."""
-    yield
-    from meshkeys import config
-    from meshkeys.crypto import masterkey
-
-    config.reset_settings()
-    masterkey.get_keyring.cache_clear()

@@ -1,0 +1,29 @@
+"""Fixtures every ring shares."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshkeys import config
+from meshkeys.crypto import masterkey, passwords
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """scrypt at full cost is ~0.1 s a hash and the tests hash hundreds of passwords.
+
+    Hashes record their cost, so a hash made here still verifies anywhere.
+    """
+    original = passwords.LOG2_N
+    passwords.LOG2_N = 10
+    passwords.DUMMY_HASH = passwords.hash_password("dummy")
+    yield
+    passwords.LOG2_N = original
+
+
+@pytest.fixture(autouse=True)
+def _forget_cached_keyring():
+    """A test that switches master keys must not leave its keyring cached for the next one."""
+    yield
+    config.reset_settings()
+    masterkey.get_keyring.cache_clear()
