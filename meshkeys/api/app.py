@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
 from meshkeys.api.errors import install_error_handlers, use_error_body_for_422
-from meshkeys.api.middleware import BodySizeLimit, MetricsMiddleware
+from meshkeys.api.middleware import BodySizeLimit, MetricsMiddleware, SecurityHeaders
 from meshkeys.api.observability import Metrics, configure_key_log
 from meshkeys.api.routes import audit, keys, ops, webhooks
 from meshkeys.api.routes import session as session_routes
@@ -69,6 +69,7 @@ def create_api() -> FastAPI:
         expose_headers=["Content-Disposition", "Retry-After"],
     )
     api.add_middleware(MetricsMiddleware, api=api)
+    api.add_middleware(SecurityHeaders)
     default_openapi = api.openapi
 
     def openapi() -> dict:

@@ -45,15 +45,18 @@ def current_actor(
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-async def request_info(request: Request) -> RequestInfo:
-    """Client IP and user agent, for the audit log (as the ASGI server reports the peer).
-
-    ``async``: no I/O here, so it runs on the event loop instead of costing a thread hop.
-    """
+def describe_client(request: Request) -> RequestInfo:
+    """Client IP and user agent, for the audit log (as the ASGI server reports the peer)."""
     return RequestInfo(
         client_ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
     )
+
+
+async def request_info(request: Request) -> RequestInfo:
+    """The dependency form of ``describe_client``. ``async``: no I/O here, so it runs on the
+    event loop instead of costing a thread hop."""
+    return describe_client(request)
 
 
 ClientInfo = Annotated[RequestInfo, Depends(request_info)]

@@ -1,4 +1,4 @@
-"""ASGI middleware of the API: request metrics, and a JSON 413 for oversized bodies.
+"""ASGI middleware of the API: request metrics, a JSON 413 for oversized bodies, and HSTS.
 
 Both look only at requests an API route answers; what goes to the mounted Reflex app
 (websocket, uploads, pages) passes through untouched.
@@ -66,7 +66,6 @@ class MetricsMiddleware:
                 metrics.latency.labels(*labels).observe(time.perf_counter() - started)
 
 
-
 class BodySizeLimit:
     """Refuse a declared ``Content-Length`` above the limit before reading a byte.
 
@@ -87,3 +86,37 @@ class BodySizeLimit:
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+def is_https(scope: Scope) -> bool:
+    """Served over HTTPS, directly or behind a proxy that says so (X-Forwarded-Proto)."""
+    forwarded = Headers(scope=scope).get("x-forwarded-proto", "").split(",")[0].strip()
+    return scope.get("scheme") in ("https", "wss") or forwarded == "https"
+
+
+class SecurityHeaders:
+    """On every HTTP answer (API and Reflex pages alike): ``nosniff``, and HSTS over HTTPS."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        https = is_https(scope)
+
+        async def add_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"x-content-type-options", b"nosniff"))
+                if https:
+                    headers.append((b"strict-transport-security", HSTS.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, add_headers)
+

@@ -177,3 +177,14 @@ def test_the_key_log_has_one_handler_however_many_apps_are_built(db_path):
         create_api()
     handlers = [h for h in logging.getLogger(KEY_LOGGER).handlers if getattr(h, "meshkeys", False)]
     assert len(handlers) == 1
+
+
+def test_hsts_only_over_https_and_nosniff_always(db_path):
+    client = TestClient(create_api())
+    plain = client.get("/health")
+    assert "strict-transport-security" not in plain.headers
+    assert plain.headers["x-content-type-options"] == "nosniff"
+    proxied = client.get("/health", headers={"X-Forwarded-Proto": "https"})
+    assert proxied.headers["strict-transport-security"].startswith("max-age=31536000")
+    direct = TestClient(create_api(), base_url="https://testserver").get("/health")
+    assert "strict-transport-security" in direct.headers

@@ -18,11 +18,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from meshkeys.api.deps import describe_client
 from meshkeys.api.errors import ErrorBody, error_responses
+from meshkeys.api.middleware import is_https
 from meshkeys.config import get_settings
 from meshkeys.db import session_scope
 from meshkeys.services import auth, projects
-from meshkeys.services.context import RequestInfo
 from meshkeys.services.errors import (
     Conflict,
     DomainError,
@@ -65,18 +66,8 @@ class SetupNeeded(BaseModel):
 _BAD_PASSWORD = {401: {"model": ErrorBody, "description": "Email or password is wrong."}}
 
 
-def request_info(request: Request) -> RequestInfo:
-    return RequestInfo(
-        client_ip=request.client.host if request.client else None,
-        user_agent=(request.headers.get("user-agent") or "")[:400] or None,
-    )
-
-
 def _is_https(request: Request) -> bool:
-    return (
-        request.url.scheme == "https"
-        or request.headers.get("x-forwarded-proto", "").split(",")[0].strip() == "https"
-    )
+    return is_https(request.scope)
 
 
 def _same_origin(request: Request) -> bool:
@@ -112,7 +103,7 @@ def _with_cookie(response: JSONResponse, request: Request, token: str) -> JSONRe
 def login(body: LoginBody, request: Request) -> JSONResponse:
     if not _same_origin(request):
         return _error(403, "Sign in from the meshkeys page itself.")
-    info = request_info(request)
+    info = describe_client(request)
     try:
         with session_scope() as s:
             actor = auth.authenticate(s, email=body.email, password=body.password, request=info)
@@ -151,7 +142,7 @@ def setup(body: SetupBody, request: Request) -> JSONResponse:
     """First run only: create the first admin and their first project, and sign them in."""
     if not _same_origin(request):
         return _error(403, "Set up meshkeys from its own page.")
-    info = request_info(request)
+    info = describe_client(request)
     try:
         with session_scope() as s:
             actor, project = projects.setup_first_admin(

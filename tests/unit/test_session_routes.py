@@ -1,0 +1,71 @@
+"""The browser's sign-in routes, in-process: first-run setup, login, logout, cookie flags."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from meshkeys.api.app import create_api
+from meshkeys.api.routes.session import SESSION_COOKIE
+from meshkeys.db import session_scope
+from meshkeys.services import auth
+from tests.helpers import PASSWORD, all_events
+
+
+def _client() -> TestClient:
+    return TestClient(create_api(), base_url="http://localhost:3000")
+
+
+def test_setup_then_login_then_logout(db_path):
+    client = _client()
+    assert client.get("/auth/setup").json() == {"needs_setup": True}
+    short = client.post("/auth/setup", json={"email": "a@example.com", "password": "short",
+                                              "project_name": "P"})
+    assert short.status_code == 400 and "10 characters" in short.json()["detail"]
+
+    made = client.post("/auth/setup", json={"email": "a@example.com", "password": PASSWORD,
+                                             "project_name": "Payments"})
+    assert made.status_code == 201, made.text
+    cookie = made.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=mks_") and "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie and "Secure" not in cookie
+    assert made.json()["next"] == f"/projects/{made.json()['project_id']}/keys"
+    again = client.post("/auth/setup", json={"email": "b@example.com", "password": PASSWORD})
+    assert again.status_code == 409
+
+    wrong = client.post("/auth/login", json={"email": "a@example.com", "password": "nope-nope-nope"})
+    assert wrong.status_code == 401 and wrong.json()["detail"] == "Email or password is wrong."
+    signed_in = client.post("/auth/login", json={"email": "a@example.com", "password": PASSWORD})
+    assert signed_in.status_code == 200
+    token = signed_in.cookies[SESSION_COOKIE]
+    with session_scope() as s:
+        assert auth.actor_for_session(s, token=token).email == "a@example.com"
+
+    client.cookies.set(SESSION_COOKIE, token)
+    out = client.post("/auth/logout")
+    assert out.status_code == 200 and f'{SESSION_COOKIE}=""' in out.headers["set-cookie"]
+    with session_scope() as s:
+        assert auth.actor_for_session(s, token=token) is None
+        events = [(e.action, e.client_ip) for e in all_events(s)]
+    assert ("login.failed", "testclient") in events and ("login.succeeded", "testclient") in events
+
+
+def test_cookie_is_secure_over_https_and_cross_site_posts_are_refused(db_path):
+    client = _client()
+    made = client.post("/auth/setup", headers={"X-Forwarded-Proto": "https"},
+                       json={"email": "a@example.com", "password": PASSWORD})
+    assert "Secure" in made.headers["set-cookie"]
+    assert "strict-transport-security" in made.headers
+    evil = client.post("/auth/login", headers={"Origin": "https://evil.example"},
+                       json={"email": "a@example.com", "password": PASSWORD})
+    assert evil.status_code == 403 and "set-cookie" not in evil.headers
+
+
+def test_repeated_failures_answer_429_with_retry_after(db_path):
+    client = _client()
+    client.post("/auth/setup", json={"email": "a@example.com", "password": PASSWORD})
+    for _ in range(auth.MAX_FAILURES_PER_ACCOUNT):
+        assert client.post("/auth/login", json={"email": "a@example.com",
+                                                "password": "wrong-wrong"}).status_code == 401
+    limited = client.post("/auth/login", json={"email": "a@example.com", "password": PASSWORD})
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    assert "Try again in" in limited.json()["detail"]
