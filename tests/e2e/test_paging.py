@@ -89,6 +89,9 @@ def test_totals_come_from_the_database(page: Page):
     expect(page.get_by_label("Revoked keys")).to_contain_text("12")
     expect(page.get_by_label("Expiring keys")).to_contain_text("0")
     expect(page.get_by_label("Total keys")).to_contain_text("120")
+    # 108 active keys: more than sign a webhook, and the page says so.
+    expect(page.get_by_role("status").filter(has_text="newest active keys")).to_contain_text(
+        "Only the 20 newest active keys sign and verify webhooks")
 
 
 def test_status_filter(page: Page):

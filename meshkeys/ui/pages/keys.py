@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from meshkeys.services.keys import MAX_SIGNING_KEYS
 from meshkeys.ui.components.common import labelled_select, page_buttons
 from meshkeys.ui.components.layout import empty_state, field_label, page_frame
 from meshkeys.ui.components.secret_dialog import secret_dialog
@@ -89,13 +90,25 @@ def totals() -> rx.Component:
             min_width="120px",
         )
 
-    return rx.hstack(
-        tile("Active", KeysState.total_active, "green"),
-        tile("Expiring", KeysState.total_expiring, "amber"),
-        tile("Revoked", KeysState.total_revoked, "red"),
-        tile("Total", KeysState.total_keys, "gray"),
+    return rx.vstack(
+        rx.hstack(
+            tile("Active", KeysState.total_active, "green"),
+            tile("Expiring", KeysState.total_expiring, "amber"),
+            tile("Revoked", KeysState.total_revoked, "red"),
+            tile("Total", KeysState.total_keys, "gray"),
+            spacing="3",
+            wrap="wrap",
+        ),
+        rx.cond(
+            KeysState.total_active > MAX_SIGNING_KEYS,
+            rx.callout(
+                f"Only the {MAX_SIGNING_KEYS} newest active keys sign and verify webhooks. "
+                "Revoke the keys your receivers no longer use.",
+                icon="triangle-alert", color_scheme="amber", role="status",
+            ),
+        ),
         spacing="3",
-        wrap="wrap",
+        width="100%",
     )
 
 
