@@ -34,7 +34,7 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    # Never `playwright install`: drive the distribution's Chromium.
+    # Never let Playwright download a browser (offline machines): drive the distribution's Chromium.
     if not CHROMIUM.is_file():
         pytest.fail(
             f"{CHROMIUM} not found: end-to-end tests need Chromium. Install Debian's package "
