@@ -16,9 +16,10 @@ def _fast_password_hashing():
     """
     original = passwords.LOG2_N
     passwords.LOG2_N = 10
-    passwords.DUMMY_HASH = passwords.hash_password("dummy")
+    passwords.dummy_hash.cache_clear()
     yield
     passwords.LOG2_N = original
+    passwords.dummy_hash.cache_clear()
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hmac
 import os
+from functools import lru_cache
 
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
@@ -37,6 +38,8 @@ def verify_password(password: str, stored: str) -> bool:
         return False
 
 
-# Checked against when the account does not exist, so that "unknown email" and
-# "wrong password" take the same time.
-DUMMY_HASH = hash_password("meshkeys-dummy-password-for-timing")
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    """Checked against when the account does not exist, so that "unknown email" and "wrong
+    password" take the same time. Made on first use, not at import: a scrypt hash costs ~0.1 s."""
+    return hash_password("meshkeys-dummy-password-for-timing")

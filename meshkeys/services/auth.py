@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from meshkeys import clock, db
 from meshkeys.config import get_settings
-from meshkeys.crypto.passwords import DUMMY_HASH, hash_password, verify_password
+from meshkeys.crypto.passwords import dummy_hash, hash_password, verify_password
 from meshkeys.crypto.secrets import generate_token, hash_token
 from meshkeys.models import (
     ApiToken,
@@ -109,7 +109,7 @@ def authenticate(
             f"Too many failed sign-ins. Try again in {wait} seconds.", retry_after=wait
         )
     user = session.exec(select(User).where(User.email == email)).first()
-    ok = verify_password(password or "", user.password_hash if user else DUMMY_HASH)
+    ok = verify_password(password or "", user.password_hash if user else dummy_hash())
     if user is None or not ok:
         session.add(LoginFailure(email=email, client_ip=request.client_ip, created_at=clock.now()))
         audit.record(session, action=audit.LOGIN_FAILED, actor=None, actor_email=email,
