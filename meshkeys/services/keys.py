@@ -351,10 +351,10 @@ def reveal_key(
     except Conflict:
         session.rollback()
         raise
+    status = effective_status(row, clock.now()).value  # revealing changes nothing
     audit.record(
         session, action=audit.KEY_REVEALED, actor=actor, project_id=row.project_id, key_id=row.id,
-        key_name=row.name, old_status=effective_status(row, clock.now()).value,
-        new_status=effective_status(row, clock.now()).value, request=request,
+        key_name=row.name, old_status=status, new_status=status, request=request,
     )
     result = _with_secret(row, secret)
     session.commit()  # the answer is built first: nothing reloads after the commit
