@@ -18,8 +18,8 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,7 +31,7 @@ from sqlmodel import Session, select
 from meshkeys import clock
 from meshkeys.models import NIL_UUID, AuditEvent, AuditEventPublic, AuditHead, AuditPage
 from meshkeys.services.context import Actor, RequestInfo
-from meshkeys.services.errors import InvalidInput
+from meshkeys.services.errors import InvalidInput, has_control_chars
 
 # Stable, dotted action names: filters and exports depend on them.
 KEY_GENERATED = "key.generated"
@@ -196,12 +196,20 @@ class AuditFilter:
     def validate(self) -> AuditFilter:
         if self.action and self.action not in ACTIONS:
             raise InvalidInput(f"unknown action {self.action!r}; use one of: {', '.join(ACTIONS)}")
-        if self.since and self.until and self.since > self.until:
-            raise InvalidInput("'since' is after 'until'; swap them")
+        if self.actor is not None and (len(self.actor) > 320 or has_control_chars(self.actor)):
+            raise InvalidInput("actor is an email address (at most 320 printable characters)")
+        bounds = []
         for value in (self.since, self.until):
             if value is not None and value.tzinfo is None:
                 raise InvalidInput("dates need a time zone, e.g. 2026-01-31T00:00:00Z")
-        return self
+            try:
+                bounds.append(value.astimezone(UTC) if value is not None else None)
+            except OverflowError as exc:
+                raise InvalidInput("dates must lie between the years 1 and 9999 in UTC") from exc
+        since, until = bounds
+        if since and until and since > until:
+            raise InvalidInput("'since' is after 'until'; swap them")
+        return replace(self, since=since, until=until)
 
 
 def _filtered(chain_id: uuid.UUID, flt: AuditFilter):
@@ -226,7 +234,7 @@ def encode_seq_cursor(seq: int) -> str:
 def decode_seq_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s"):
+        if not raw.startswith("s") or not raw[1:].isdigit() or len(raw) > 19:
             raise ValueError
         return int(raw[1:])
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:

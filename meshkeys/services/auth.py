@@ -25,7 +25,14 @@ from meshkeys.models import (
 )
 from meshkeys.services import audit
 from meshkeys.services.context import Actor, RequestInfo
-from meshkeys.services.errors import Conflict, InvalidInput, NotFound, RateLimited, Unauthenticated
+from meshkeys.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    has_control_chars,
+)
 
 MIN_PASSWORD_LENGTH = 10
 LOGIN_WINDOW = timedelta(minutes=15)
@@ -38,7 +45,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 def normalize_email(email: str) -> str:
     email = (email or "").strip().lower()
-    if not _EMAIL.match(email) or len(email) > 320:
+    if not _EMAIL.match(email) or len(email) > 320 or has_control_chars(email):
         raise InvalidInput("Enter an email address like name@example.com.")
     return email
 
@@ -54,15 +61,19 @@ def actor_of(user: User) -> Actor:
     return Actor(user_id=user.id, email=user.email)
 
 
-def create_user(session: Session, *, email: str, password: str) -> UserPublic:
+def create_user(session: Session, *, email: str, password: str, commit: bool = True) -> UserPublic:
+    """Create a user; ``commit=False`` leaves the commit to a caller doing more in the same unit."""
     email = normalize_email(email)
     _check_password(password)
     if session.exec(select(User.id).where(User.email == email)).first():
         raise Conflict(f"A user with email {email} already exists.")
     user = User(email=email, password_hash=hash_password(password), created_at=clock.now())
     session.add(user)
-    session.commit()
-    return UserPublic.model_validate(user)
+    session.flush()
+    created = UserPublic.model_validate(user)
+    if commit:
+        session.commit()
+    return created
 
 
 def find_user(session: Session, *, email: str) -> User:
@@ -101,8 +112,9 @@ def authenticate(
     request = request or RequestInfo()
     try:
         email = normalize_email(email)
-    except InvalidInput:
-        email = (email or "").strip().lower()[:320] or "(empty)"
+    except InvalidInput:  # still checked and recorded, as typed but printable
+        typed = "".join(c if not has_control_chars(c) else "?" for c in (email or ""))
+        email = typed.strip().lower()[:320] or "(empty)"
     wait = _retry_after(session, email=email, client_ip=request.client_ip)
     if wait:
         raise RateLimited(
@@ -178,8 +190,8 @@ def create_api_token(
     session: Session, *, actor: Actor, name: str, request: RequestInfo | None = None
 ) -> ApiTokenCreated:
     name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise InvalidInput("Give the token a name of 1 to 200 characters, e.g. 'ci-deploy'.")
+    if not name or len(name) > 200 or has_control_chars(name):
+        raise InvalidInput("Give the token a name of 1 to 200 printable characters, e.g. 'ci-deploy'.")
     token = generate_token()
     row = ApiToken(user_id=actor.user_id, name=name, token_prefix=token[:7],
                    token_hash=hash_token(token), created_at=clock.now())

@@ -1,4 +1,4 @@
-"""Domain errors. Each message tells the user what happened and what to do.
+"""Domain errors, and the input check every text field shares. Each message tells the user what happened and what to do.
 
 The doors map them: API 404/403/409/400, UI toasts, CLI exit codes.
 """
@@ -34,3 +34,9 @@ class RateLimited(DomainError):
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+def has_control_chars(text: str) -> bool:
+    """True for NUL, other C0 controls, DEL and lone surrogates: none belongs in a name, an
+    email or a search, and PostgreSQL refuses NUL in text outright."""
+    return any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in text)

@@ -19,7 +19,7 @@ import base64
 import binascii
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -44,7 +44,7 @@ from meshkeys.models import (
 )
 from meshkeys.services import access, audit
 from meshkeys.services.context import Actor, RequestInfo
-from meshkeys.services.errors import Conflict, InvalidInput, NotFound
+from meshkeys.services.errors import Conflict, InvalidInput, NotFound, has_control_chars
 
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600
@@ -106,7 +106,7 @@ def _clean_name(name: str) -> str:
         raise InvalidInput("Give the key a name, e.g. 'production' or 'billing-webhooks'.")
     if len(name) > MAX_NAME_LENGTH:
         raise InvalidInput(f"Key names are at most {MAX_NAME_LENGTH} characters.")
-    if any(ord(c) < 32 for c in name):
+    if has_control_chars(name):
         raise InvalidInput("Key names cannot contain control characters.")
     return name
 
@@ -248,6 +248,8 @@ def revoke_key(
                 f"Key '{row.name}' is already being revoked at {row.expires_at.isoformat()}; "
                 "a new revocation can only bring that forward (use grace_seconds=0 to revoke now)."
             )
+        if row.revoke_reason == RevokeReason.COMPROMISED.value:
+            reason = RevokeReason.COMPROMISED  # never downgraded: it would allow a reactivation
     else:
         _bump_counters(session, row.project_id, revoked=1)
     row.status = KeyStatus.REVOKED.value
@@ -385,8 +387,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         created_at = datetime.fromisoformat(when)
         if created_at.tzinfo is None:
             raise ValueError("naive")
-        return created_at, uuid.UUID(hex=ident)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        return created_at.astimezone(UTC), uuid.UUID(hex=ident)
+    except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error) as exc:
         raise InvalidInput("cursor is not valid; use the next_cursor of the previous page") from exc
 
 
@@ -399,7 +401,10 @@ def _prefix_range(column, prefix: str, dialect: str):
     compares bytes with plain ``>=`` / ``<``. UTF-8 byte order is code point
     order, so "the prefix with its last character incremented" is the upper bound.
     """
-    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if ord(prefix[-1]) < 0x10FFFF else None
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # surrogates are not characters: skip to the next one
+        following = 0xE000
+    upper = prefix[:-1] + chr(following) if following <= 0x10FFFF else None
     if dialect == "postgresql":
         ge, lt = column.op("~>=~", is_comparison=True), column.op("~<~", is_comparison=True)
     else:
@@ -456,6 +461,8 @@ def list_keys(
             raise InvalidInput("status must be 'active' or 'revoked'") from exc
     if q is not None and len(q) > MAX_NAME_LENGTH:
         raise InvalidInput(f"search text is at most {MAX_NAME_LENGTH} characters")
+    if q is not None and has_control_chars(q):
+        raise InvalidInput("search text cannot contain control characters")
     db.read_only(session)
     access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
                    attempted="reading keys")
@@ -501,11 +508,11 @@ def _signing_keys(session: Session, project_id: uuid.UUID) -> list[SignatureKey]
 
 def sign_payload(
     session: Session, *, actor: Actor, project_id: uuid.UUID, payload: bytes,
-    msg_id: str | None = None, timestamp: int | None = None,
+    msg_id: str | None = None, timestamp: int | None = None, request: RequestInfo | None = None,
 ) -> dict[str, str]:
     """Standard Webhooks headers signed by every active key (grace periods included)."""
     access.require(session, actor=actor, project_id=project_id, minimum=Role.ADMIN,
-                   attempted="signing a payload")
+                   attempted="signing a payload", request=request)
     if msg_id is not None and not (1 <= len(msg_id) <= 200 and msg_id.isprintable() and "." not in msg_id):
         raise InvalidInput("msg_id must be 1 to 200 printable characters without '.'")
     if timestamp is not None and not 0 <= timestamp < 2**40:

@@ -10,13 +10,13 @@ from meshkeys import clock, db
 from meshkeys.models import MemberPublic, Membership, Project, ProjectPublic, Role, User
 from meshkeys.services import access, audit, auth
 from meshkeys.services.context import Actor, RequestInfo
-from meshkeys.services.errors import Conflict, InvalidInput, NotFound
+from meshkeys.services.errors import Conflict, InvalidInput, NotFound, has_control_chars
 
 
 def _clean_name(name: str) -> str:
     name = (name or "").strip()
-    if not name or len(name) > 200:
-        raise InvalidInput("Give the project a name of 1 to 200 characters.")
+    if not name or len(name) > 200 or has_control_chars(name):
+        raise InvalidInput("Give the project a name of 1 to 200 printable characters.")
     return name
 
 
@@ -85,6 +85,7 @@ def add_member(
     role = _role(role)
     access.require(session, actor=actor, project_id=project_id, minimum=Role.OWNER,
                    attempted="adding a member", request=request)
+    _lock_members(session, project_id)
     user = auth.find_user(session, email=email)
     if session.get(Membership, (project_id, user.id)) is not None:
         raise Conflict(f"{user.email} is already a member; change their role instead.")
@@ -95,6 +96,12 @@ def add_member(
                  request=request)
     session.commit()
     return MemberPublic(user_id=user.id, email=user.email, role=role, created_at=member.created_at)
+
+
+def _lock_members(session: Session, project_id: uuid.UUID) -> None:
+    """Membership changes of one project run one at a time, so "at least one owner" holds
+    under concurrent demotions and removals (each would otherwise count two owners)."""
+    db.serialize(session, f"meshkeys.members:{project_id}")
 
 
 def _owners(session: Session, project_id: uuid.UUID) -> int:
@@ -109,6 +116,7 @@ def change_member_role(
     role = _role(role)
     access.require(session, actor=actor, project_id=project_id, minimum=Role.OWNER,
                    attempted="changing a member's role", request=request)
+    _lock_members(session, project_id)
     member = session.get(Membership, (project_id, user_id), with_for_update=True)
     if member is None:
         raise NotFound("That user is not a member of this project.")
@@ -132,6 +140,7 @@ def remove_member(
 ) -> None:
     access.require(session, actor=actor, project_id=project_id, minimum=Role.OWNER,
                    attempted="removing a member", request=request)
+    _lock_members(session, project_id)
     member = session.get(Membership, (project_id, user_id), with_for_update=True)
     if member is None:
         raise NotFound("That user is not a member of this project.")
@@ -154,10 +163,12 @@ def setup_first_admin(
     The check and the insert happen under one lock, so two people racing
     through the first-run form cannot both become the first admin.
     """
+    project_name = _clean_name(project_name)  # checked before anything is written
     db.serialize(session, "meshkeys.first-admin")
     if not auth.needs_setup(session):
         raise Conflict("meshkeys is already set up; sign in instead.")
-    user = auth.create_user(session, email=email, password=password)
+    # One commit for the user and the project (in create_project): both exist or neither.
+    user = auth.create_user(session, email=email, password=password, commit=False)
     actor = Actor(user_id=user.id, email=user.email)
     project = create_project(session, actor=actor, name=project_name, request=request)
     return actor, project

@@ -100,3 +100,35 @@ def test_only_one_first_admin_when_two_set_up_at_once(committed_db):
     for t in threads:
         t.join(timeout=60)
     assert sorted(results) == ["conflict", "conflict", "conflict", "ok"]
+
+
+def test_two_owners_demoting_themselves_at_once_leave_one_owner(committed_db):
+    from meshkeys.models import Role
+    from meshkeys.services import projects
+
+    with Session(committed_db, expire_on_commit=False) as s:
+        world = make_world(s)
+        projects.change_member_role(s, actor=world.owner, project_id=world.project_id,
+                                    user_id=world.admin.user_id, role="owner")
+    results: dict[str, str] = {}
+    start = threading.Barrier(2)
+
+    def demote(actor) -> None:
+        start.wait()
+        try:
+            with Session(committed_db, expire_on_commit=False) as s:
+                projects.change_member_role(s, actor=actor, project_id=world.project_id,
+                                            user_id=actor.user_id, role="admin")
+            results[actor.email] = "ok"
+        except Conflict:
+            results[actor.email] = "conflict"
+
+    threads = [threading.Thread(target=demote, args=(a,)) for a in (world.owner, world.admin)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(results.values()) == ["conflict", "ok"]
+    with Session(committed_db, expire_on_commit=False) as s:
+        members = projects.list_members(s, actor=world.viewer, project_id=world.project_id)
+    assert [m.role for m in members].count(Role.OWNER) == 1

@@ -167,3 +167,31 @@ def test_members_and_roles(session, world):
     actions = [e.action for e in all_events(session, world.project_id)]
     assert actions == ["project.created", "member.added", "member.added", "access.denied",
                        "member.role_changed", "member.removed"]
+
+
+def test_a_failed_first_run_writes_nothing_and_can_be_retried(session):
+    with pytest.raises(InvalidInput):
+        projects.setup_first_admin(session, email="boss@example.com", password=PASSWORD,
+                                   project_name="   ")
+    session.rollback()
+    assert auth.needs_setup(session)
+    actor, project = projects.setup_first_admin(session, email="boss@example.com",
+                                                password=PASSWORD, project_name="Main")
+    assert projects.list_projects(session, actor=actor)[0].id == project.id
+
+
+@pytest.mark.parametrize("email", ["a\x00@example.com", "nul\x00"])
+def test_control_characters_in_a_sign_in_are_a_clean_failure(session, email):
+    make_user(session, "a@example.com")
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(session, email=email, password=PASSWORD, request=REQ)
+    assert all("\x00" not in e.actor_email for e in all_events(session))
+
+
+@pytest.mark.parametrize("name", ["bad\x00name", "tab\tname"])
+def test_project_and_token_names_refuse_control_characters(session, name):
+    actor = make_user(session, "a@example.com")
+    with pytest.raises(InvalidInput):
+        projects.create_project(session, actor=actor, name=name)
+    with pytest.raises(InvalidInput):
+        auth.create_api_token(session, actor=actor, name=name)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -148,3 +148,19 @@ def test_rolled_back_events_are_not_logged(session, world, caplog, monkeypatch):
     keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k2")
     lines = [r for r in caplog.records if r.name == audit.LOGGER.name]
     assert [(r.getMessage(), r.key_name) for r in lines] == [("key.generated", "k2")]
+
+
+@pytest.mark.parametrize("flt", [
+    AuditFilter(since=datetime.fromisoformat("0001-01-01T00:00:00+05:00")),
+    AuditFilter(until=datetime.fromisoformat("9999-12-31T23:00:00-05:00")),
+    AuditFilter(actor="a\x00b"),
+])
+def test_filters_at_the_edges_are_invalid_input(session, world, flt):
+    with pytest.raises(InvalidInput):
+        history.list_events(session, actor=world.viewer, project_id=world.project_id, flt=flt)
+
+
+def test_an_absurd_cursor_is_invalid_input(session, world):
+    cursor = audit.encode_seq_cursor(10**30)
+    with pytest.raises(InvalidInput):
+        history.list_events(session, actor=world.viewer, project_id=world.project_id, cursor=cursor)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from datetime import timedelta
@@ -15,6 +16,7 @@ from meshkeys.crypto import masterkey
 from meshkeys.crypto.signing import sign_headers
 from meshkeys.models import KeyStatus, SignatureKey
 from meshkeys.services import audit, keys
+from meshkeys.services.context import RequestInfo
 from meshkeys.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from tests.helpers import all_events, random_master_key, use_master_keys
 
@@ -336,3 +338,41 @@ def test_sign_and_verify_through_the_services(session, world):
                                payload=b"raw", headers=external) == a.id
     with pytest.raises(PermissionDenied):
         keys.sign_payload(session, actor=world.viewer, project_id=world.project_id, payload=b"p")
+
+
+def test_a_compromised_revocation_is_never_downgraded(session, world):
+    key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="compromised", grace_seconds=3600)
+    again = keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="retired")
+    assert again.revoke_reason == "compromised" and again.status == KeyStatus.REVOKED
+    with pytest.raises(Conflict, match="compromised"):
+        keys.reactivate_key(session, actor=world.owner, key_id=key.id)
+
+
+@pytest.mark.parametrize("q", ["a\x00", "tab\there", "a\ud800"])
+def test_search_refuses_control_characters(session, world, q):
+    with pytest.raises(InvalidInput, match="control characters"):
+        keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q=q)
+
+
+def test_search_just_below_the_surrogates_works(session, world):
+    keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="a\ud7ff")
+    page = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="a\ud7ff")
+    assert [k.name for k in page.items] == ["a\ud7ff"]
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00:00+05:00", "9999-12-31T23:00:00-05:00"])
+def test_cursors_at_the_edge_of_time_are_invalid_input(session, world, when):
+    cursor = base64.urlsafe_b64encode(f"{when}|{uuid.uuid4().hex}".encode()).decode()
+    with pytest.raises(InvalidInput):
+        keys.list_keys(session, actor=world.viewer, project_id=world.project_id, cursor=cursor)
+
+
+def test_a_refused_signing_is_audited_with_the_client(session, world):
+    keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
+    request = RequestInfo(client_ip="192.0.2.7", user_agent="curl/8")
+    with pytest.raises(PermissionDenied):
+        keys.sign_payload(session, actor=world.viewer, project_id=world.project_id, payload=b"p",
+                          request=request)
+    (denied,) = events(session, world.project_id, audit.ACCESS_DENIED)
+    assert (denied.client_ip, denied.user_agent) == ("192.0.2.7", "curl/8")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from meshkeys.api.deps import CurrentActor, DbSession
+from meshkeys.api.deps import ClientInfo, CurrentActor, DbSession
 from meshkeys.api.errors import MAX_BODY_BYTES, ErrorBody, error_responses
 from meshkeys.api.observability import key_action, metrics_of
 from meshkeys.api.schemas import SignRequest, SignResponse, VerifyRequest, VerifyResult
@@ -17,7 +17,8 @@ router = APIRouter(prefix="/webhooks", tags=["webhooks"], max_body_size=MAX_BODY
 
 
 @router.post("/sign", response_model=SignResponse, responses=error_responses(400, 403, 409))
-def sign(body: SignRequest, request: Request, session: DbSession, actor: CurrentActor) -> SignResponse:
+def sign(body: SignRequest, request: Request, session: DbSession, actor: CurrentActor,
+         info: ClientInfo) -> SignResponse:
     """The three Standard Webhooks headers for `payload`, signed by every active key.
 
     Keys in a revocation grace period still sign. A project without an active key is a 409.
@@ -25,7 +26,7 @@ def sign(body: SignRequest, request: Request, session: DbSession, actor: Current
     with key_action(request, "sign", actor, project_id=body.project_id):
         headers = keys.sign_payload(session, actor=actor, project_id=body.project_id,
                                     payload=body.payload.encode("utf-8"), msg_id=body.msg_id,
-                                    timestamp=body.timestamp)
+                                    timestamp=body.timestamp, request=info)
     return SignResponse(headers=headers)
 
 
