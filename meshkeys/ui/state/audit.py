@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
-import json
+import itertools
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -69,19 +67,10 @@ def _day(value: str, what: str) -> date | None:
 
 
 def csv_text(events) -> tuple[str, int]:
-    """The events as CSV with ``history.CSV_COLUMNS``; at most EXPORT_LIMIT rows."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(history.CSV_COLUMNS)
-    count = 0
-    for event in events:
-        if count >= EXPORT_LIMIT:
-            break
-        data = event.model_dump(mode="json")
-        data["details"] = json.dumps(event.details or {}, sort_keys=True)
-        writer.writerow(["" if data.get(c) is None else data[c] for c in history.CSV_COLUMNS])
-        count += 1
-    return out.getvalue(), count
+    """The events as the API's CSV export writes them (same columns, same escaping of cells a
+    spreadsheet would run as formulas); at most EXPORT_LIMIT rows."""
+    newest = list(itertools.islice(events, EXPORT_LIMIT))
+    return "".join(history.export_lines(newest, "csv")), len(newest)
 
 
 class AuditState(KeysetPager, SessionState):
