@@ -70,6 +70,7 @@ def create_api() -> FastAPI:
     )
     api.add_middleware(MetricsMiddleware, api=api)
     api.add_middleware(SecurityHeaders)
+    api.add_middleware(session_routes.SessionCookieDigest)
     default_openapi = api.openapi
 
     def openapi() -> dict:

@@ -152,11 +152,21 @@ def start_session(session: Session, *, actor: Actor, request: RequestInfo | None
 
 
 def actor_for_session(session: Session, *, token: str | None) -> Actor | None:
-    """The user of a browser session, or None. Ends its own read-only transaction, so the
-    service called next in the same session starts a fresh one."""
+    """The user of a browser session, or None."""
     if not token or not token.startswith(SESSION_PREFIX):
         return None
-    digest = hash_token(token)
+    return actor_for_session_digest(session, digest=hash_token(token))
+
+
+def actor_for_session_digest(session: Session, *, digest: str | None) -> Actor | None:
+    """The user of the browser session whose token hashes to ``digest``, or None.
+
+    The UI's websocket never sees the raw cookie, only this digest (see
+    ``meshkeys.api.routes.session.SessionCookieDigest``). Ends its own read-only
+    transaction, so the service called next in the same session starts a fresh one.
+    """
+    if not digest or len(digest) != 64:
+        return None
     db.read_only(session)
     row = session.exec(
         select(UserSession, User).join(User, col(User.id) == UserSession.user_id)

@@ -69,3 +69,45 @@ def test_repeated_failures_answer_429_with_retry_after(db_path):
     limited = client.post("/auth/login", json={"email": "a@example.com", "password": PASSWORD})
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
     assert "Try again in" in limited.json()["detail"]
+
+
+def test_the_websocket_sees_the_session_cookie_only_as_a_digest():
+    import asyncio
+
+    from meshkeys.api.routes.session import SessionCookieDigest, session_digest
+    from meshkeys.crypto.secrets import hash_token
+
+    seen = {}
+
+    async def app(scope, receive, send):
+        seen[scope["path"]] = dict(scope["headers"])[b"cookie"].decode()
+
+    header = f"theme=dark; {SESSION_COOKIE}=mks_secret-token; other=1".encode()
+    middleware = SessionCookieDigest(app)
+    for kind, path in (("websocket", "/_event/"), ("http", "/_event/?EIO=4"), ("http", "/auth/logout")):
+        asyncio.run(middleware({"type": kind, "path": path, "headers": [(b"cookie", header)]},
+                               None, None))
+    digest = hash_token("mks_secret-token")
+    assert seen["/_event/"] == f"theme=dark; {SESSION_COOKIE}=sha256.{digest}; other=1"
+    assert seen["/_event/?EIO=4"] == seen["/_event/"]
+    assert seen["/auth/logout"] == header.decode()  # the sign-in routes get the real cookie
+    assert session_digest(f"sha256.{digest}") == digest and session_digest("mks_x") is None
+
+    # A digest stolen from a state store and sent as the cookie is hashed again: useless.
+    forged = f"{SESSION_COOKIE}=sha256.{digest}".encode()
+    asyncio.run(middleware({"type": "websocket", "path": "/_event/", "headers": [(b"cookie", forged)]},
+                           None, None))
+    assert seen["/_event/"] == f"{SESSION_COOKIE}=sha256.{hash_token('sha256.' + digest)}"
+
+
+def test_sessions_resolve_by_digest(db_path):
+    from meshkeys.crypto.secrets import hash_token
+
+    client = _client()
+    client.post("/auth/setup", json={"email": "a@example.com", "password": PASSWORD})
+    token = client.post("/auth/login", json={"email": "a@example.com", "password": PASSWORD}
+                        ).cookies[SESSION_COOKIE]
+    with session_scope() as s:
+        assert auth.actor_for_session_digest(s, digest=hash_token(token)).email == "a@example.com"
+        assert auth.actor_for_session_digest(s, digest=hash_token(hash_token(token))) is None
+        assert auth.actor_for_session_digest(s, digest="short") is None

@@ -17,11 +17,13 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from meshkeys.api.deps import describe_client
 from meshkeys.api.errors import ErrorBody, error_responses
 from meshkeys.api.middleware import is_https
 from meshkeys.config import get_settings
+from meshkeys.crypto.secrets import hash_token
 from meshkeys.db import session_scope
 from meshkeys.services import auth, projects
 from meshkeys.services.errors import (
@@ -33,6 +35,56 @@ from meshkeys.services.errors import (
 )
 
 SESSION_COOKIE = "meshkeys_session"
+# Reflex's websocket (and its HTTP polling fallback) lives under this path.
+REFLEX_EVENT_PATH = "/_event"
+DIGEST_PREFIX = "sha256."
+
+
+def digest_cookie_header(value: str) -> str:
+    """The ``Cookie`` header with the session cookie's value replaced by ``sha256.<hex>``.
+
+    Every value is hashed, whatever it looks like: a digest copied out of a state
+    store and sent back as a cookie is hashed again and matches nothing.
+    """
+    parts = []
+    for part in value.split(";"):
+        name, sep, raw = part.strip().partition("=")
+        if sep and name == SESSION_COOKIE:
+            part = f"{SESSION_COOKIE}={DIGEST_PREFIX}{hash_token(raw.strip().strip(chr(34)))}"
+        parts.append(part.strip())
+    return "; ".join(p for p in parts if p)
+
+
+def session_digest(cookie_value: str | None) -> str | None:
+    """The digest a page state reads from its (rewritten) websocket headers."""
+    if cookie_value and cookie_value.startswith(DIGEST_PREFIX):
+        return cookie_value[len(DIGEST_PREFIX):]
+    return None
+
+
+class SessionCookieDigest:
+    """ASGI middleware: the Reflex websocket gets the session cookie as a digest, never raw.
+
+    Reflex keeps the handshake's headers in every state's ``router_data``, which it
+    pickles into the state store (files, or Redis with several workers). The raw
+    token there would let anyone who can read the store take over sessions; the
+    digest is what the database already holds and is useless as a cookie.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and scope.get("path", "").startswith(
+            REFLEX_EVENT_PATH
+        ):
+            headers = [
+                (k, digest_cookie_header(v.decode("latin-1")).encode("latin-1"))
+                if k == b"cookie" else (k, v)
+                for k, v in scope.get("headers", [])
+            ]
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
 
 router = APIRouter(prefix="/auth", tags=["browser session"])
 

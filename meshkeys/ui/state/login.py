@@ -27,7 +27,7 @@ class LoginState(SessionState):
         self.busy = ""
         with session_scope() as s:
             self.needs_setup = auth.needs_setup(s)
-            signed_in = auth.actor_for_session(s, token=self._session_token()) is not None
+            signed_in = auth.actor_for_session_digest(s, digest=self._session_token()) is not None
         self.checked = True
         if signed_in and not self.needs_setup:
             return rx.redirect("/")

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import reflex as rx
 
-from meshkeys.api.routes.session import SESSION_COOKIE
+from meshkeys.api.routes.session import SESSION_COOKIE, session_digest
 from meshkeys.db import session_scope
 from meshkeys.services import auth, projects
 from meshkeys.services.context import Actor, RequestInfo
@@ -73,7 +73,9 @@ class SessionState(rx.State):
     # ------------------------------------------------------------ helpers (not events)
 
     def _session_token(self) -> str | None:
-        return parse_cookie(self.router.headers.cookie, SESSION_COOKIE)
+        """The session's digest: the websocket only ever sees the cookie hashed
+        (``SessionCookieDigest``), so the raw token never enters the state store."""
+        return session_digest(parse_cookie(self.router.headers.cookie, SESSION_COOKIE))
 
     def _request_info(self) -> RequestInfo:
         return RequestInfo(
@@ -84,7 +86,7 @@ class SessionState(rx.State):
     def _call(self, fn: Callable[..., T], /, *, with_request: bool = False, **kwargs: Any) -> T:
         """Resolve the actor from the cookie and call a service with it, in one unit of work."""
         with session_scope() as s:
-            actor = auth.actor_for_session(s, token=self._session_token())
+            actor = auth.actor_for_session_digest(s, digest=self._session_token())
             if actor is None:
                 raise SignedOut
             if with_request:
@@ -93,7 +95,7 @@ class SessionState(rx.State):
 
     def _actor(self) -> Actor:
         with session_scope() as s:
-            actor = auth.actor_for_session(s, token=self._session_token())
+            actor = auth.actor_for_session_digest(s, digest=self._session_token())
         if actor is None:
             raise SignedOut
         return actor
@@ -150,7 +152,7 @@ class SessionState(rx.State):
     def _load_nav(self, *, project: bool) -> None:
         """The user's email and projects; with ``project``, the URL's project and role."""
         with session_scope() as s:
-            actor = auth.actor_for_session(s, token=self._session_token())
+            actor = auth.actor_for_session_digest(s, digest=self._session_token())
             if actor is None:
                 raise SignedOut
             items = projects.list_projects(s, actor=actor)
