@@ -120,4 +120,9 @@ def seed_keys(
         made += n
         if progress:
             progress(n)
+    if db.is_postgres(session):
+        # A bulk load leaves the planner's statistics describing a small table: it would scan
+        # the whole table until autovacuum's next analyze. Refresh them now.
+        session.execute(sa.text("ANALYZE signature_keys"))
+        session.commit()
 
