@@ -110,12 +110,13 @@ class SignatureKey(SQLModel, table=True):
         sa.Index("ix_signature_keys_project_created", "project_id", "created_at", "id"),
         # The same order within one status (the status filter).
         sa.Index("ix_signature_keys_project_status", "project_id", "status", "created_at", "id"),
-        # Case-insensitive name prefix search; text_pattern_ops lets LIKE 'abc%' use the
-        # index under any collation on PostgreSQL.
+        # Case-insensitive name prefix search, paged in name order. text_pattern_ops: byte
+        # order under any collation, with leakproof range operators (usable under RLS).
         sa.Index(
             "ix_signature_keys_project_name",
             "project_id",
             "name_search",
+            "id",
             postgresql_ops={"name_search": "text_pattern_ops"},
         ),
         # Keys in a revocation grace period (few): totals and signing.

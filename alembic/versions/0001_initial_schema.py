@@ -160,7 +160,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(
             "ix_signature_keys_project_name",
-            ["project_id", "name_search"],
+            ["project_id", "name_search", "id"],
             unique=False,
             postgresql_ops={"name_search": "text_pattern_ops"},
         )

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -375,21 +376,76 @@ def get_key(session: Session, *, actor: Actor, key_id: uuid.UUID) -> KeyPublic:
     return to_public(row)
 
 
+# Cursors are opaque to clients: base64url of JSON. A listing pages newest first on
+# (created_at, id); a search pages in name order on (name_search, id), the order of the
+# index that finds the matches, so a page costs the same wherever the matches lie.
+
+
+def _encode(parts: list[str]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, kind: str) -> list[str]:
+    try:
+        parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not (isinstance(parts, list) and len(parts) == 3 and parts[0] == kind
+                and all(isinstance(p, str) for p in parts)):
+            raise ValueError("shape")
+        return parts
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise InvalidInput(
+            "cursor is not valid for this listing; use the next_cursor of the previous page "
+            "with the same status and search"
+        ) from exc
+
+
 def encode_cursor(created_at: datetime, key_id: uuid.UUID) -> str:
-    raw = f"{created_at.isoformat(timespec='microseconds')}|{key_id.hex}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return _encode(["c", created_at.isoformat(timespec="microseconds"), key_id.hex])
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    _, when, ident = _decode(cursor, "c")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, _, ident = raw.partition("|")
         created_at = datetime.fromisoformat(when)
         if created_at.tzinfo is None:
             raise ValueError("naive")
         return created_at.astimezone(UTC), uuid.UUID(hex=ident)
-    except (ValueError, OverflowError, UnicodeDecodeError, binascii.Error) as exc:
+    except (ValueError, OverflowError) as exc:
         raise InvalidInput("cursor is not valid; use the next_cursor of the previous page") from exc
+
+
+def encode_search_cursor(name_search: str, key_id: uuid.UUID) -> str:
+    return _encode(["n", name_search, key_id.hex])
+
+
+def decode_search_cursor(cursor: str) -> tuple[str, uuid.UUID]:
+    _, name, ident = _decode(cursor, "n")
+    try:
+        return name, uuid.UUID(hex=ident)
+    except ValueError as exc:
+        raise InvalidInput("cursor is not valid; use the next_cursor of the previous page") from exc
+
+
+def _name_order(dialect: str) -> list:
+    """Name order as the ``text_pattern_ops`` index stores it (bytes), then id."""
+    if dialect == "postgresql":
+        return [sa.text("signature_keys.name_search USING ~<~"), col(SignatureKey.id)]
+    return [col(SignatureKey.name_search), col(SignatureKey.id)]
+
+
+def _after_name(name: str, key_id: uuid.UUID, dialect: str):
+    """Rows after ``(name, key_id)`` in name order; the first clause bounds the index scan."""
+    column = col(SignatureKey.name_search)
+    if dialect == "postgresql":
+        return sa.and_(
+            column.op("~>=~", is_comparison=True)(name),
+            sa.or_(column.op("~>~", is_comparison=True)(name),
+                   sa.and_(column == name, col(SignatureKey.id) > key_id)),
+        )
+    return sa.tuple_(column, SignatureKey.id) > sa.tuple_(
+        sa.literal(name, SignatureKey.__table__.c.name_search.type),
+        sa.literal(key_id, SignatureKey.__table__.c.id.type),
+    )
 
 
 def _prefix_range(column, prefix: str, dialect: str):
@@ -450,7 +506,8 @@ def list_keys(
     session: Session, *, actor: Actor, project_id: uuid.UUID, status: str | None = None,
     q: str | None = None, limit: int = 50, cursor: str | None = None,
 ) -> KeyPage:
-    """One page, newest first, keyset-paged on ``(created_at, id)``."""
+    """One page, keyset-paged: newest first on ``(created_at, id)``; a search (``q``) in name
+    order on ``(name_search, id)``."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}")
     wanted: KeyStatus | None = None
@@ -463,29 +520,38 @@ def list_keys(
         raise InvalidInput(f"search text is at most {MAX_NAME_LENGTH} characters")
     if q is not None and has_control_chars(q):
         raise InvalidInput("search text cannot contain control characters")
+    searching = bool(q and q.strip())
+    after = (decode_search_cursor(cursor) if searching else decode_cursor(cursor)) if cursor else None
     db.read_only(session)
     access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
                    attempted="reading keys")
+    dialect = session.get_bind().dialect.name
     now = clock.now()
     where = [SignatureKey.project_id == project_id]
     if wanted:
         where.append(_effective_clause(wanted, now))
-    if q and q.strip():
-        where.append(_search_clause(q, session.get_bind().dialect.name))
+    if searching:
+        where.append(_search_clause(q, dialect))
     query = select(SignatureKey).where(*where)
-    if cursor:
-        at, ident = decode_cursor(cursor)
-        query = query.where(sa.tuple_(SignatureKey.created_at, SignatureKey.id) < sa.tuple_(
-            sa.literal(at, SignatureKey.__table__.c.created_at.type),
-            sa.literal(ident, SignatureKey.__table__.c.id.type),
-        ))
-    rows = session.exec(
-        query.order_by(col(SignatureKey.created_at).desc(), col(SignatureKey.id).desc())
-        .limit(limit + 1)
-    ).all()
+    if searching:
+        if after:
+            query = query.where(_after_name(*after, dialect))
+        query = query.order_by(*_name_order(dialect))
+    else:
+        if after:
+            query = query.where(sa.tuple_(SignatureKey.created_at, SignatureKey.id) < sa.tuple_(
+                sa.literal(after[0], SignatureKey.__table__.c.created_at.type),
+                sa.literal(after[1], SignatureKey.__table__.c.id.type),
+            ))
+        query = query.order_by(col(SignatureKey.created_at).desc(), col(SignatureKey.id).desc())
+    rows = session.exec(query.limit(limit + 1)).all()
     items = [to_public(r, now) for r in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1].created_at, rows[limit - 1].id) if len(rows) > limit else None
-    if q and q.strip():
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        next_cursor = (encode_search_cursor(last.name_search, last.id) if searching
+                       else encode_cursor(last.created_at, last.id))
+    if searching:
         total = session.exec(select(sa.func.count()).select_from(SignatureKey).where(*where)).one()
     else:
         totals = _totals(session, project_id)

@@ -130,13 +130,18 @@ def test_the_service_list_queries_are_index_scans_under_rls(session, world):
                        cursor=first.next_cursor)
         keys.list_keys(session, actor=world.viewer, project_id=world.project_id, status="revoked",
                        cursor=first.next_cursor)
-        keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="seed-0001")
+        found = keys.list_keys(session, actor=world.viewer, project_id=world.project_id,
+                               q="seed-0000")
+        # The oldest keys match: a newest-first walk would read all 20,000 rows to find them.
+        keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="seed-0000",
+                       cursor=found.next_cursor)
     finally:
         sa.event.remove(connection, "before_cursor_execute", capture)
     pages = [(s, p) for s, p in captured if "LIMIT" in s and "count(" not in s]
-    assert len(pages) == 4
-    for n, (statement, params) in enumerate(pages):
+    assert len(pages) == 5
+    for n, (statement, params) in enumerate(pages):  # each walks an index in order
         plan = "\n".join(r[0] for r in connection.exec_driver_sql("EXPLAIN " + statement, params))
         assert "Seq Scan on signature_keys" not in plan, plan
-        if n < 3:  # keyset pages walk the index in order; a search sorts only its matches
-            assert "Sort" not in plan, plan
+        assert "Sort" not in plan, plan
+        if n >= 3:  # searches walk the name index, where the matches are next to each other
+            assert "ix_signature_keys_project_name" in plan, plan

@@ -46,6 +46,7 @@ from tests.unit.test_keys import (  # noqa: F401
     test_revoke_now_then_reactivate,
     test_rotate_makes_a_successor_and_keeps_the_old_key_for_the_grace_period,
     test_search_just_below_the_surrogates_works,
+    test_search_pages_in_name_order_without_loss_or_repeat,
     test_search_refuses_control_characters,
     test_sign_and_verify_through_the_services,
     test_viewer_cannot_change_keys_and_the_refusal_is_audited,

@@ -376,3 +376,29 @@ def test_a_refused_signing_is_audited_with_the_client(session, world):
                           request=request)
     (denied,) = events(session, world.project_id, audit.ACCESS_DENIED)
     assert (denied.client_ip, denied.user_agent) == ("192.0.2.7", "curl/8")
+
+
+def test_search_pages_in_name_order_without_loss_or_repeat(session, world, monkeypatch):
+    base = clock.now()
+    names = ["beta", "Alpha-2", "alpha-1", "alpha-1", "ALPHA-3", "alphabet", "alpine", "gamma"]
+    for i, name in enumerate(names):
+        at(monkeypatch, base + timedelta(seconds=i))
+        keys.generate_key(session, actor=world.admin, project_id=world.project_id, name=name)
+    seen, cursor = [], None
+    while True:
+        page = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="alp",
+                              limit=2, cursor=cursor)
+        assert page.total == 6
+        seen += [(k.name.lower(), k.id) for k in page.items]
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert [n for n, _ in seen] == ["alpha-1", "alpha-1", "alpha-2", "alpha-3", "alphabet", "alpine"]
+    assert len({i for _, i in seen}) == 6
+    ties = [i for n, i in seen if n == "alpha-1"]
+    assert ties == sorted(ties, key=lambda u: u.hex)  # equal names page in id order
+    # A cursor of one listing is refused by the other, with a message that says why.
+    plain = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, limit=2)
+    with pytest.raises(InvalidInput, match="same status and search"):
+        keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="alp",
+                       cursor=plain.next_cursor)
