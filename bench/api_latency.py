@@ -79,18 +79,27 @@ def setup_database(admin_url: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as admin:
         exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone()
         if not exists:
-            admin.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS").format(
-                sql.Identifier(ROLE)))
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
-        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-            sql.Identifier(DATABASE), sql.Identifier(ROLE)))
+            admin.execute(
+                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS").format(sql.Identifier(ROLE))
+            )
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
+        )
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(DATABASE), sql.Identifier(ROLE)
+            )
+        )
     host = psycopg.conninfo.conninfo_to_dict(admin_url)
-    return f"postgresql+psycopg://{ROLE}@{host.get('host', '127.0.0.1')}:{host.get('port', 5432)}/{DATABASE}"
+    where = f"{host.get('host', '127.0.0.1')}:{host.get('port', 5432)}"
+    return f"postgresql+psycopg://{ROLE}@{where}/{DATABASE}"
 
 
 def drop_database(admin_url: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
+        )
 
 
 def free_port() -> int:
@@ -103,9 +112,25 @@ def start_api(url: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = {**os.environ, "MESHKEYS_DATABASE_URL": url}
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "meshkeys.api.app:create_api", "--host",
-         "127.0.0.1", "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "meshkeys.api.app:create_api",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -121,8 +146,12 @@ def start_api(url: str) -> tuple[subprocess.Popen, str]:
 
 def bench_api(client: httpx.Client, project_id: uuid.UUID, repeat: int) -> dict[str, list[float]]:
     pid = str(project_id)
-    out = {"list": timed(lambda: client.get("/keys", params={"project_id": pid, "limit": 50})
-                         .raise_for_status(), repeat)}
+    out = {
+        "list": timed(
+            lambda: client.get("/keys", params={"project_id": pid, "limit": 50}).raise_for_status(),
+            repeat,
+        )
+    }
     made: list[dict] = []
 
     def generate():
@@ -133,61 +162,97 @@ def bench_api(client: httpx.Client, project_id: uuid.UUID, repeat: int) -> dict[
     out["generate"] = timed(generate, repeat)
     newest = made[-1]
     at = datetime.now(UTC)
-    headers = {"webhook-id": "msg_bench", "webhook-timestamp": str(int(at.timestamp())),
-               "webhook-signature": standardwebhooks.Webhook(newest["secret"]).sign("msg_bench", at, PAYLOAD)}
+    headers = {
+        "webhook-id": "msg_bench",
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": standardwebhooks.Webhook(newest["secret"]).sign(
+            "msg_bench", at, PAYLOAD
+        ),
+    }
 
     def verify():
-        answer = client.post("/webhooks/verify", json={"project_id": pid, "payload": PAYLOAD,
-                                                       "headers": headers})
+        answer = client.post(
+            "/webhooks/verify", json={"project_id": pid, "payload": PAYLOAD, "headers": headers}
+        )
         assert answer.json()["key_id"] == newest["id"], answer.text
 
     out["verify"] = timed(verify, repeat)
     todo = iter(made)
-    out["revoke"] = timed(lambda: client.post(f"/keys/{next(todo)['id']}/revoke",
-                                              json={"reason": "retired", "grace_seconds": 0})
-                          .raise_for_status(), repeat)
+    out["revoke"] = timed(
+        lambda: client.post(
+            f"/keys/{next(todo)['id']}/revoke", json={"reason": "retired", "grace_seconds": 0}
+        ).raise_for_status(),
+        repeat,
+    )
     return out
 
 
-def bench_services(url: str, actor: Actor, project_id: uuid.UUID, repeat: int) -> dict[str, list[float]]:
-    """The same operations as direct service calls in this process: the API minus HTTP and FastAPI."""
+def bench_services(
+    url: str, actor: Actor, project_id: uuid.UUID, repeat: int
+) -> dict[str, list[float]]:
+    """The same operations as direct service calls in this process: the API minus HTTP."""
     engine = make_engine(url)
     try:
         with Session(engine, expire_on_commit=False) as s:
-            out = {"list": timed(lambda: keys.list_keys(s, actor=actor, project_id=project_id, limit=50),
-                                 repeat)}
+            out = {
+                "list": timed(
+                    lambda: keys.list_keys(s, actor=actor, project_id=project_id, limit=50), repeat
+                )
+            }
             made = []
-            out["generate"] = timed(lambda: made.append(keys.generate_key(
-                s, actor=actor, project_id=project_id, name="bench")), repeat)
+            out["generate"] = timed(
+                lambda: made.append(
+                    keys.generate_key(s, actor=actor, project_id=project_id, name="bench")
+                ),
+                repeat,
+            )
             newest = made[-1]
             at = datetime.now(UTC)
-            headers = {"webhook-id": "msg_bench", "webhook-timestamp": str(int(at.timestamp())),
-                       "webhook-signature": standardwebhooks.Webhook(newest.secret).sign(
-                           "msg_bench", at, PAYLOAD)}
-            out["verify"] = timed(lambda: keys.verify_payload(
-                s, actor=actor, project_id=project_id, payload=PAYLOAD.encode(), headers=headers), repeat)
+            headers = {
+                "webhook-id": "msg_bench",
+                "webhook-timestamp": str(int(at.timestamp())),
+                "webhook-signature": standardwebhooks.Webhook(newest.secret).sign(
+                    "msg_bench", at, PAYLOAD
+                ),
+            }
+            out["verify"] = timed(
+                lambda: keys.verify_payload(
+                    s, actor=actor, project_id=project_id, payload=PAYLOAD.encode(), headers=headers
+                ),
+                repeat,
+            )
             todo = iter(made)
-            out["revoke"] = timed(lambda: keys.revoke_key(s, actor=actor, key_id=next(todo).id,
-                                                          reason="retired"), repeat)
+            out["revoke"] = timed(
+                lambda: keys.revoke_key(s, actor=actor, key_id=next(todo).id, reason="retired"),
+                repeat,
+            )
             return out
     finally:
         engine.dispose()
 
 
-def bench_sql(dsn: str, project_id: uuid.UUID, user_id: uuid.UUID, repeat: int) -> dict[str, list[float]]:
+def bench_sql(
+    dsn: str, project_id: uuid.UUID, user_id: uuid.UUID, repeat: int
+) -> dict[str, list[float]]:
     """The same operations as bare SQL: the floor that the API's work sits on."""
     with psycopg.connect(dsn) as conn:
+
         def tx(statements: Callable[[psycopg.Cursor], object]) -> None:
             with conn.transaction(), conn.cursor() as cur:
                 cur.execute("SELECT set_config('meshkeys.user_id', %s, true)", (str(user_id),))
                 statements(cur)
 
         def list_page(cur):
-            cur.execute("SELECT id, name, key_hint, status, revoke_reason, created_at, created_by, "
-                        "revoked_at, expires_at FROM signature_keys WHERE project_id = %s "
-                        "ORDER BY created_at DESC, id DESC LIMIT 51", (project_id,))
+            cur.execute(
+                "SELECT id, name, key_hint, status, revoke_reason, created_at, created_by, "
+                "revoked_at, expires_at FROM signature_keys WHERE project_id = %s "
+                "ORDER BY created_at DESC, id DESC LIMIT 51",
+                (project_id,),
+            )
             cur.fetchall()
-            cur.execute("SELECT key_count, revoked_count FROM projects WHERE id = %s", (project_id,))
+            cur.execute(
+                "SELECT key_count, revoked_count FROM projects WHERE id = %s", (project_id,)
+            )
             cur.fetchone()
 
         made: list[uuid.UUID] = []
@@ -195,16 +260,23 @@ def bench_sql(dsn: str, project_id: uuid.UUID, user_id: uuid.UUID, repeat: int) 
         def generate(cur):
             key_id = uuid.uuid4()
             cur.execute(
-                "INSERT INTO signature_keys (id, project_id, name, name_search, key, key_hint, status, "
-                "created_at, created_by) VALUES (%s, %s, 'bench', 'bench', %s, 'abcd', 'active', now(), %s)",
-                (key_id, project_id, "mk1.1." + secrets.token_urlsafe(60), user_id))
-            cur.execute("UPDATE projects SET key_count = key_count + 1 WHERE id = %s", (project_id,))
+                "INSERT INTO signature_keys (id, project_id, name, name_search, key, key_hint, "
+                "status, created_at, created_by) "
+                "VALUES (%s, %s, 'bench', 'bench', %s, 'abcd', 'active', now(), %s)",
+                (key_id, project_id, "mk1.1." + secrets.token_urlsafe(60), user_id),
+            )
+            cur.execute(
+                "UPDATE projects SET key_count = key_count + 1 WHERE id = %s", (project_id,)
+            )
             made.append(key_id)
 
         def verify(cur):
-            cur.execute("SELECT id, key FROM signature_keys WHERE project_id = %s AND "
-                        "(status = 'active' OR expires_at > now()) "
-                        "ORDER BY created_at DESC, id DESC LIMIT 20", (project_id,))
+            cur.execute(
+                "SELECT id, key FROM signature_keys WHERE project_id = %s AND "
+                "(status = 'active' OR expires_at > now()) "
+                "ORDER BY created_at DESC, id DESC LIMIT 20",
+                (project_id,),
+            )
             cur.fetchall()
 
         todo = iter(made)
@@ -212,19 +284,28 @@ def bench_sql(dsn: str, project_id: uuid.UUID, user_id: uuid.UUID, repeat: int) 
         def revoke(cur):
             key_id = next(todo)
             cur.execute("SELECT status FROM signature_keys WHERE id = %s FOR UPDATE", (key_id,))
-            cur.execute("UPDATE signature_keys SET status = 'revoked', revoke_reason = 'retired', "
-                        "revoked_at = now() WHERE id = %s", (key_id,))
-            cur.execute("UPDATE projects SET revoked_count = revoked_count + 1 WHERE id = %s",
-                        (project_id,))
+            cur.execute(
+                "UPDATE signature_keys SET status = 'revoked', revoke_reason = 'retired', "
+                "revoked_at = now() WHERE id = %s",
+                (key_id,),
+            )
+            cur.execute(
+                "UPDATE projects SET revoked_count = revoked_count + 1 WHERE id = %s", (project_id,)
+            )
 
-        out = {"list": timed(lambda: tx(list_page), repeat), "generate": timed(lambda: tx(generate), repeat),
-               "verify": timed(lambda: tx(verify), repeat)}
+        out = {
+            "list": timed(lambda: tx(list_page), repeat),
+            "generate": timed(lambda: tx(generate), repeat),
+            "verify": timed(lambda: tx(verify), repeat),
+        }
         out["revoke"] = timed(lambda: tx(revoke), repeat)
         return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 1_000_000])
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
@@ -243,33 +324,44 @@ def main() -> None:
         for size in args.sizes:
             project = projects.create_project(s, actor=actor, name=f"bench-{size}")
             started = time.perf_counter()
-            operations.seed_keys(s, project_id=project.id, count=size, created_by=user.id,
-                                 keyring=get_keyring())
+            operations.seed_keys(
+                s, project_id=project.id, count=size, created_by=user.id, keyring=get_keyring()
+            )
             took = time.perf_counter() - started
             print(f"seeded {size:,} keys in {took:.1f} s ({size / took:,.0f} keys/s)", flush=True)
             projects_by_size[size] = project.id
     engine.dispose()
-    with psycopg.connect(args.admin_url.rsplit("/", 1)[0] + f"/{DATABASE}", autocommit=True) as admin:
+    with psycopg.connect(
+        args.admin_url.rsplit("/", 1)[0] + f"/{DATABASE}", autocommit=True
+    ) as admin:
         admin.execute("VACUUM ANALYZE")
 
     process, base = start_api(url)
     results: dict[int, tuple[dict, dict, dict]] = {}
     try:
-        with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        with httpx.Client(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ) as client:
             for size, pid in projects_by_size.items():
-                results[size] = (bench_api(client, pid, args.repeat),
-                                 bench_services(url, actor, pid, args.repeat),
-                                 bench_sql(dsn, pid, user.id, args.repeat))
+                results[size] = (
+                    bench_api(client, pid, args.repeat),
+                    bench_services(url, actor, pid, args.repeat),
+                    bench_sql(dsn, pid, user.id, args.repeat),
+                )
     finally:
         process.terminate()
         process.wait(timeout=10)
         if not args.keep:
             drop_database(args.admin_url)
 
-    print(f"\nmedian of {args.repeat} calls, milliseconds: API over HTTP / the same service call "
-          f"in-process / raw SQL, and API / SQL. PostgreSQL, role {ROLE} (RLS on)")
-    print(f"{'operation':<10}" + "".join(f"{f'{s:,} keys: API / service / SQL  ratio':>44}"
-                                         for s in results))
+    print(
+        f"\nmedian of {args.repeat} calls, milliseconds: API over HTTP / the same service call "
+        f"in-process / raw SQL, and API / SQL. PostgreSQL, role {ROLE} (RLS on)"
+    )
+    print(
+        f"{'operation':<10}"
+        + "".join(f"{f'{s:,} keys: API / service / SQL  ratio':>44}" for s in results)
+    )
     for op in ("list", "generate", "revoke", "verify"):
         cells = []
         for api, service, raw in results.values():

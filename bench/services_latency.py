@@ -47,15 +47,18 @@ def median_ms(fn, repeat: int) -> float:
 def bench_project(session: Session, actor: Actor, size: int, repeat: int) -> dict[str, float]:
     project = projects.create_project(session, actor=actor, name=f"bench-{size}")
     started = time.perf_counter()
-    operations.seed_keys(session, project_id=project.id, count=size, created_by=actor.user_id,
-                         keyring=get_keyring())
+    operations.seed_keys(
+        session, project_id=project.id, count=size, created_by=actor.user_id, keyring=get_keyring()
+    )
     seed_s = time.perf_counter() - started
     print(f"  seeded {size:,} keys in {seed_s:.1f} s ({size / seed_s:,.0f} keys/s)", flush=True)
     pid = project.id
     first = keys.list_keys(session, actor=actor, project_id=pid)
     deep_cursor = first.next_cursor
     for _ in range(19):  # a cursor up to twenty pages in (as deep as a small project goes)
-        following = keys.list_keys(session, actor=actor, project_id=pid, cursor=deep_cursor).next_cursor
+        following = keys.list_keys(
+            session, actor=actor, project_id=pid, cursor=deep_cursor
+        ).next_cursor
         if following is None:
             break
         deep_cursor = following
@@ -69,15 +72,19 @@ def bench_project(session: Session, actor: Actor, size: int, repeat: int) -> dic
     # Verify runs before generate: generating pushes the signing keys out of the newest 20.
     ops = {
         "list first page": lambda: keys.list_keys(session, actor=actor, project_id=pid),
-        "list a later page (cursor)": lambda: keys.list_keys(session, actor=actor, project_id=pid,
-                                                        cursor=deep_cursor),
-        "list revoked only": lambda: keys.list_keys(session, actor=actor, project_id=pid,
-                                                    status="revoked"),
-        "search name prefix": lambda: keys.list_keys(session, actor=actor, project_id=pid,
-                                                     q="seed-00000"),
+        "list a later page (cursor)": lambda: keys.list_keys(
+            session, actor=actor, project_id=pid, cursor=deep_cursor
+        ),
+        "list revoked only": lambda: keys.list_keys(
+            session, actor=actor, project_id=pid, status="revoked"
+        ),
+        "search name prefix": lambda: keys.list_keys(
+            session, actor=actor, project_id=pid, q="seed-00000"
+        ),
         "totals by status": lambda: keys.key_totals(session, actor=actor, project_id=pid),
-        "verify (newest 20 active keys)": lambda: keys.verify_payload(session, actor=actor, project_id=pid,
-                                                        payload=b'{"a":1}', headers=headers),
+        "verify (newest 20 active keys)": lambda: keys.verify_payload(
+            session, actor=actor, project_id=pid, payload=b'{"a":1}', headers=headers
+        ),
         "generate": lambda: keys.generate_key(session, actor=actor, project_id=pid, name="g"),
         "revoke + reactivate": revoke_reactivate,
     }
@@ -85,10 +92,16 @@ def bench_project(session: Session, actor: Actor, size: int, repeat: int) -> dic
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sizes", type=int, nargs=2, default=[100, 1_000_000], metavar=("SMALL", "LARGE"))
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--sizes", type=int, nargs=2, default=[100, 1_000_000], metavar=("SMALL", "LARGE")
+    )
     parser.add_argument("--repeat", type=int, default=25)
-    parser.add_argument("--postgres", help="an empty PostgreSQL database URL (default: a SQLite file)")
+    parser.add_argument(
+        "--postgres", help="an empty PostgreSQL database URL (default: a SQLite file)"
+    )
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="meshkeys-bench-")
@@ -97,7 +110,9 @@ def main() -> None:
     engine = make_engine(url)
     print(f"database: {engine.dialect.name}; medians of {args.repeat} runs", flush=True)
     with Session(engine, expire_on_commit=False) as session:
-        user = auth.create_user(session, email=f"bench-{os.getpid()}@example.com", password="bench-password-1")
+        user = auth.create_user(
+            session, email=f"bench-{os.getpid()}@example.com", password="bench-password-1"
+        )
         actor = Actor(user_id=user.id, email=user.email)
         small_n, large_n = args.sizes
         print(f"project of {small_n:,} keys", flush=True)
@@ -108,7 +123,9 @@ def main() -> None:
     print(f"| operation | {small_n:,} keys (ms) | {large_n:,} keys (ms) | ratio |")
     print("|---|---:|---:|---:|")
     for name in small:
-        print(f"| {name} | {small[name]:.2f} | {large[name]:.2f} | {large[name] / small[name]:.2f} |")
+        print(
+            f"| {name} | {small[name]:.2f} | {large[name]:.2f} | {large[name] / small[name]:.2f} |"
+        )
 
 
 if __name__ == "__main__":

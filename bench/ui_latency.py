@@ -37,8 +37,14 @@ from tests.helpers import reset_caches  # noqa: E402
 
 EMAIL = "bench@example.com"
 PASSWORD = "correct-horse-battery"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 # Click a button, then wait (MutationObserver) until `cond` holds; returns milliseconds.
 TIMED_CLICK = """
@@ -58,12 +64,17 @@ async ([button, body, arg]) => {
   return performance.now() - t0;
 }
 """
-SECRET_SHOWN = "const s = document.getElementById('shown-secret');" \
-               " return !!s && s.textContent.startsWith('whsec_');"
-FIRST_ROW_STATUS = "const b = document.querySelector('tbody tr [aria-label^=\"status \"]');" \
-                   " return !!b && b.textContent === arg;"
-FIRST_ROW_CHANGED = "const h = document.querySelector('tbody tr th');" \
-                    " return !!h && h.textContent !== arg;"
+SECRET_SHOWN = (
+    "const s = document.getElementById('shown-secret');"
+    " return !!s && s.textContent.startsWith('whsec_');"
+)
+FIRST_ROW_STATUS = (
+    "const b = document.querySelector('tbody tr [aria-label^=\"status \"]');"
+    " return !!b && b.textContent === arg;"
+)
+FIRST_ROW_CHANGED = (
+    "const h = document.querySelector('tbody tr th'); return !!h && h.textContent !== arg;"
+)
 
 
 class FrameMeter:
@@ -88,10 +99,17 @@ def seed(sizes: list[int]) -> dict[int, uuid.UUID]:
         for size in sizes:
             project = projects.create_project(s, actor=actor, name=f"bench {size:,} keys")
             started = time.perf_counter()
-            operations.seed_keys(s, project_id=project.id, count=size, created_by=actor.user_id,
-                                 keyring=get_keyring())
+            operations.seed_keys(
+                s,
+                project_id=project.id,
+                count=size,
+                created_by=actor.user_id,
+                keyring=get_keyring(),
+            )
             took = time.perf_counter() - started
-            print(f"seed_keys: {size:,} keys in {took:.1f} s ({size / took:,.0f} keys/s)", flush=True)
+            print(
+                f"seed_keys: {size:,} keys in {took:.1f} s ({size / took:,.0f} keys/s)", flush=True
+            )
             out[size] = project.id
     return out
 
@@ -108,8 +126,9 @@ def bench_project(page: Page, meter: FrameMeter, project_id: uuid.UUID, rounds: 
     page.goto(f"/projects/{project_id}/keys")
     wait_for_hydration(page)
     page.get_by_role("rowheader").first.wait_for()
-    times: dict[str, list[float]] = {k: [] for k in
-                                     ("generate", "revoke", "reactivate", "next page", "previous page")}
+    times: dict[str, list[float]] = {
+        k: [] for k in ("generate", "revoke", "reactivate", "next page", "previous page")
+    }
     sizes: dict[str, list[int]] = {k: [] for k in times}
 
     def measure(name: str, button, body: str, arg: str = "") -> None:
@@ -127,17 +146,24 @@ def bench_project(page: Page, meter: FrameMeter, project_id: uuid.UUID, rounds: 
 
         row = page.get_by_role("row", name=f"bench-{n:03d}")
         row.get_by_role("button", name="Revoke").click()
-        measure("revoke", page.get_by_role("button", name="Revoke key"), FIRST_ROW_STATUS, "revoked")
+        measure(
+            "revoke", page.get_by_role("button", name="Revoke key"), FIRST_ROW_STATUS, "revoked"
+        )
         row.get_by_role("button", name="Reactivate").click()
-        measure("reactivate", page.get_by_role("button", name="Reactivate key"), FIRST_ROW_STATUS,
-                "active")
+        measure(
+            "reactivate",
+            page.get_by_role("button", name="Reactivate key"),
+            FIRST_ROW_STATUS,
+            "active",
+        )
         page.get_by_role("dialog").wait_for(state="detached")
 
         first = first_name(page)
         measure("next page", page.get_by_role("button", name="Next"), FIRST_ROW_CHANGED, first)
         second = first_name(page)
-        measure("previous page", page.get_by_role("button", name="Previous"), FIRST_ROW_CHANGED,
-                second)
+        measure(
+            "previous page", page.get_by_role("button", name="Previous"), FIRST_ROW_CHANGED, second
+        )
         if n == 0:  # warm-up round
             for k in times:
                 times[k].clear()
@@ -179,8 +205,10 @@ def main() -> None:
     print(f"\nmedian click-to-visible ms (websocket bytes received), {args.rounds} rounds")
     print(header)
     for action in actions:
-        cells = "".join(f"{results[s][action][0]:>14.1f} ms ({results[s][action][1] / 1024:>5.1f} KiB)"
-                        for s in args.sizes)
+        cells = "".join(
+            f"{results[s][action][0]:>14.1f} ms ({results[s][action][1] / 1024:>5.1f} KiB)"
+            for s in args.sizes
+        )
         print(f"{action:<16}{cells}")
 
 

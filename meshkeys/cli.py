@@ -69,7 +69,9 @@ def _uuid(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise errors.InvalidInput(f"{what} must be a UUID such as 0b6f4c1e-...; got {value!r}") from None
+        raise errors.InvalidInput(
+            f"{what} must be a UUID such as 0b6f4c1e-...; got {value!r}"
+        ) from None
 
 
 def _actor(session, email: str):
@@ -80,8 +82,13 @@ def _actor(session, email: str):
     return auth.actor_of(auth.find_user(session, email=email))
 
 
-user_option = click.option("--user", "user_email", envvar="MESHKEYS_USER", required=True,
-                           help="Email of the acting user (env MESHKEYS_USER).")
+user_option = click.option(
+    "--user",
+    "user_email",
+    envvar="MESHKEYS_USER",
+    required=True,
+    help="Email of the acting user (env MESHKEYS_USER).",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
@@ -202,8 +209,13 @@ def member_add(project_id: str, email: str, role: str, user_email: str, as_json:
     from meshkeys.services import projects
 
     with _session() as s:
-        added = projects.add_member(s, actor=_actor(s, user_email),
-                                    project_id=_uuid(project_id, "PROJECT_ID"), email=email, role=role)
+        added = projects.add_member(
+            s,
+            actor=_actor(s, user_email),
+            project_id=_uuid(project_id, "PROJECT_ID"),
+            email=email,
+            role=role,
+        )
     _emit(added, as_json, lambda m: f"{m.email} is now {m.role.value} of {project_id}")
 
 
@@ -217,7 +229,8 @@ def keys() -> None:
 
 def _key_line(k: Any) -> str:
     extra = f"  expires {k.expires_at.isoformat()}" if k.expires_at else ""
-    return f"{k.id}  {k.status.value:<7}  {k.masked_secret:<12}  {k.created_at:%Y-%m-%d %H:%M}  {k.name}{extra}"
+    created = f"{k.created_at:%Y-%m-%d %H:%M}"
+    return f"{k.id}  {k.status.value:<7}  {k.masked_secret:<12}  {created}  {k.name}{extra}"
 
 
 @keys.command("generate")
@@ -231,8 +244,9 @@ def keys_generate(project_id: str, name: str, user_email: str, as_json: bool) ->
     from meshkeys.services import keys as svc
 
     with _session() as s:
-        key = svc.generate_key(s, actor=_actor(s, user_email),
-                               project_id=_uuid(project_id, "--project"), name=name)
+        key = svc.generate_key(
+            s, actor=_actor(s, user_email), project_id=_uuid(project_id, "--project"), name=name
+        )
     _emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
 
 
@@ -245,18 +259,35 @@ def keys_generate(project_id: str, name: str, user_email: str, as_json: bool) ->
 @user_option
 @json_option
 @handles_errors
-def keys_list(project_id: str, status: str | None, q: str | None, limit: int, cursor: str | None,
-              user_email: str, as_json: bool) -> None:
+def keys_list(
+    project_id: str,
+    status: str | None,
+    q: str | None,
+    limit: int,
+    cursor: str | None,
+    user_email: str,
+    as_json: bool,
+) -> None:
     """One page of keys, newest first."""
     from meshkeys.services import keys as svc
 
     with _session() as s:
-        page = svc.list_keys(s, actor=_actor(s, user_email), project_id=_uuid(project_id, "--project"),
-                             status=status, q=q, limit=limit, cursor=cursor)
+        page = svc.list_keys(
+            s,
+            actor=_actor(s, user_email),
+            project_id=_uuid(project_id, "--project"),
+            status=status,
+            q=q,
+            limit=limit,
+            cursor=cursor,
+        )
 
     def human(p: Any) -> str:
         lines = [_key_line(k) for k in p.items]
-        lines.append(f"{len(p.items)} of {p.total}" + (f"; next: --cursor {p.next_cursor}" if p.next_cursor else ""))
+        lines.append(
+            f"{len(p.items)} of {p.total}"
+            + (f"; next: --cursor {p.next_cursor}" if p.next_cursor else "")
+        )
         return "\n".join(lines)
 
     _emit(page, as_json, human)
@@ -269,13 +300,20 @@ def keys_list(project_id: str, status: str | None, q: str | None, limit: int, cu
 @user_option
 @json_option
 @handles_errors
-def keys_revoke(key_id: str, reason: str, grace_seconds: int, user_email: str, as_json: bool) -> None:
+def keys_revoke(
+    key_id: str, reason: str, grace_seconds: int, user_email: str, as_json: bool
+) -> None:
     """Revoke a key now, or after a grace period (at most 604800 s)."""
     from meshkeys.services import keys as svc
 
     with _session() as s:
-        key = svc.revoke_key(s, actor=_actor(s, user_email), key_id=_uuid(key_id, "KEY_ID"),
-                             reason=reason, grace_seconds=grace_seconds)
+        key = svc.revoke_key(
+            s,
+            actor=_actor(s, user_email),
+            key_id=_uuid(key_id, "KEY_ID"),
+            reason=reason,
+            grace_seconds=grace_seconds,
+        )
     _emit(key, as_json, _key_line)
 
 
@@ -304,21 +342,30 @@ def keys_rotate(key_id: str, grace_seconds: int, user_email: str, as_json: bool)
     from meshkeys.services import keys as svc
 
     with _session() as s:
-        key = svc.rotate_key(s, actor=_actor(s, user_email), key_id=_uuid(key_id, "KEY_ID"),
-                             grace_seconds=grace_seconds)
+        key = svc.rotate_key(
+            s,
+            actor=_actor(s, user_email),
+            key_id=_uuid(key_id, "KEY_ID"),
+            grace_seconds=grace_seconds,
+        )
     _emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
 
 
 def _payload(payload: str | None, payload_file: Any) -> bytes:
     if (payload is None) == (payload_file is None):
-        raise errors.InvalidInput("give the payload with --payload TEXT or --payload-file PATH ('-' for stdin)")
+        raise errors.InvalidInput(
+            "give the payload with --payload TEXT or --payload-file PATH ('-' for stdin)"
+        )
     return payload.encode("utf-8") if payload is not None else payload_file.read()
 
 
 payload_options = [
     click.option("--payload", help="The webhook body as text (signed as UTF-8)."),
-    click.option("--payload-file", type=click.File("rb"),
-                 help="Read the body from a file, byte for byte ('-' for stdin)."),
+    click.option(
+        "--payload-file",
+        type=click.File("rb"),
+        help="Read the body from a file, byte for byte ('-' for stdin).",
+    ),
 ]
 
 
@@ -339,16 +386,28 @@ def _with(options: list[Callable]) -> Callable:
 @user_option
 @json_option
 @handles_errors
-def keys_sign(project_id: str, payload: str | None, payload_file: Any, msg_id: str | None,
-              timestamp: int | None, user_email: str, as_json: bool) -> None:
+def keys_sign(
+    project_id: str,
+    payload: str | None,
+    payload_file: Any,
+    msg_id: str | None,
+    timestamp: int | None,
+    user_email: str,
+    as_json: bool,
+) -> None:
     """Print the Standard Webhooks headers for a payload, signed by every active key."""
     from meshkeys.services import keys as svc
 
     body = _payload(payload, payload_file)
     with _session() as s:
-        headers = svc.sign_payload(s, actor=_actor(s, user_email),
-                                   project_id=_uuid(project_id, "--project"), payload=body,
-                                   msg_id=msg_id, timestamp=timestamp)
+        headers = svc.sign_payload(
+            s,
+            actor=_actor(s, user_email),
+            project_id=_uuid(project_id, "--project"),
+            payload=body,
+            msg_id=msg_id,
+            timestamp=timestamp,
+        )
     _emit(headers, as_json, lambda h: "\n".join(f"{k}: {v}" for k, v in h.items()))
 
 
@@ -365,24 +424,43 @@ def _parse_headers(values: tuple[str, ...]) -> dict[str, str]:
 @keys.command("verify")
 @click.option("--project", "project_id", required=True, help="Project id.")
 @_with(payload_options)
-@click.option("--header", "header_values", multiple=True, required=True,
-              help="A received header as 'name: value'; repeat for webhook-id, webhook-timestamp "
-                   "and webhook-signature.")
+@click.option(
+    "--header",
+    "header_values",
+    multiple=True,
+    required=True,
+    help="A received header as 'name: value'; repeat for webhook-id, webhook-timestamp "
+    "and webhook-signature.",
+)
 @user_option
 @json_option
 @handles_errors
-def keys_verify(project_id: str, payload: str | None, payload_file: Any,
-                header_values: tuple[str, ...], user_email: str, as_json: bool) -> None:
-    """Check a received webhook against the project's active keys (exit 2 when it does not verify)."""
+def keys_verify(
+    project_id: str,
+    payload: str | None,
+    payload_file: Any,
+    header_values: tuple[str, ...],
+    user_email: str,
+    as_json: bool,
+) -> None:
+    """Check a received webhook against the project's active keys (exit 2 when it fails)."""
     from meshkeys.services import keys as svc
 
     body = _payload(payload, payload_file)
     headers = _parse_headers(header_values)
     with _session() as s:
-        key_id = svc.verify_payload(s, actor=_actor(s, user_email),
-                                    project_id=_uuid(project_id, "--project"), payload=body,
-                                    headers=headers)
-    _emit({"valid": True, "key_id": str(key_id)}, as_json, lambda d: f"valid: signed by key {d['key_id']}")
+        key_id = svc.verify_payload(
+            s,
+            actor=_actor(s, user_email),
+            project_id=_uuid(project_id, "--project"),
+            payload=body,
+            headers=headers,
+        )
+    _emit(
+        {"valid": True, "key_id": str(key_id)},
+        as_json,
+        lambda d: f"valid: signed by key {d['key_id']}",
+    )
 
 
 # ---------------------------------------------------------------- API tokens
@@ -394,8 +472,11 @@ def token() -> None:
 
 
 def _token_line(t: Any) -> str:
-    state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else (
-        f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used")
+    state = (
+        f"revoked {t.revoked_at:%Y-%m-%d}"
+        if t.revoked_at
+        else (f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used")
+    )
     return f"{t.id}  {t.token_prefix}…  {t.created_at:%Y-%m-%d %H:%M}  {state:<24}  {t.name}"
 
 
@@ -436,8 +517,9 @@ def token_revoke(token_id: str, user_email: str, as_json: bool) -> None:
     from meshkeys.services import auth
 
     with _session() as s:
-        revoked = auth.revoke_api_token(s, actor=_actor(s, user_email),
-                                        token_id=_uuid(token_id, "TOKEN_ID"))
+        revoked = auth.revoke_api_token(
+            s, actor=_actor(s, user_email), token_id=_uuid(token_id, "TOKEN_ID")
+        )
     _emit(revoked, as_json, _token_line)
 
 
@@ -452,7 +534,10 @@ def master_key() -> None:
 @master_key.command("rotate")
 @handles_errors
 def master_key_rotate() -> None:
-    """Re-encrypt every secret under MESHKEYS_MASTER_KEY (old keys in MESHKEYS_MASTER_KEYS). Resumable."""
+    """Re-encrypt every secret under MESHKEYS_MASTER_KEY (old ones in MESHKEYS_MASTER_KEYS).
+
+    Resumable.
+    """
     from sqlmodel import func, select
 
     from meshkeys.crypto.masterkey import get_keyring
@@ -463,8 +548,11 @@ def master_key_rotate() -> None:
     keyring = get_keyring()
     with _session() as s:
         bind_actor(s, None, system=True)
-        todo = s.exec(select(func.count()).select_from(SignatureKey).where(
-            SignatureKey.key.not_like(f"mk1.{keyring.current_version}.%"))).one()
+        todo = s.exec(
+            select(func.count())
+            .select_from(SignatureKey)
+            .where(SignatureKey.key.not_like(f"mk1.{keyring.current_version}.%"))
+        ).one()
         with click.progressbar(length=todo, label="re-encrypting", file=sys.stderr) as bar:
             done = operations.rotate_master_key(s, keyring=keyring, progress=bar.update)
     click.echo(f"re-encrypted {done} secrets under master key {keyring.current_version}")
@@ -484,8 +572,11 @@ def audit_verify() -> None:
     with _session() as s:
         checked, broken = operations.verify_all_chains(s)
     if broken:
-        click.echo(f"BROKEN chain {broken.chain_id} at event #{broken.seq}"
-                   f"{f' ({broken.event_id})' if broken.event_id else ''}: {broken.problem}", err=True)
+        click.echo(
+            f"BROKEN chain {broken.chain_id} at event #{broken.seq}"
+            f"{f' ({broken.event_id})' if broken.event_id else ''}: {broken.problem}",
+            err=True,
+        )
         sys.exit(1)
     click.echo(f"ok: {checked} chains intact")
 
@@ -512,14 +603,28 @@ def seed(count: int, project_name: str, owner: str, as_json: bool) -> None:
         except errors.NotFound:
             created = auth.create_user(s, email=owner, password=pysecrets.token_urlsafe(24))
             actor = auth.Actor(user_id=created.id, email=created.email)
-        found = s.exec(select(Project).join(Membership, Membership.project_id == Project.id).where(
-            Project.name == project_name, Membership.user_id == actor.user_id)).first()
-        project_id = found.id if found else projects.create_project(s, actor=actor, name=project_name).id
+        found = s.exec(
+            select(Project)
+            .join(Membership, Membership.project_id == Project.id)
+            .where(Project.name == project_name, Membership.user_id == actor.user_id)
+        ).first()
+        project_id = (
+            found.id if found else projects.create_project(s, actor=actor, name=project_name).id
+        )
         with click.progressbar(length=count, label="seeding keys", file=sys.stderr) as bar:
-            operations.seed_keys(s, project_id=project_id, count=count, created_by=actor.user_id,
-                                 keyring=get_keyring(), progress=bar.update)
-    _emit({"project_id": str(project_id), "keys": count, "owner": owner}, as_json,
-          lambda d: d["project_id"])
+            operations.seed_keys(
+                s,
+                project_id=project_id,
+                count=count,
+                created_by=actor.user_id,
+                keyring=get_keyring(),
+                progress=bar.update,
+            )
+    _emit(
+        {"project_id": str(project_id), "keys": count, "owner": owner},
+        as_json,
+        lambda d: d["project_id"],
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -55,7 +55,8 @@ def decode_master_key(value: str, *, source: str) -> bytes:
     if len(raw) != 32:
         raise ConfigError(
             f"{source} must be the base64 encoding of exactly 32 random bytes; "
-            "create one with: python -c 'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'"
+            "create one with: python -c "
+            "'import os,base64;print(base64.b64encode(os.urandom(32)).decode())'"
         )
     return raw
 

@@ -19,11 +19,18 @@ from meshkeys.ui.state.tokens import TokensState
 app = rx.App(api_transformer=mount_api)
 app.add_page(login_page, route="/login", title="Sign in · meshkeys", on_load=LoginState.load)
 app.add_page(rx.fragment, route="/", title="meshkeys", on_load=SessionState.go_home)
-app.add_page(keys_page, route="/projects/[project_id]/keys", title="Keys · meshkeys",
-             on_load=KeysState.load)
-app.add_page(audit_page, route="/projects/[project_id]/audit", title="Audit log · meshkeys",
-             on_load=AuditState.load)
-app.add_page(projects_page, route="/projects", title="Projects · meshkeys",
-             on_load=ProjectsState.load)
-app.add_page(tokens_page, route="/settings/tokens", title="API tokens · meshkeys",
-             on_load=TokensState.load)
+app.add_page(
+    keys_page, route="/projects/[project_id]/keys", title="Keys · meshkeys", on_load=KeysState.load
+)
+app.add_page(
+    audit_page,
+    route="/projects/[project_id]/audit",
+    title="Audit log · meshkeys",
+    on_load=AuditState.load,
+)
+app.add_page(
+    projects_page, route="/projects", title="Projects · meshkeys", on_load=ProjectsState.load
+)
+app.add_page(
+    tokens_page, route="/settings/tokens", title="API tokens · meshkeys", on_load=TokensState.load
+)

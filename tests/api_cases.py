@@ -57,25 +57,33 @@ class ApiWorld:
         return answer.json()
 
     def sign(self, payload: str, who: str = "admin", **extra) -> dict[str, str]:
-        answer = self.post("/webhooks/sign", who, json={"project_id": self.project, "payload": payload,
-                                                        **extra})
+        answer = self.post(
+            "/webhooks/sign", who, json={"project_id": self.project, "payload": payload, **extra}
+        )
         assert answer.status_code == 200, answer.text
         return answer.json()["headers"]
 
     def verify(self, payload: str, headers: dict[str, str], who: str = "viewer"):
-        return self.post("/webhooks/verify", who, json={"project_id": self.project,
-                                                        "payload": payload, "headers": headers})
+        return self.post(
+            "/webhooks/verify",
+            who,
+            json={"project_id": self.project, "payload": payload, "headers": headers},
+        )
 
     def events(self, who: str = "owner", **params) -> list[dict]:
-        answer = self.get("/audit", who, params={"project_id": self.project, "limit": 500, **params})
+        answer = self.get(
+            "/audit", who, params={"project_id": self.project, "limit": 500, **params}
+        )
         assert answer.status_code == 200, answer.text
         return answer.json()["items"]
 
 
 def build_api_world(world: World, client: TestClient, engine: Engine) -> ApiWorld:
     with Session(engine, expire_on_commit=False) as session:
-        tokens = {role: auth.create_api_token(session, actor=getattr(world, role), name="api tests").token
-                  for role in ROLES}
+        tokens = {
+            role: auth.create_api_token(session, actor=getattr(world, role), name="api tests").token
+            for role in ROLES
+        }
     return ApiWorld(client=client, world=world, tokens=tokens, engine=engine)
 
 
@@ -87,20 +95,35 @@ def assert_error(answer, status: int, *, contains: str = "") -> dict:
     return body
 
 
-def _standard_headers(secret: str, payload: str, *, at: datetime | None = None,
-                      msg_id: str = "msg_from_standardwebhooks") -> dict[str, str]:
+def _standard_headers(
+    secret: str,
+    payload: str,
+    *,
+    at: datetime | None = None,
+    msg_id: str = "msg_from_standardwebhooks",
+) -> dict[str, str]:
     at = at or datetime.now(UTC)
     signature = standardwebhooks.Webhook(secret).sign(msg_id, at, payload)
-    return {"webhook-id": msg_id, "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": signature}
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature,
+    }
 
 
 # ---------------------------------------------------------------- authentication
 
 
-@pytest.mark.parametrize("authorization", [
-    None, "Bearer mk_" + "A" * 43, "Bearer not-a-meshkeys-token", "Basic dXNlcjpwYXNz", "Bearer ",
-])
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer mk_" + "A" * 43,
+        "Bearer not-a-meshkeys-token",
+        "Basic dXNlcjpwYXNz",
+        "Bearer ",
+    ],
+)
 def test_requests_without_a_valid_token_get_401_with_a_bearer_challenge(api, authorization):
     headers = {"Authorization": authorization} if authorization is not None else {}
     for method, url, body in [
@@ -155,7 +178,9 @@ def test_generate_refuses_bad_input_roles_and_other_projects(api):
     assert_error(generate({"project_id": api.project}), 422, contains="name")
     assert_error(generate({"project_id": api.project, "name": "x", "secret": "mine"}), 422)
     assert_error(generate({"project_id": "not-a-uuid", "name": "x"}), 422, contains="project_id")
-    assert_error(generate({"project_id": api.project, "name": "x"}, "viewer"), 403, contains="viewer")
+    assert_error(
+        generate({"project_id": api.project, "name": "x"}, "viewer"), 403, contains="viewer"
+    )
     assert_error(generate({"project_id": str(api.world.other_project_id), "name": "x"}), 404)
     assert_error(generate({"project_id": str(uuid.uuid4()), "name": "x"}), 404)
     # Nothing was created by any of them.
@@ -164,20 +189,29 @@ def test_generate_refuses_bad_input_roles_and_other_projects(api):
 
 def test_malformed_or_oversized_bodies_get_clear_answers(api):
     h = {**api.headers(), "Content-Type": "application/json"}
-    assert_error(api.client.post("/keys/generate", content=b'{"project_id": ', headers=h), 400,
-                 contains="not valid JSON")
-    assert_error(api.client.post("/webhooks/verify", content=b"\xff\xfe{", headers=h), 400,
-                 contains="not valid JSON")
+    assert_error(
+        api.client.post("/keys/generate", content=b'{"project_id": ', headers=h),
+        400,
+        contains="not valid JSON",
+    )
+    assert_error(
+        api.client.post("/webhooks/verify", content=b"\xff\xfe{", headers=h),
+        400,
+        contains="not valid JSON",
+    )
     assert_error(api.client.post("/keys/generate", content=b"[1, 2]", headers=h), 422)
     huge = json.dumps({"project_id": api.project, "payload": "x" * (1024 * 1024 + 1)})
-    assert_error(api.client.post("/webhooks/sign", content=huge, headers=h), 413, contains="1024 KiB")
+    assert_error(
+        api.client.post("/webhooks/sign", content=huge, headers=h), 413, contains="1024 KiB"
+    )
 
     def chunked():  # no Content-Length: counted while read
         for _ in range(20):
             yield b"x" * 65536
 
-    assert_error(api.client.post("/keys/generate", content=chunked(), headers=h), 413,
-                 contains="larger than")
+    assert_error(
+        api.client.post("/keys/generate", content=chunked(), headers=h), 413, contains="larger than"
+    )
 
 
 def test_malformed_uuids_are_422_naming_the_parameter(api):
@@ -209,13 +243,19 @@ def test_another_projects_keys_are_404_exactly_like_unknown_ones(api):
     key = api.generate()
     unknown = str(uuid.uuid4())
     for who in ("outsider",):
-        for path, body in [("", None), ("/revoke", {"reason": "compromised"}), ("/reactivate", None),
-                           ("/rotate", {"grace_seconds": 0})]:
+        for path, body in [
+            ("", None),
+            ("/revoke", {"reason": "compromised"}),
+            ("/reactivate", None),
+            ("/rotate", {"grace_seconds": 0}),
+        ]:
             method = "GET" if not path else "POST"
-            theirs = api.client.request(method, f"/keys/{key['id']}{path}", headers=api.headers(who),
-                                        json=body)
-            missing = api.client.request(method, f"/keys/{unknown}{path}", headers=api.headers(who),
-                                         json=body)
+            theirs = api.client.request(
+                method, f"/keys/{key['id']}{path}", headers=api.headers(who), json=body
+            )
+            missing = api.client.request(
+                method, f"/keys/{unknown}{path}", headers=api.headers(who), json=body
+            )
             assert_error(theirs, 404, contains=NOT_FOUND_KEY)
             assert theirs.json() == missing.json()
     assert_error(api.get("/keys", "outsider", params={"project_id": api.project}), 404)
@@ -241,7 +281,10 @@ def test_list_pages_with_a_cursor_filters_and_counts(api):
     assert pages == 3 and seen == [k["id"] for k in reversed(made)]
 
     revoked = api.get("/keys", params={"project_id": api.project, "status": "revoked"}).json()
-    assert revoked["total"] == 2 and {i["id"] for i in revoked["items"]} == {made[0]["id"], made[1]["id"]}
+    assert revoked["total"] == 2 and {i["id"] for i in revoked["items"]} == {
+        made[0]["id"],
+        made[1]["id"],
+    }
     active = api.get("/keys", params={"project_id": api.project, "status": "active"}).json()
     assert active["total"] == 3
     found = api.get("/keys", params={"project_id": api.project, "q": "SVC-3"}).json()
@@ -251,8 +294,11 @@ def test_list_pages_with_a_cursor_filters_and_counts(api):
 
     for bad in ({"limit": 0}, {"limit": 201}, {"status": "expired"}):
         assert_error(api.get("/keys", params={"project_id": api.project, **bad}), 422)
-    assert_error(api.get("/keys", params={"project_id": api.project, "cursor": "garbage!"}), 400,
-                 contains="cursor")
+    assert_error(
+        api.get("/keys", params={"project_id": api.project, "cursor": "garbage!"}),
+        400,
+        contains="cursor",
+    )
     assert api.get("/keys", params={"project_id": api.project, "limit": 200}).status_code == 200
 
 
@@ -262,8 +308,11 @@ def test_revoke_twice_is_409_and_reactivate_brings_it_back(api):
     assert revoked.status_code == 200
     assert revoked.json()["status"] == "revoked" and revoked.json()["revoke_reason"] == "retired"
     assert "secret" not in revoked.json()
-    assert_error(api.post(f"/keys/{key['id']}/revoke", json={"reason": "retired"}), 409,
-                 contains="already revoked")
+    assert_error(
+        api.post(f"/keys/{key['id']}/revoke", json={"reason": "retired"}),
+        409,
+        contains="already revoked",
+    )
     back = api.post(f"/keys/{key['id']}/reactivate")
     assert back.status_code == 200 and back.json()["status"] == "active"
     assert back.json()["revoked_at"] is None and "secret" not in back.json()
@@ -275,28 +324,43 @@ def test_revoke_twice_is_409_and_reactivate_brings_it_back(api):
 def test_a_compromised_key_can_never_be_reactivated(api):
     key = api.generate()
     assert api.post(f"/keys/{key['id']}/revoke", json={"reason": "compromised"}).status_code == 200
-    body = assert_error(api.post(f"/keys/{key['id']}/reactivate", "owner"), 409, contains="compromised")
+    body = assert_error(
+        api.post(f"/keys/{key['id']}/reactivate", "owner"), 409, contains="compromised"
+    )
     assert "NIST" in body["detail"]
     assert api.get(f"/keys/{key['id']}").json()["status"] == "revoked"
 
 
 def test_revoke_validates_its_body(api):
     key = api.generate()
-    for body in [{}, {"reason": "bored"}, {"reason": "retired", "grace_seconds": -1},
-                 {"reason": "retired", "grace_seconds": 604801}, {"reason": "retired", "grace_seconds": "60"},
-                 {"reason": "retired", "grace_seconds": True}, {"reason": "retired", "grace_seconds": 1.5}]:
+    for body in [
+        {},
+        {"reason": "bored"},
+        {"reason": "retired", "grace_seconds": -1},
+        {"reason": "retired", "grace_seconds": 604801},
+        {"reason": "retired", "grace_seconds": "60"},
+        {"reason": "retired", "grace_seconds": True},
+        {"reason": "retired", "grace_seconds": 1.5},
+    ]:
         assert_error(api.post(f"/keys/{key['id']}/revoke", json=body), 422)
-    graced = api.post(f"/keys/{key['id']}/revoke", json={"reason": "retired", "grace_seconds": 604800})
+    graced = api.post(
+        f"/keys/{key['id']}/revoke", json={"reason": "retired", "grace_seconds": 604800}
+    )
     assert graced.status_code == 200
     expires = datetime.fromisoformat(graced.json()["expires_at"])
-    assert timedelta(days=7) - timedelta(minutes=1) < expires - datetime.now(UTC) <= timedelta(days=7)
+    assert (
+        timedelta(days=7) - timedelta(minutes=1) < expires - datetime.now(UTC) <= timedelta(days=7)
+    )
     assert graced.json()["status"] == "active"  # still signing until then
 
 
 def test_a_viewer_cannot_revoke_and_the_refusal_is_audited(api):
     key = api.generate()
-    assert_error(api.post(f"/keys/{key['id']}/revoke", "viewer", json={"reason": "compromised"}), 403,
-                 contains="viewer")
+    assert_error(
+        api.post(f"/keys/{key['id']}/revoke", "viewer", json={"reason": "compromised"}),
+        403,
+        contains="viewer",
+    )
     assert api.get(f"/keys/{key['id']}", "viewer").json()["status"] == "active"
     (denied,) = api.events(action="access.denied")
     assert denied["actor_email"] == api.world.viewer.email and denied["key_id"] == key["id"]
@@ -322,7 +386,9 @@ def test_rotate_answers_201_with_the_new_secret_and_keeps_the_old_key_for_the_gr
     assert default.status_code == 201
     expires = datetime.fromisoformat(api.get(f"/keys/{new['id']}").json()["expires_at"])
     assert timedelta(hours=23, minutes=59) < expires - datetime.now(UTC) <= timedelta(hours=24)
-    assert_error(api.post(f"/keys/{default.json()['id']}/rotate", json={"grace_seconds": 604801}), 422)
+    assert_error(
+        api.post(f"/keys/{default.json()['id']}/rotate", json={"grace_seconds": 604801}), 422
+    )
 
 
 # ---------------------------------------------------------------- audit
@@ -335,29 +401,49 @@ def test_audit_pages_and_filters(api):
 
     everything = api.events("viewer")
     assert [e["seq"] for e in everything] == sorted((e["seq"] for e in everything), reverse=True)
-    assert {e["action"] for e in everything} >= {"project.created", "key.generated", "key.revoked",
-                                                  "key.rotated"}
+    assert {e["action"] for e in everything} >= {
+        "project.created",
+        "key.generated",
+        "key.revoked",
+        "key.rotated",
+    }
     assert [e["key_id"] for e in api.events(action="key.revoked")] == [a["id"]]
     assert {e["action"] for e in api.events(key_id=b["id"])} == {"key.generated", "key.rotated"}
     assert {e["actor_email"] for e in api.events(actor=api.world.owner.email.upper())} == {
-        api.world.owner.email}
+        api.world.owner.email
+    }
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     assert api.events(since=future) == []
     assert len(api.events(until=future)) == len(everything)
 
     first = api.get("/audit", params={"project_id": api.project, "limit": 2}).json()
-    second = api.get("/audit", params={"project_id": api.project, "limit": 2,
-                                       "cursor": first["next_cursor"]}).json()
+    second = api.get(
+        "/audit", params={"project_id": api.project, "limit": 2, "cursor": first["next_cursor"]}
+    ).json()
     assert [e["id"] for e in first["items"] + second["items"]] == [e["id"] for e in everything[:4]]
 
-    assert_error(api.get("/audit", params={"project_id": api.project, "action": "key.exploded"}), 422)
-    assert_error(api.get("/audit", params={"project_id": api.project, "since": future,
-                                           "until": "2020-01-01T00:00:00Z"}), 400, contains="since")
-    assert_error(api.get("/audit", params={"project_id": api.project, "since": "2026-01-01T00:00:00"}),
-                 400, contains="time zone")
+    assert_error(
+        api.get("/audit", params={"project_id": api.project, "action": "key.exploded"}), 422
+    )
+    assert_error(
+        api.get(
+            "/audit",
+            params={"project_id": api.project, "since": future, "until": "2020-01-01T00:00:00Z"},
+        ),
+        400,
+        contains="since",
+    )
+    assert_error(
+        api.get("/audit", params={"project_id": api.project, "since": "2026-01-01T00:00:00"}),
+        400,
+        contains="time zone",
+    )
     assert_error(api.get("/audit", params={"project_id": api.project, "cursor": "%%%"}), 400)
-    assert_error(api.get("/audit", params={"project_id": api.project, "since": "1700000000"}), 422,
-                 contains="ISO 8601")
+    assert_error(
+        api.get("/audit", params={"project_id": api.project, "since": "1700000000"}),
+        422,
+        contains="ISO 8601",
+    )
     assert_error(api.get("/audit", "outsider", params={"project_id": api.project}), 404)
 
 
@@ -372,11 +458,15 @@ def test_audit_export_streams_csv_and_jsonl_with_the_filters(api):
     assert answer.headers["content-disposition"].startswith("attachment; filename=")
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     assert [r["seq"] for r in rows] == [str(e["seq"]) for e in listed]
-    assert rows[0]["action"] == "key.revoked" and json.loads(rows[0]["details"])["reason"] == "compromised"
+    assert (
+        rows[0]["action"] == "key.revoked"
+        and json.loads(rows[0]["details"])["reason"] == "compromised"
+    )
     assert key["secret"] not in answer.text
 
-    jsonl = api.get("/audit/export", params={"project_id": api.project, "format": "jsonl",
-                                             "key_id": key["id"]})
+    jsonl = api.get(
+        "/audit/export", params={"project_id": api.project, "format": "jsonl", "key_id": key["id"]}
+    )
     assert jsonl.status_code == 200 and jsonl.headers["content-type"] == "application/x-ndjson"
     lines = [json.loads(line) for line in jsonl.text.splitlines()]
     assert [e["action"] for e in lines] == ["key.revoked", "key.generated"]
@@ -384,8 +474,9 @@ def test_audit_export_streams_csv_and_jsonl_with_the_filters(api):
 
     assert_error(api.get("/audit/export", "outsider", params={"project_id": api.project}), 404)
     assert_error(api.get("/audit/export", params={"project_id": api.project, "format": "xml"}), 422)
-    assert_error(api.get("/audit/export", params={"project_id": api.project, "since": "2026-01-01"}),
-                 400)
+    assert_error(
+        api.get("/audit/export", params={"project_id": api.project, "since": "2026-01-01"}), 400
+    )
 
 
 # ---------------------------------------------------------------- webhooks
@@ -396,7 +487,9 @@ def test_signatures_from_sign_verify_with_standardwebhooks_and_svix(api):
     payload = '{"type": "invoice.paid", "amount": 4200, "note": "café ☕"}'
     headers = api.sign(payload)
     assert set(headers) == {"webhook-id", "webhook-timestamp", "webhook-signature"}
-    assert headers["webhook-signature"].startswith("v1,") and " " not in headers["webhook-signature"]
+    assert (
+        headers["webhook-signature"].startswith("v1,") and " " not in headers["webhook-signature"]
+    )
     assert standardwebhooks.Webhook(key["secret"]).verify(payload, headers) == json.loads(payload)
     svix.webhooks.Webhook(key["secret"]).verify(payload.encode("utf-8"), headers)
     with pytest.raises(standardwebhooks.WebhookVerificationError):
@@ -404,8 +497,13 @@ def test_signatures_from_sign_verify_with_standardwebhooks_and_svix(api):
 
     fixed = api.sign(payload, msg_id="msg_fixed", timestamp=1614265330)
     assert fixed["webhook-id"] == "msg_fixed" and fixed["webhook-timestamp"] == "1614265330"
-    assert_error(api.post("/webhooks/sign", json={"project_id": api.project, "payload": "x",
-                                                  "msg_id": "has.dot"}), 400, contains="msg_id")
+    assert_error(
+        api.post(
+            "/webhooks/sign", json={"project_id": api.project, "payload": "x", "msg_id": "has.dot"}
+        ),
+        400,
+        contains="msg_id",
+    )
 
 
 def test_verify_follows_revocation_and_reactivation(api):
@@ -413,7 +511,11 @@ def test_verify_follows_revocation_and_reactivation(api):
     payload = '{"event": "ping"}'
     headers = _standard_headers(key["secret"], payload)
     ok = api.verify(payload, headers)
-    assert ok.status_code == 200 and ok.json() == {"valid": True, "key_id": key["id"], "detail": None}
+    assert ok.status_code == 200 and ok.json() == {
+        "valid": True,
+        "key_id": key["id"],
+        "detail": None,
+    }
 
     api.post(f"/keys/{key['id']}/revoke", json={"reason": "retired"})
     refused = api.verify(payload, headers)
@@ -464,16 +566,29 @@ def test_verify_refuses_stale_timestamps_tampering_and_missing_headers(api):
 
 
 def test_sign_and_verify_refusals(api):
-    assert_error(api.post("/webhooks/sign", json={"project_id": api.project, "payload": "x"}), 409,
-                 contains="Generate a key first")
+    assert_error(
+        api.post("/webhooks/sign", json={"project_id": api.project, "payload": "x"}),
+        409,
+        contains="Generate a key first",
+    )
     api.generate()
-    assert_error(api.post("/webhooks/sign", "viewer", json={"project_id": api.project, "payload": "x"}),
-                 403)
-    assert api.post("/webhooks/sign", "owner", json={"project_id": api.project, "payload": "x"}).status_code == 200
-    assert_error(api.post("/webhooks/sign", "outsider", json={"project_id": api.project, "payload": "x"}),
-                 404)
+    assert_error(
+        api.post("/webhooks/sign", "viewer", json={"project_id": api.project, "payload": "x"}), 403
+    )
+    assert (
+        api.post(
+            "/webhooks/sign", "owner", json={"project_id": api.project, "payload": "x"}
+        ).status_code
+        == 200
+    )
+    assert_error(
+        api.post("/webhooks/sign", "outsider", json={"project_id": api.project, "payload": "x"}),
+        404,
+    )
     assert_error(api.verify("x", {}, who="outsider"), 404)
-    assert_error(api.post("/webhooks/verify", json={"project_id": api.project, "payload": "x"}), 422)
+    assert_error(
+        api.post("/webhooks/verify", json={"project_id": api.project, "payload": "x"}), 422
+    )
     assert_error(api.post("/webhooks/sign", json={"project_id": api.project, "payload": 5}), 422)
 
 
@@ -489,9 +604,18 @@ def test_health_and_metrics_answer_without_a_token(api):
     signer = api.generate("signer")
     assert api.verify("x", _standard_headers(signer["secret"], "x")).status_code == 200
     text = api.client.get("/metrics").text
-    assert 'meshkeys_http_requests_total{method="POST",route="/keys/{key_id}/revoke",status="409"} 1.0' in text
-    assert 'meshkeys_http_requests_total{method="POST",route="/keys/generate",status="201"} 2.0' in text
-    assert 'meshkeys_http_request_duration_seconds_count{method="GET",route="/health",status="200"} 1.0' in text
+    assert (
+        'meshkeys_http_requests_total{method="POST",route="/keys/{key_id}/revoke",status="409"} 1.0'
+        in text
+    )
+    assert (
+        'meshkeys_http_requests_total{method="POST",route="/keys/generate",status="201"} 2.0'
+        in text
+    )
+    assert (
+        "meshkeys_http_request_duration_seconds_count"
+        '{method="GET",route="/health",status="200"} 1.0' in text
+    )
     assert 'meshkeys_key_operations_total{action="revoke",outcome="conflict"} 1.0' in text
     assert 'meshkeys_key_operations_total{action="generate",outcome="ok"} 2.0' in text
     assert 'meshkeys_webhook_verifications_total{result="invalid"} 1.0' in text

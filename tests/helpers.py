@@ -1,4 +1,4 @@
-"""Shared test helpers: a migrated database, users, projects and actors made through the services."""
+"""Shared test helpers: a migrated database; users, projects and actors made by the services."""
 
 from __future__ import annotations
 
@@ -22,7 +22,9 @@ def random_master_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
-def configure(monkeypatch, *, database_url: str, master_key: str | None = None, **extra: str) -> None:
+def configure(
+    monkeypatch, *, database_url: str, master_key: str | None = None, **extra: str
+) -> None:
     """Point meshkeys at a database and master key, forgetting cached settings."""
     monkeypatch.setenv("MESHKEYS_DATABASE_URL", database_url)
     monkeypatch.setenv("MESHKEYS_MASTER_KEY", master_key or random_master_key())
@@ -70,8 +72,12 @@ def make_world(session: Session, prefix: str = "") -> World:
     viewer = make_user(session, f"{prefix}viewer@example.com")
     outsider = make_user(session, f"{prefix}outsider@example.com")
     project = projects.create_project(session, actor=owner, name=f"{prefix}Payments")
-    projects.add_member(session, actor=owner, project_id=project.id, email=admin.email, role="admin")
-    projects.add_member(session, actor=owner, project_id=project.id, email=viewer.email, role="viewer")
+    projects.add_member(
+        session, actor=owner, project_id=project.id, email=admin.email, role="admin"
+    )
+    projects.add_member(
+        session, actor=owner, project_id=project.id, email=viewer.email, role="viewer"
+    )
     other = projects.create_project(session, actor=outsider, name=f"{prefix}Elsewhere")
     return World(owner, admin, viewer, outsider, project.id, other.id)
 

@@ -3,7 +3,7 @@
     from tests.pgserver import pg_server
 
     with pg_server() as pg:
-        pg.app_url    # postgresql+psycopg://meshkeys_app@127.0.0.1:PORT/meshkeys   (NOT a superuser)
+        pg.app_url    # postgresql+psycopg://meshkeys_app@127.0.0.1:PORT/meshkeys (no superuser)
         pg.admin_url  # postgresql+psycopg://postgres@127.0.0.1:PORT/meshkeys       (superuser)
 
 Two modes:

@@ -34,14 +34,18 @@ def create_api() -> FastAPI:
     """Build the API app: routes, error handlers, CORS, metrics and the key-action log."""
     settings = get_settings()
     # /docs is served from the swagger-ui-bundle package, not a CDN: it works offline.
-    api = FastAPI(title="meshkeys", version="0.1.0", description=DESCRIPTION, docs_url=None,
-                  redoc_url=None)
-    api.mount(DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
+    api = FastAPI(
+        title="meshkeys", version="0.1.0", description=DESCRIPTION, docs_url=None, redoc_url=None
+    )
+    api.mount(
+        DOCS_ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets"
+    )
 
     @api.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="meshkeys API",
+            openapi_url="/openapi.json",
+            title="meshkeys API",
             swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{DOCS_ASSETS}/favicon-32x32.png",
@@ -55,7 +59,8 @@ def create_api() -> FastAPI:
         api.include_router(router)
     # Every route of the API with its path template (FastAPI nests included routers).
     api.state.route_table = [
-        route for route in [*api.router.routes, *(r for router in routers for r in router.routes)]
+        route
+        for route in [*api.router.routes, *(r for router in routers for r in router.routes)]
         if isinstance(route, Route)
     ]
     # Added innermost first: metrics see every answer, CORS headers go on the 413s too.

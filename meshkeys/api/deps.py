@@ -16,7 +16,9 @@ from meshkeys.services.context import Actor, RequestInfo
 _bearer = HTTPBearer(
     auto_error=False,
     scheme_name="ApiToken",
-    description="An API token (`mk_...`) from `meshkeys token create --user EMAIL` or /settings/tokens.",
+    description=(
+        "An API token (`mk_...`) from `meshkeys token create --user EMAIL` or /settings/tokens."
+    ),
 )
 
 

@@ -32,8 +32,10 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
 }
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
-NOT_JSON = ("The request body is not valid JSON; send a UTF-8 JSON object with "
-            "Content-Type: application/json.")
+NOT_JSON = (
+    "The request body is not valid JSON; send a UTF-8 JSON object with "
+    "Content-Type: application/json."
+)
 
 
 class ErrorBody(BaseModel):
@@ -65,15 +67,21 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
             "description": _DESCRIPTIONS[code],
         }
         if code == 401:
-            entry["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"},
-                                                     "description": "Always `Bearer`."}}
+            entry["headers"] = {
+                "WWW-Authenticate": {
+                    "schema": {"type": "string"},
+                    "description": "Always `Bearer`.",
+                }
+            }
         out[code] = entry
     return out
 
 
 def too_large_detail() -> str:
-    return (f"The request body is larger than the API's limit of {MAX_BODY_BYTES // 1024} KiB; "
-            "send a smaller payload.")
+    return (
+        f"The request body is larger than the API's limit of {MAX_BODY_BYTES // 1024} KiB; "
+        "send a smaller payload."
+    )
 
 
 def status_for(exc: errors.DomainError) -> int:
@@ -104,13 +112,20 @@ def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     if any(p.get("type") == "json_invalid" for p in problems):
         # Not JSON at all is bad input, not a schema mismatch.
         return JSONResponse({"detail": NOT_JSON}, status_code=400)
-    summary = "; ".join(f"{_where(p.get('loc', ()))}: {p.get('msg', 'invalid')}" for p in problems[:5])
+    summary = "; ".join(
+        f"{_where(p.get('loc', ()))}: {p.get('msg', 'invalid')}" for p in problems[:5]
+    )
     cleaned = [
-        {"loc": [str(x) for x in p.get("loc", ())], "msg": str(p.get("msg", "")),
-         "type": str(p.get("type", ""))}
+        {
+            "loc": [str(x) for x in p.get("loc", ())],
+            "msg": str(p.get("msg", "")),
+            "type": str(p.get("type", "")),
+        }
         for p in problems
     ]
-    return JSONResponse({"detail": f"Invalid request: {summary}", "errors": cleaned}, status_code=422)
+    return JSONResponse(
+        {"detail": f"Invalid request: {summary}", "errors": cleaned}, status_code=422
+    )
 
 
 def _allowed_methods(request: Request) -> list[str]:
@@ -119,9 +134,12 @@ def _allowed_methods(request: Request) -> list[str]:
     A literal path (``/keys/generate``) is its own resource, even though a template
     (``/keys/{key_id}``) matches it too.
     """
-    matching = [route for route in request.app.state.route_table
-                if getattr(route, "include_in_schema", True)
-                and route.matches(request.scope)[0] != Match.NONE]
+    matching = [
+        route
+        for route in request.app.state.route_table
+        if getattr(route, "include_in_schema", True)
+        and route.matches(request.scope)[0] != Match.NONE
+    ]
     literal = [route for route in matching if not route.param_convertors]
     return sorted({method for route in (literal or matching) for method in route.methods or ()})
 
@@ -139,14 +157,17 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
     if exc.status_code == 405:
         allowed = _allowed_methods(request)
         headers["Allow"] = ", ".join(allowed)
-        detail = f"{request.method} is not supported on {request.url.path}; use {' or '.join(allowed)}."
+        detail = (
+            f"{request.method} is not supported on {request.url.path}; use {' or '.join(allowed)}."
+        )
     return JSONResponse({"detail": str(detail)}, status_code=exc.status_code, headers=headers)
 
 
 def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse({"detail": "Internal error; it has been logged. Try again later."},
-                        status_code=500)
+    return JSONResponse(
+        {"detail": "Internal error; it has been logged. Try again later."}, status_code=500
+    )
 
 
 def use_error_body_for_422(schema: dict[str, Any]) -> dict[str, Any]:
@@ -155,14 +176,18 @@ def use_error_body_for_422(schema: dict[str, Any]) -> dict[str, Any]:
         for operation in operations.values():
             answer = operation.get("responses", {}).get("422")
             if answer:
-                answer["content"] = {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/ValidationErrorBody"}}}
+                answer["content"] = {
+                    "application/json": {
+                        "schema": {"$ref": "#/components/schemas/ValidationErrorBody"}
+                    }
+                }
                 answer["description"] = _DESCRIPTIONS[422]
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components.pop("HTTPValidationError", None)
     components.pop("ValidationError", None)
     components["ValidationErrorBody"] = ValidationErrorBody.model_json_schema(
-        ref_template="#/components/schemas/{model}")
+        ref_template="#/components/schemas/{model}"
+    )
     return schema
 
 

@@ -119,4 +119,3 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, add_headers)
-

@@ -30,21 +30,29 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.requests = Counter(
-            "meshkeys_http_requests_total", "HTTP requests answered by the API.",
-            ["method", "route", "status"], registry=self.registry,
+            "meshkeys_http_requests_total",
+            "HTTP requests answered by the API.",
+            ["method", "route", "status"],
+            registry=self.registry,
         )
         self.latency = Histogram(
-            "meshkeys_http_request_duration_seconds", "Time to answer an API request.",
-            ["method", "route", "status"], registry=self.registry,
+            "meshkeys_http_request_duration_seconds",
+            "Time to answer an API request.",
+            ["method", "route", "status"],
+            registry=self.registry,
             buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
         self.key_operations = Counter(
-            "meshkeys_key_operations_total", "Key operations through the API, by action and outcome.",
-            ["action", "outcome"], registry=self.registry,
+            "meshkeys_key_operations_total",
+            "Key operations through the API, by action and outcome.",
+            ["action", "outcome"],
+            registry=self.registry,
         )
         self.verifications = Counter(
-            "meshkeys_webhook_verifications_total", "Webhook signature checks, by result.",
-            ["result"], registry=self.registry,
+            "meshkeys_webhook_verifications_total",
+            "Webhook signature checks, by result.",
+            ["result"],
+            registry=self.registry,
         )
 
 
@@ -72,9 +80,11 @@ class JsonFormatter(logging.Formatter):
 
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        extra = " ".join(f"{k}={v}" for k, v in vars(record).items()
-                         if k not in _STANDARD and v is not None)
-        return f"{self.formatTime(record)} {record.levelname} {record.name} {record.getMessage()} {extra}"
+        extra = " ".join(
+            f"{k}={v}" for k, v in vars(record).items() if k not in _STANDARD and v is not None
+        )
+        head = f"{self.formatTime(record)} {record.levelname} {record.name}"
+        return f"{head} {record.getMessage()} {extra}"
 
 
 class _StderrHandler(logging.StreamHandler):
@@ -124,8 +134,9 @@ class KeyAction:
 @contextmanager
 def key_action(request: Request, action: str, actor: Actor, **known: Any) -> Iterator[KeyAction]:
     """Count and log one key action (``generate``, ``revoke``...) with its outcome."""
-    note = KeyAction(key_id=known.pop("key_id", None), project_id=known.pop("project_id", None),
-                     fields=known)
+    note = KeyAction(
+        key_id=known.pop("key_id", None), project_id=known.pop("project_id", None), fields=known
+    )
     outcome = "ok"
     try:
         yield note
@@ -139,7 +150,8 @@ def key_action(request: Request, action: str, actor: Actor, **known: Any) -> Ite
         metrics_of(request).key_operations.labels(action, outcome).inc()
         logging.getLogger(KEY_LOGGER).log(
             logging.INFO if outcome == "ok" else logging.WARNING,
-            "key.%s", action,
+            "key.%s",
+            action,
             extra={
                 "outcome": outcome,
                 "actor_id": str(actor.user_id),

@@ -29,18 +29,26 @@ class GenerateKeyRequest(Body):
 
 
 class RevokeKeyRequest(Body):
-    reason: RevokeReason = Field(description="Why: `retired`, `rotated` or `compromised` "
-                                             "(a compromised key can never be reactivated).")
+    reason: RevokeReason = Field(
+        description="Why: `retired`, `rotated` or `compromised` "
+        "(a compromised key can never be reactivated)."
+    )
     grace_seconds: int = Field(
-        default=0, ge=0, strict=True, le=MAX_GRACE_SECONDS,
+        default=0,
+        ge=0,
+        strict=True,
+        le=MAX_GRACE_SECONDS,
         description="0 revokes now; up to 604800 (7 days) keeps the key signing and verifying "
-                    "until then.",
+        "until then.",
     )
 
 
 class RotateKeyRequest(Body):
     grace_seconds: int = Field(
-        default=DEFAULT_ROTATION_GRACE_SECONDS, ge=0, le=MAX_GRACE_SECONDS, strict=True,
+        default=DEFAULT_ROTATION_GRACE_SECONDS,
+        ge=0,
+        le=MAX_GRACE_SECONDS,
+        strict=True,
         description="How long the old key keeps signing and verifying (default 24 h).",
     )
 
@@ -49,8 +57,9 @@ class SignRequest(Body):
     project_id: uuid.UUID
     payload: str = Field(description="The webhook body, signed as its UTF-8 bytes, unparsed.")
     msg_id: str | None = Field(default=None, description="Default: a new `msg_...` id.")
-    timestamp: int | None = Field(default=None, strict=True,
-                                  description="Seconds since the epoch; default now.")
+    timestamp: int | None = Field(
+        default=None, strict=True, description="Seconds since the epoch; default now."
+    )
 
 
 class WebhookHeaders(BaseModel):
@@ -73,7 +82,7 @@ class VerifyRequest(Body):
     payload: str = Field(description="The webhook body exactly as received (UTF-8).")
     headers: dict[str, str] = Field(
         description="At least `webhook-id`, `webhook-timestamp`, `webhook-signature` "
-                    "(`svix-` names are accepted too); other headers are ignored.",
+        "(`svix-` names are accepted too); other headers are ignored.",
     )
 
 

@@ -35,7 +35,9 @@ def _read_or_create_key_file(settings: Settings) -> bytes:
 
 
 def keyring_from_settings(settings: Settings) -> Keyring:
-    older = tuple(decode_master_key(k, source="MESHKEYS_MASTER_KEYS") for k in settings.old_master_keys)
+    older = tuple(
+        decode_master_key(k, source="MESHKEYS_MASTER_KEYS") for k in settings.old_master_keys
+    )
     if settings.master_key:
         current = decode_master_key(settings.master_key, source="MESHKEYS_MASTER_KEY")
     elif settings.is_production:

@@ -51,7 +51,11 @@ def sign(secret: str, *, msg_id: str, timestamp: int, payload: bytes) -> str:
 
 
 def sign_headers(
-    secrets: Iterable[str], *, payload: bytes, msg_id: str | None = None, timestamp: int | None = None,
+    secrets: Iterable[str],
+    *,
+    payload: bytes,
+    msg_id: str | None = None,
+    timestamp: int | None = None,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, str]:
     """The three Standard Webhooks headers, one signature per secret."""
@@ -77,8 +81,11 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 def verify(
     candidates: Iterable[tuple[object, str]],
-    *, headers: Mapping[str, str], payload: bytes,
-    clock: Callable[[], float] = time.time, tolerance: int = TOLERANCE_SECONDS,
+    *,
+    headers: Mapping[str, str],
+    payload: bytes,
+    clock: Callable[[], float] = time.time,
+    tolerance: int = TOLERANCE_SECONDS,
 ) -> object:
     """Return the id of the first candidate ``(id, secret)`` whose signature is in the headers.
 

@@ -51,8 +51,12 @@ def require(
         session.rollback()
         db.bind_actor(session, actor.user_id)
         audit.record(
-            session, action=audit.ACCESS_DENIED, actor=actor, project_id=project_id,
-            key_id=key_id, details={"attempted": attempted, "role": role.value},
+            session,
+            action=audit.ACCESS_DENIED,
+            actor=actor,
+            project_id=project_id,
+            key_id=key_id,
+            details={"attempted": attempted, "role": role.value},
             request=request,
         )
         session.commit()

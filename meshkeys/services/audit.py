@@ -51,9 +51,21 @@ ACCESS_DENIED = "access.denied"
 MASTER_KEY_ROTATED = "master_key.rotated"
 
 ACTIONS = (
-    KEY_GENERATED, KEY_REVOKED, KEY_REACTIVATED, KEY_ROTATED, KEY_REVEALED, PROJECT_CREATED,
-    MEMBER_ADDED, MEMBER_ROLE_CHANGED, MEMBER_REMOVED, TOKEN_CREATED, TOKEN_REVOKED,
-    LOGIN_SUCCEEDED, LOGIN_FAILED, ACCESS_DENIED, MASTER_KEY_ROTATED,
+    KEY_GENERATED,
+    KEY_REVOKED,
+    KEY_REACTIVATED,
+    KEY_ROTATED,
+    KEY_REVEALED,
+    PROJECT_CREATED,
+    MEMBER_ADDED,
+    MEMBER_ROLE_CHANGED,
+    MEMBER_REMOVED,
+    TOKEN_CREATED,
+    TOKEN_REVOKED,
+    LOGIN_SUCCEEDED,
+    LOGIN_FAILED,
+    ACCESS_DENIED,
+    MASTER_KEY_ROTATED,
 )
 
 GENESIS = "0" * 64
@@ -95,11 +107,14 @@ def _lock_head(session: Session, chain_id: uuid.UUID) -> AuditHead:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert(AuditHead).values(chain_id=chain_id, seq=0, head_hash=GENESIS)
+        insert(AuditHead)
+        .values(chain_id=chain_id, seq=0, head_hash=GENESIS)
         .on_conflict_do_nothing(index_elements=["chain_id"])
     )
     head = session.exec(
-        select(AuditHead).where(AuditHead.chain_id == chain_id).with_for_update()
+        select(AuditHead)
+        .where(AuditHead.chain_id == chain_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
     return head
@@ -160,11 +175,14 @@ def record(
 
 def _log_fields(event: AuditEvent) -> dict[str, Any]:
     fields = {
-        "seq": event.seq, "actor": event.actor_email,
+        "seq": event.seq,
+        "actor": event.actor_email,
         "actor_id": str(event.actor_id) if event.actor_id else None,
         "project_id": str(event.project_id) if event.project_id else None,
-        "key_id": str(event.key_id) if event.key_id else None, "key_name": event.key_name,
-        "old_status": event.old_status, "new_status": event.new_status,
+        "key_id": str(event.key_id) if event.key_id else None,
+        "key_name": event.key_name,
+        "old_status": event.old_status,
+        "new_status": event.new_status,
         "client_ip": event.client_ip,
     }
     fields.update({f"detail_{k}": v for k, v in event.details.items()})
@@ -174,7 +192,9 @@ def _log_fields(event: AuditEvent) -> dict[str, Any]:
 @sa_event.listens_for(OrmSession, "after_commit")
 def _log_committed(session: OrmSession) -> None:
     for item in session.info.pop(_PENDING, []):
-        LOGGER.info(item["action"], extra={k: v for k, v in item["fields"].items() if v is not None})
+        LOGGER.info(
+            item["action"], extra={k: v for k, v in item["fields"].items() if v is not None}
+        )
 
 
 @sa_event.listens_for(OrmSession, "after_soft_rollback")
@@ -257,7 +277,11 @@ def page_events(
 
 
 def iter_events(
-    session: Session, *, chain_id: uuid.UUID, flt: AuditFilter, batch: int = 1000,
+    session: Session,
+    *,
+    chain_id: uuid.UUID,
+    flt: AuditFilter,
+    batch: int = 1000,
     newest_first: bool = True,
 ) -> Iterator[AuditEventPublic]:
     """Every matching event, fetched in keyset batches: memory stays O(batch)."""
@@ -277,7 +301,9 @@ def iter_events(
         session.expunge_all()
 
 
-def actions_per_day(session: Session, *, chain_id: uuid.UUID, since: datetime) -> list[dict[str, Any]]:
+def actions_per_day(
+    session: Session, *, chain_id: uuid.UUID, since: datetime
+) -> list[dict[str, Any]]:
     """Counts per (day, action) since a time, for the audit chart; grouped by the database."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -308,8 +334,10 @@ def verify_chain(session: Session, chain_id: uuid.UUID, batch: int = 1000) -> Ch
     last = 0
     while True:
         rows = session.exec(
-            select(AuditEvent).where(AuditEvent.chain_id == chain_id, AuditEvent.seq > last)
-            .order_by(AuditEvent.seq).limit(batch)
+            select(AuditEvent)
+            .where(AuditEvent.chain_id == chain_id, AuditEvent.seq > last)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
         ).all()
         if not rows:
             break
@@ -317,9 +345,13 @@ def verify_chain(session: Session, chain_id: uuid.UUID, batch: int = 1000) -> Ch
             if ev.seq != expected_seq:
                 return ChainBreak(chain_id, expected_seq, None, f"event #{expected_seq} is missing")
             if ev.prev_hash != prev:
-                return ChainBreak(chain_id, ev.seq, ev.id, "prev_hash does not match the event before")
+                return ChainBreak(
+                    chain_id, ev.seq, ev.id, "prev_hash does not match the event before"
+                )
             if event_hash(ev) != ev.hash:
-                return ChainBreak(chain_id, ev.seq, ev.id, "content was changed after it was written")
+                return ChainBreak(
+                    chain_id, ev.seq, ev.id, "content was changed after it was written"
+                )
             prev = ev.hash
             expected_seq += 1
         last = rows[-1].seq

@@ -79,7 +79,9 @@ def create_user(session: Session, *, email: str, password: str, commit: bool = T
 def find_user(session: Session, *, email: str) -> User:
     user = session.exec(select(User).where(User.email == normalize_email(email))).first()
     if user is None:
-        raise NotFound(f"No user with email {email.strip().lower()}. Create one with `meshkeys user create`.")
+        raise NotFound(
+            f"No user with email {email.strip().lower()}. Create one with `meshkeys user create`."
+        )
     return user
 
 
@@ -96,8 +98,10 @@ def _retry_after(session: Session, *, email: str, client_ip: str | None) -> int:
     wait = 0
     for clause, limit in checks:
         times = session.exec(
-            select(LoginFailure.created_at).where(clause, LoginFailure.created_at >= since)
-            .order_by(col(LoginFailure.created_at).desc()).limit(limit)
+            select(LoginFailure.created_at)
+            .where(clause, LoginFailure.created_at >= since)
+            .order_by(col(LoginFailure.created_at).desc())
+            .limit(limit)
         ).all()
         if len(times) >= limit:
             # Locked until the oldest of the last `limit` failures leaves the window.
@@ -124,8 +128,14 @@ def authenticate(
     ok = verify_password(password or "", user.password_hash if user else dummy_hash())
     if user is None or not ok:
         session.add(LoginFailure(email=email, client_ip=request.client_ip, created_at=clock.now()))
-        audit.record(session, action=audit.LOGIN_FAILED, actor=None, actor_email=email,
-                     details={"reason": "bad credentials"}, request=request)
+        audit.record(
+            session,
+            action=audit.LOGIN_FAILED,
+            actor=None,
+            actor_email=email,
+            details={"reason": "bad credentials"},
+            request=request,
+        )
         session.commit()
         raise Unauthenticated("Email or password is wrong.")
     actor = actor_of(user)
@@ -142,11 +152,16 @@ def start_session(session: Session, *, actor: Actor, request: RequestInfo | None
     request = request or RequestInfo()
     token = generate_token(SESSION_PREFIX)
     now = clock.now()
-    session.add(UserSession(
-        user_id=actor.user_id, token_hash=hash_token(token), created_at=now,
-        expires_at=now + timedelta(seconds=get_settings().session_ttl_seconds),
-        client_ip=request.client_ip, user_agent=(request.user_agent or "")[:400] or None,
-    ))
+    session.add(
+        UserSession(
+            user_id=actor.user_id,
+            token_hash=hash_token(token),
+            created_at=now,
+            expires_at=now + timedelta(seconds=get_settings().session_ttl_seconds),
+            client_ip=request.client_ip,
+            user_agent=(request.user_agent or "")[:400] or None,
+        )
+    )
     session.commit()
     return token
 
@@ -169,14 +184,18 @@ def actor_for_session_digest(session: Session, *, digest: str | None) -> Actor |
         return None
     db.read_only(session)
     row = session.exec(
-        select(UserSession, User).join(User, col(User.id) == UserSession.user_id)
+        select(UserSession, User)
+        .join(User, col(User.id) == UserSession.user_id)
         .where(UserSession.token_hash == digest)
     ).first()
     actor = None
     if row is not None:
         user_session, user = row
-        valid = (hmac.compare_digest(user_session.token_hash, digest)
-                 and user_session.ended_at is None and user_session.expires_at > clock.now())
+        valid = (
+            hmac.compare_digest(user_session.token_hash, digest)
+            and user_session.ended_at is None
+            and user_session.expires_at > clock.now()
+        )
         actor = actor_of(user) if valid else None
     session.rollback()
     return actor
@@ -186,9 +205,11 @@ def end_session(session: Session, *, token: str | None) -> None:
     if not token:
         return
     session.execute(
-        sa.update(UserSession).where(
+        sa.update(UserSession)
+        .where(
             col(UserSession.token_hash) == hash_token(token), col(UserSession.ended_at).is_(None)
-        ).values(ended_at=clock.now())
+        )
+        .values(ended_at=clock.now())
     )
     session.commit()
 
@@ -201,15 +222,26 @@ def create_api_token(
 ) -> ApiTokenCreated:
     name = (name or "").strip()
     if not name or len(name) > 200 or has_control_chars(name):
-        raise InvalidInput("Give the token a name of 1 to 200 printable characters, e.g. 'ci-deploy'.")
+        raise InvalidInput(
+            "Give the token a name of 1 to 200 printable characters, e.g. 'ci-deploy'."
+        )
     token = generate_token()
-    row = ApiToken(user_id=actor.user_id, name=name, token_prefix=token[:7],
-                   token_hash=hash_token(token), created_at=clock.now())
+    row = ApiToken(
+        user_id=actor.user_id,
+        name=name,
+        token_prefix=token[:7],
+        token_hash=hash_token(token),
+        created_at=clock.now(),
+    )
     session.add(row)
     session.flush()
-    audit.record(session, action=audit.TOKEN_CREATED, actor=actor,
-                 details={"token_id": str(row.id), "name": name, "prefix": row.token_prefix},
-                 request=request)
+    audit.record(
+        session,
+        action=audit.TOKEN_CREATED,
+        actor=actor,
+        details={"token_id": str(row.id), "name": name, "prefix": row.token_prefix},
+        request=request,
+    )
     session.commit()
     return ApiTokenCreated(**ApiTokenPublic.model_validate(row).model_dump(), token=token)
 
@@ -217,7 +249,8 @@ def create_api_token(
 def list_api_tokens(session: Session, *, actor: Actor) -> list[ApiTokenPublic]:
     db.read_only(session)
     rows = session.exec(
-        select(ApiToken).where(ApiToken.user_id == actor.user_id)
+        select(ApiToken)
+        .where(ApiToken.user_id == actor.user_id)
         .order_by(col(ApiToken.created_at).desc())
     ).all()
     return [ApiTokenPublic.model_validate(r) for r in rows]
@@ -227,7 +260,8 @@ def revoke_api_token(
     session: Session, *, actor: Actor, token_id: uuid.UUID, request: RequestInfo | None = None
 ) -> ApiTokenPublic:
     row = session.exec(
-        select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == actor.user_id)
+        select(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.user_id == actor.user_id)
         .with_for_update()
     ).first()
     if row is None:
@@ -236,9 +270,13 @@ def revoke_api_token(
         raise Conflict(f"Token '{row.name}' is already revoked.")
     row.revoked_at = clock.now()
     session.add(row)
-    audit.record(session, action=audit.TOKEN_REVOKED, actor=actor,
-                 details={"token_id": str(row.id), "name": row.name, "prefix": row.token_prefix},
-                 request=request)
+    audit.record(
+        session,
+        action=audit.TOKEN_REVOKED,
+        actor=actor,
+        details={"token_id": str(row.id), "name": row.name, "prefix": row.token_prefix},
+        request=request,
+    )
     session.commit()
     return ApiTokenPublic.model_validate(row)
 
@@ -254,18 +292,24 @@ def actor_for_api_token(session: Session, *, token: str | None) -> Actor:
     digest = hash_token(token)
     db.read_only(session)
     row = session.exec(
-        select(ApiToken, User).join(User, col(User.id) == ApiToken.user_id)
+        select(ApiToken, User)
+        .join(User, col(User.id) == ApiToken.user_id)
         .where(ApiToken.token_hash == digest)
     ).first()
-    valid = row is not None and hmac.compare_digest(row[0].token_hash, digest) and not row[0].revoked_at
+    valid = (
+        row is not None and hmac.compare_digest(row[0].token_hash, digest) and not row[0].revoked_at
+    )
     if valid:
         token_id, last_used, actor = row[0].id, row[0].last_used_at, actor_of(row[1])
     session.rollback()
     if not valid:
-        raise Unauthenticated("The API token is unknown or revoked. Create a new one on /settings/tokens.")
+        raise Unauthenticated(
+            "The API token is unknown or revoked. Create a new one on /settings/tokens."
+        )
     now = clock.now()
     if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:
-        session.execute(sa.update(ApiToken).where(col(ApiToken.id) == token_id)
-                        .values(last_used_at=now))
+        session.execute(
+            sa.update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now)
+        )
         session.commit()
     return actor

@@ -1,4 +1,6 @@
-"""Domain errors, and the input check every text field shares. Each message tells the user what happened and what to do.
+"""Domain errors, and the input check every text field shares.
+
+Each message tells the user what happened and what to do.
 
 The doors map them: API 404/403/409/400, UI toasts, CLI exit codes.
 """

@@ -21,24 +21,40 @@ from meshkeys.services.errors import InvalidInput
 
 
 def list_events(
-    session: Session, *, actor: Actor, project_id: uuid.UUID, flt: AuditFilter | None = None,
-    limit: int = 50, cursor: str | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: uuid.UUID,
+    flt: AuditFilter | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
 ) -> AuditPage:
     db.read_only(session)
-    access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
-                   attempted="reading the audit log")
-    return audit.page_events(session, chain_id=project_id, flt=flt or AuditFilter(), limit=limit,
-                             cursor=cursor)
+    access.require(
+        session,
+        actor=actor,
+        project_id=project_id,
+        minimum=Role.VIEWER,
+        attempted="reading the audit log",
+    )
+    return audit.page_events(
+        session, chain_id=project_id, flt=flt or AuditFilter(), limit=limit, cursor=cursor
+    )
 
 
 def export_events(
     session: Session, *, actor: Actor, project_id: uuid.UUID, flt: AuditFilter | None = None
 ) -> Iterator[AuditEventPublic]:
-    """All matching events, newest first, streamed in batches. Checks access before the first row."""
+    """All matching events, newest first, streamed in batches; access checked before any row."""
     flt = (flt or AuditFilter()).validate()
     db.read_only(session)
-    access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
-                   attempted="exporting the audit log")
+    access.require(
+        session,
+        actor=actor,
+        project_id=project_id,
+        minimum=Role.VIEWER,
+        attempted="exporting the audit log",
+    )
     return audit.iter_events(session, chain_id=project_id, flt=flt)
 
 
@@ -46,14 +62,30 @@ def daily_counts(
     session: Session, *, actor: Actor, project_id: uuid.UUID, days: int = 30
 ) -> list[dict[str, Any]]:
     db.read_only(session)
-    access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
-                   attempted="reading the audit log")
+    access.require(
+        session,
+        actor=actor,
+        project_id=project_id,
+        minimum=Role.VIEWER,
+        attempted="reading the audit log",
+    )
     since: datetime = clock.now() - timedelta(days=days)
     return audit.actions_per_day(session, chain_id=project_id, since=since)
 
 
-CSV_COLUMNS = ("created_at", "seq", "action", "actor_email", "key_id", "key_name", "old_status",
-               "new_status", "client_ip", "user_agent", "details")
+CSV_COLUMNS = (
+    "created_at",
+    "seq",
+    "action",
+    "actor_email",
+    "key_id",
+    "key_name",
+    "old_status",
+    "new_status",
+    "client_ip",
+    "user_agent",
+    "details",
+)
 
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).

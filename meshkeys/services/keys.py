@@ -55,7 +55,9 @@ MAX_PAGE_SIZE = 200
 # a webhook-signature header with more signatures than this is a misconfiguration.
 MAX_SIGNING_KEYS = 20
 
-KEY_NOT_FOUND = "Key not found in your projects. Check the id; keys of other projects are not visible."
+KEY_NOT_FOUND = (
+    "Key not found in your projects. Check the id; keys of other projects are not visible."
+)
 _HEX_PREFIX = re.compile(r"^[0-9a-f-]{4,36}$")
 
 
@@ -77,10 +79,16 @@ def effective_status(row: SignatureKey, now: datetime) -> KeyStatus:
 def to_public(row: SignatureKey, now: datetime | None = None) -> KeyPublic:
     now = now or clock.now()
     return KeyPublic(
-        id=row.id, project_id=row.project_id, name=row.name, key_hint=row.key_hint,
-        masked_secret=mask(row.key_hint), status=effective_status(row, now),
+        id=row.id,
+        project_id=row.project_id,
+        name=row.name,
+        key_hint=row.key_hint,
+        masked_secret=mask(row.key_hint),
+        status=effective_status(row, now),
         revoke_reason=RevokeReason(row.revoke_reason) if row.revoke_reason else None,
-        created_at=row.created_at, created_by=row.created_by, revoked_at=row.revoked_at,
+        created_at=row.created_at,
+        created_by=row.created_by,
+        revoked_at=row.revoked_at,
         expires_at=row.expires_at,
     )
 
@@ -93,7 +101,9 @@ def _effective_clause(status: KeyStatus, now: datetime):
     if status == KeyStatus.ACTIVE:
         return sa.or_(
             SignatureKey.status == KeyStatus.ACTIVE.value,
-            sa.and_(SignatureKey.status == KeyStatus.REVOKED.value, col(SignatureKey.expires_at) > now),
+            sa.and_(
+                SignatureKey.status == KeyStatus.REVOKED.value, col(SignatureKey.expires_at) > now
+            ),
         )
     return sa.and_(
         SignatureKey.status == KeyStatus.REVOKED.value,
@@ -123,7 +133,9 @@ def _check_grace(grace_seconds: int) -> int:
 
 
 def _encrypt(secret: str, key_id: uuid.UUID, project_id: uuid.UUID) -> str:
-    return get_keyring().encrypt(secret.encode(), associated_data=associated_data(key_id, project_id))
+    return get_keyring().encrypt(
+        secret.encode(), associated_data=associated_data(key_id, project_id)
+    )
 
 
 UNDECRYPTABLE = (
@@ -135,28 +147,45 @@ UNDECRYPTABLE = (
 def decrypt_secret(row: SignatureKey) -> str:
     """The plaintext secret; a domain Conflict (opaque about why) when it cannot be decrypted."""
     try:
-        return get_keyring().decrypt(
-            row.key, associated_data=associated_data(row.id, row.project_id)
-        ).decode()
+        return (
+            get_keyring()
+            .decrypt(row.key, associated_data=associated_data(row.id, row.project_id))
+            .decode()
+        )
     except DecryptionError as exc:
         raise Conflict(UNDECRYPTABLE) from exc
 
 
 def _load_for_change(
-    session: Session, *, actor: Actor, key_id: uuid.UUID, attempted: str, request: RequestInfo | None,
+    session: Session,
+    *,
+    actor: Actor,
+    key_id: uuid.UUID,
+    attempted: str,
+    request: RequestInfo | None,
     minimum: Role = Role.ADMIN,
 ) -> SignatureKey:
     """Find the key, check the actor's role in its project, and lock its row."""
     db.bind_actor(session, actor.user_id)
-    project_id = session.exec(select(SignatureKey.project_id).where(SignatureKey.id == key_id)).first()
+    project_id = session.exec(
+        select(SignatureKey.project_id).where(SignatureKey.id == key_id)
+    ).first()
     if project_id is None:
         raise NotFound(KEY_NOT_FOUND)
     access.require(
-        session, actor=actor, project_id=project_id, minimum=minimum, attempted=attempted,
-        request=request, not_found=KEY_NOT_FOUND, key_id=key_id,
+        session,
+        actor=actor,
+        project_id=project_id,
+        minimum=minimum,
+        attempted=attempted,
+        request=request,
+        not_found=KEY_NOT_FOUND,
+        key_id=key_id,
     )
     row = session.exec(
-        select(SignatureKey).where(SignatureKey.id == key_id).with_for_update()
+        select(SignatureKey)
+        .where(SignatureKey.id == key_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
     return row
@@ -173,24 +202,37 @@ def _refuse(session: Session, message: str) -> Conflict:
     return Conflict(message)
 
 
-def _bump_counters(session: Session, project_id: uuid.UUID, *, keys: int = 0, revoked: int = 0) -> None:
+def _bump_counters(
+    session: Session, project_id: uuid.UUID, *, keys: int = 0, revoked: int = 0
+) -> None:
     session.execute(
-        sa.update(Project).where(Project.id == project_id).values(
-            key_count=Project.key_count + keys, revoked_count=Project.revoked_count + revoked
-        )
+        sa.update(Project)
+        .where(Project.id == project_id)
+        .values(key_count=Project.key_count + keys, revoked_count=Project.revoked_count + revoked)
     )
 
 
 def _insert_key(
-    session: Session, *, actor: Actor, project_id: uuid.UUID, name: str, now: datetime,
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: uuid.UUID,
+    name: str,
+    now: datetime,
     rotated_from: uuid.UUID | None = None,
 ) -> tuple[SignatureKey, str]:
     secret = generate_secret()
     key_id = uuid.uuid4()
     row = SignatureKey(
-        id=key_id, project_id=project_id, name=name, name_search=name.lower(),
-        key=_encrypt(secret, key_id, project_id), key_hint=key_hint(secret),
-        status=KeyStatus.ACTIVE.value, created_at=now, created_by=actor.user_id,
+        id=key_id,
+        project_id=project_id,
+        name=name,
+        name_search=name.lower(),
+        key=_encrypt(secret, key_id, project_id),
+        key_hint=key_hint(secret),
+        status=KeyStatus.ACTIVE.value,
+        created_at=now,
+        created_by=actor.user_id,
         rotated_from=rotated_from,
     )
     session.add(row)
@@ -202,27 +244,50 @@ def _insert_key(
 
 
 def generate_key(
-    session: Session, *, actor: Actor, project_id: uuid.UUID, name: str,
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: uuid.UUID,
+    name: str,
     request: RequestInfo | None = None,
 ) -> KeyWithSecret:
     """Create a key. The answer is the only time its secret is returned unasked."""
     name = _clean_name(name)
-    access.require(session, actor=actor, project_id=project_id, minimum=Role.ADMIN,
-                   attempted="generating a key", request=request)
+    access.require(
+        session,
+        actor=actor,
+        project_id=project_id,
+        minimum=Role.ADMIN,
+        attempted="generating a key",
+        request=request,
+    )
     now = clock.now()
     row, secret = _insert_key(session, actor=actor, project_id=project_id, name=name, now=now)
     session.flush()
-    audit.record(session, action=audit.KEY_GENERATED, actor=actor, project_id=project_id,
-                 key_id=row.id, key_name=row.name, old_status=None, new_status="active",
-                 request=request)
+    audit.record(
+        session,
+        action=audit.KEY_GENERATED,
+        actor=actor,
+        project_id=project_id,
+        key_id=row.id,
+        key_name=row.name,
+        old_status=None,
+        new_status="active",
+        request=request,
+    )
     result = _with_secret(row, secret)
     session.commit()  # the answer is built first: nothing reloads after the commit
     return result
 
 
 def revoke_key(
-    session: Session, *, actor: Actor, key_id: uuid.UUID, reason: str | RevokeReason,
-    grace_seconds: int = 0, request: RequestInfo | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    key_id: uuid.UUID,
+    reason: str | RevokeReason,
+    grace_seconds: int = 0,
+    request: RequestInfo | None = None,
 ) -> KeyPublic:
     """Revoke now (``grace_seconds=0``) or at the end of a grace period of up to 7 days.
 
@@ -234,20 +299,24 @@ def revoke_key(
     except ValueError as exc:
         raise InvalidInput("reason must be one of: retired, rotated, compromised") from exc
     grace_seconds = _check_grace(grace_seconds)
-    row = _load_for_change(session, actor=actor, key_id=key_id, attempted="revoking a key",
-                           request=request)
+    row = _load_for_change(
+        session, actor=actor, key_id=key_id, attempted="revoking a key", request=request
+    )
     now = clock.now()
     before = effective_status(row, now)
     new_expiry = now + timedelta(seconds=grace_seconds) if grace_seconds else None
     if before == KeyStatus.REVOKED:
-        raise _refuse(session,
-            f"Key '{row.name}' is already revoked. Reactivate it first if you meant to use it again."
+        raise _refuse(
+            session,
+            f"Key '{row.name}' is already revoked. "
+            "Reactivate it first if you meant to use it again.",
         )
     if row.status == KeyStatus.REVOKED.value:  # in a grace period: only bring the end forward
         if new_expiry is not None and row.expires_at is not None and new_expiry >= row.expires_at:
-            raise _refuse(session,
+            raise _refuse(
+                session,
                 f"Key '{row.name}' is already being revoked at {row.expires_at.isoformat()}; "
-                "a new revocation can only bring that forward (use grace_seconds=0 to revoke now)."
+                "a new revocation can only bring that forward (use grace_seconds=0 to revoke now).",
             )
         if row.revoke_reason == RevokeReason.COMPROMISED.value:
             reason = RevokeReason.COMPROMISED  # never downgraded: it would allow a reactivation
@@ -260,10 +329,19 @@ def revoke_key(
     session.add(row)
     after = effective_status(row, now)
     audit.record(
-        session, action=audit.KEY_REVOKED, actor=actor, project_id=row.project_id, key_id=row.id,
-        key_name=row.name, old_status=before.value, new_status=after.value,
-        details={"reason": reason.value, "grace_seconds": grace_seconds,
-                 "expires_at": new_expiry.isoformat() if new_expiry else None},
+        session,
+        action=audit.KEY_REVOKED,
+        actor=actor,
+        project_id=row.project_id,
+        key_id=row.id,
+        key_name=row.name,
+        old_status=before.value,
+        new_status=after.value,
+        details={
+            "reason": reason.value,
+            "grace_seconds": grace_seconds,
+            "expires_at": new_expiry.isoformat() if new_expiry else None,
+        },
         request=request,
     )
     result = to_public(row, now)
@@ -275,16 +353,20 @@ def reactivate_key(
     session: Session, *, actor: Actor, key_id: uuid.UUID, request: RequestInfo | None = None
 ) -> KeyPublic:
     """Make a revoked key active again, unless it was revoked as compromised."""
-    row = _load_for_change(session, actor=actor, key_id=key_id, attempted="reactivating a key",
-                           request=request)
+    row = _load_for_change(
+        session, actor=actor, key_id=key_id, attempted="reactivating a key", request=request
+    )
     now = clock.now()
     before = effective_status(row, now)
     if row.status == KeyStatus.ACTIVE.value:
-        raise _refuse(session, f"Key '{row.name}' is already active; there is nothing to reactivate.")
+        raise _refuse(
+            session, f"Key '{row.name}' is already active; there is nothing to reactivate."
+        )
     if row.revoke_reason == RevokeReason.COMPROMISED.value:
-        raise _refuse(session,
+        raise _refuse(
+            session,
             f"Key '{row.name}' was revoked as compromised and cannot be reactivated: a compromised "
-            "key never protects data again (NIST SP 800-57). Generate a new key instead."
+            "key never protects data again (NIST SP 800-57). Generate a new key instead.",
         )
     previous_reason = row.revoke_reason
     row.status = KeyStatus.ACTIVE.value
@@ -294,9 +376,16 @@ def reactivate_key(
     session.add(row)
     _bump_counters(session, row.project_id, revoked=-1)
     audit.record(
-        session, action=audit.KEY_REACTIVATED, actor=actor, project_id=row.project_id,
-        key_id=row.id, key_name=row.name, old_status=before.value, new_status="active",
-        details={"previous_reason": previous_reason}, request=request,
+        session,
+        action=audit.KEY_REACTIVATED,
+        actor=actor,
+        project_id=row.project_id,
+        key_id=row.id,
+        key_name=row.name,
+        old_status=before.value,
+        new_status="active",
+        details={"previous_reason": previous_reason},
+        request=request,
     )
     result = to_public(row, now)
     session.commit()  # the answer is built first: nothing reloads after the commit
@@ -304,21 +393,28 @@ def reactivate_key(
 
 
 def rotate_key(
-    session: Session, *, actor: Actor, key_id: uuid.UUID,
-    grace_seconds: int = DEFAULT_ROTATION_GRACE_SECONDS, request: RequestInfo | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    key_id: uuid.UUID,
+    grace_seconds: int = DEFAULT_ROTATION_GRACE_SECONDS,
+    request: RequestInfo | None = None,
 ) -> KeyWithSecret:
     """Generate a successor with the same name and revoke this key after a grace period."""
     grace_seconds = _check_grace(grace_seconds)
-    old = _load_for_change(session, actor=actor, key_id=key_id, attempted="rotating a key",
-                           request=request)
+    old = _load_for_change(
+        session, actor=actor, key_id=key_id, attempted="rotating a key", request=request
+    )
     if old.status != KeyStatus.ACTIVE.value:
-        raise _refuse(session,
+        raise _refuse(
+            session,
             f"Key '{old.name}' is already revoked or being revoked; rotate an active key, "
-            "or generate a new one."
+            "or generate a new one.",
         )
     now = clock.now()
-    new, secret = _insert_key(session, actor=actor, project_id=old.project_id, name=old.name,
-                              now=now, rotated_from=old.id)
+    new, secret = _insert_key(
+        session, actor=actor, project_id=old.project_id, name=old.name, now=now, rotated_from=old.id
+    )
     old.status = KeyStatus.REVOKED.value
     old.revoke_reason = RevokeReason.ROTATED.value
     old.revoked_at = now
@@ -327,16 +423,32 @@ def rotate_key(
     _bump_counters(session, old.project_id, revoked=1)
     session.flush()
     audit.record(
-        session, action=audit.KEY_ROTATED, actor=actor, project_id=old.project_id, key_id=old.id,
-        key_name=old.name, old_status="active", new_status=effective_status(old, now).value,
-        details={"new_key_id": str(new.id), "grace_seconds": grace_seconds,
-                 "expires_at": old.expires_at.isoformat() if old.expires_at else None},
+        session,
+        action=audit.KEY_ROTATED,
+        actor=actor,
+        project_id=old.project_id,
+        key_id=old.id,
+        key_name=old.name,
+        old_status="active",
+        new_status=effective_status(old, now).value,
+        details={
+            "new_key_id": str(new.id),
+            "grace_seconds": grace_seconds,
+            "expires_at": old.expires_at.isoformat() if old.expires_at else None,
+        },
         request=request,
     )
     audit.record(
-        session, action=audit.KEY_GENERATED, actor=actor, project_id=new.project_id,
-        key_id=new.id, key_name=new.name, old_status=None, new_status="active",
-        details={"rotated_from": str(old.id)}, request=request,
+        session,
+        action=audit.KEY_GENERATED,
+        actor=actor,
+        project_id=new.project_id,
+        key_id=new.id,
+        key_name=new.name,
+        old_status=None,
+        new_status="active",
+        details={"rotated_from": str(old.id)},
+        request=request,
     )
     result = _with_secret(new, secret)
     session.commit()  # the answer is built first: nothing reloads after the commit
@@ -347,8 +459,9 @@ def reveal_key(
     session: Session, *, actor: Actor, key_id: uuid.UUID, request: RequestInfo | None = None
 ) -> KeyWithSecret:
     """Show a key's secret again (owner/admin), recorded as ``key.revealed``."""
-    row = _load_for_change(session, actor=actor, key_id=key_id, attempted="revealing a secret",
-                           request=request)
+    row = _load_for_change(
+        session, actor=actor, key_id=key_id, attempted="revealing a secret", request=request
+    )
     try:
         secret = decrypt_secret(row)
     except Conflict:
@@ -356,8 +469,15 @@ def reveal_key(
         raise
     status = effective_status(row, clock.now()).value  # revealing changes nothing
     audit.record(
-        session, action=audit.KEY_REVEALED, actor=actor, project_id=row.project_id, key_id=row.id,
-        key_name=row.name, old_status=status, new_status=status, request=request,
+        session,
+        action=audit.KEY_REVEALED,
+        actor=actor,
+        project_id=row.project_id,
+        key_id=row.id,
+        key_name=row.name,
+        old_status=status,
+        new_status=status,
+        request=request,
     )
     result = _with_secret(row, secret)
     session.commit()  # the answer is built first: nothing reloads after the commit
@@ -388,8 +508,12 @@ def _encode(parts: list[str]) -> str:
 def _decode(cursor: str, kind: str) -> list[str]:
     try:
         parts = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if not (isinstance(parts, list) and len(parts) == 3 and parts[0] == kind
-                and all(isinstance(p, str) for p in parts)):
+        if not (
+            isinstance(parts, list)
+            and len(parts) == 3
+            and parts[0] == kind
+            and all(isinstance(p, str) for p in parts)
+        ):
             raise ValueError("shape")
         return parts
     except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
@@ -439,8 +563,10 @@ def _after_name(name: str, key_id: uuid.UUID, dialect: str):
     if dialect == "postgresql":
         return sa.and_(
             column.op("~>=~", is_comparison=True)(name),
-            sa.or_(column.op("~>~", is_comparison=True)(name),
-                   sa.and_(column == name, col(SignatureKey.id) > key_id)),
+            sa.or_(
+                column.op("~>~", is_comparison=True)(name),
+                sa.and_(column == name, col(SignatureKey.id) > key_id),
+            ),
         )
     return sa.tuple_(column, SignatureKey.id) > sa.tuple_(
         sa.literal(name, SignatureKey.__table__.c.name_search.type),
@@ -483,8 +609,9 @@ def _search_clause(q: str, dialect: str):
 def key_totals(session: Session, *, actor: Actor, project_id: uuid.UUID) -> KeyTotals:
     """Totals by effective status from the project's counters plus the few keys in grace."""
     db.read_only(session)
-    access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
-                   attempted="reading keys")
+    access.require(
+        session, actor=actor, project_id=project_id, minimum=Role.VIEWER, attempted="reading keys"
+    )
     return _totals(session, project_id)
 
 
@@ -493,18 +620,28 @@ def _totals(session: Session, project_id: uuid.UUID) -> KeyTotals:
     if project is None:
         raise NotFound(access.PROJECT_NOT_FOUND)
     expiring = session.exec(
-        select(sa.func.count()).select_from(SignatureKey).where(
-            SignatureKey.project_id == project_id, col(SignatureKey.expires_at) > clock.now()
-        )
+        select(sa.func.count())
+        .select_from(SignatureKey)
+        .where(SignatureKey.project_id == project_id, col(SignatureKey.expires_at) > clock.now())
     ).one()
     revoked = project.revoked_count - expiring
-    return KeyTotals(active=project.key_count - revoked, expiring=expiring, revoked=revoked,
-                     total=project.key_count)
+    return KeyTotals(
+        active=project.key_count - revoked,
+        expiring=expiring,
+        revoked=revoked,
+        total=project.key_count,
+    )
 
 
 def list_keys(
-    session: Session, *, actor: Actor, project_id: uuid.UUID, status: str | None = None,
-    q: str | None = None, limit: int = 50, cursor: str | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: uuid.UUID,
+    status: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
 ) -> KeyPage:
     """One page, keyset-paged: newest first on ``(created_at, id)``; a search (``q``) in name
     order on ``(name_search, id)``."""
@@ -521,10 +658,13 @@ def list_keys(
     if q is not None and has_control_chars(q):
         raise InvalidInput("search text cannot contain control characters")
     searching = bool(q and q.strip())
-    after = (decode_search_cursor(cursor) if searching else decode_cursor(cursor)) if cursor else None
+    after = (
+        (decode_search_cursor(cursor) if searching else decode_cursor(cursor)) if cursor else None
+    )
     db.read_only(session)
-    access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
-                   attempted="reading keys")
+    access.require(
+        session, actor=actor, project_id=project_id, minimum=Role.VIEWER, attempted="reading keys"
+    )
     dialect = session.get_bind().dialect.name
     now = clock.now()
     where = [SignatureKey.project_id == project_id]
@@ -539,24 +679,33 @@ def list_keys(
         query = query.order_by(*_name_order(dialect))
     else:
         if after:
-            query = query.where(sa.tuple_(SignatureKey.created_at, SignatureKey.id) < sa.tuple_(
-                sa.literal(after[0], SignatureKey.__table__.c.created_at.type),
-                sa.literal(after[1], SignatureKey.__table__.c.id.type),
-            ))
+            query = query.where(
+                sa.tuple_(SignatureKey.created_at, SignatureKey.id)
+                < sa.tuple_(
+                    sa.literal(after[0], SignatureKey.__table__.c.created_at.type),
+                    sa.literal(after[1], SignatureKey.__table__.c.id.type),
+                )
+            )
         query = query.order_by(col(SignatureKey.created_at).desc(), col(SignatureKey.id).desc())
     rows = session.exec(query.limit(limit + 1)).all()
     items = [to_public(r, now) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = (encode_search_cursor(last.name_search, last.id) if searching
-                       else encode_cursor(last.created_at, last.id))
+        next_cursor = (
+            encode_search_cursor(last.name_search, last.id)
+            if searching
+            else encode_cursor(last.created_at, last.id)
+        )
     if searching:
         total = session.exec(select(sa.func.count()).select_from(SignatureKey).where(*where)).one()
     else:
         totals = _totals(session, project_id)
-        total = {None: totals.total, KeyStatus.ACTIVE: totals.active,
-                 KeyStatus.REVOKED: totals.revoked}[wanted]
+        total = {
+            None: totals.total,
+            KeyStatus.ACTIVE: totals.active,
+            KeyStatus.REVOKED: totals.revoked,
+        }[wanted]
     return KeyPage(items=items, next_cursor=next_cursor, total=total)
 
 
@@ -564,22 +713,41 @@ def list_keys(
 
 
 def _signing_keys(session: Session, project_id: uuid.UUID) -> list[SignatureKey]:
-    return list(session.exec(
-        select(SignatureKey)
-        .where(SignatureKey.project_id == project_id, _effective_clause(KeyStatus.ACTIVE, clock.now()))
-        .order_by(col(SignatureKey.created_at).desc(), col(SignatureKey.id).desc())
-        .limit(MAX_SIGNING_KEYS)
-    ).all())
+    return list(
+        session.exec(
+            select(SignatureKey)
+            .where(
+                SignatureKey.project_id == project_id,
+                _effective_clause(KeyStatus.ACTIVE, clock.now()),
+            )
+            .order_by(col(SignatureKey.created_at).desc(), col(SignatureKey.id).desc())
+            .limit(MAX_SIGNING_KEYS)
+        ).all()
+    )
 
 
 def sign_payload(
-    session: Session, *, actor: Actor, project_id: uuid.UUID, payload: bytes,
-    msg_id: str | None = None, timestamp: int | None = None, request: RequestInfo | None = None,
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: uuid.UUID,
+    payload: bytes,
+    msg_id: str | None = None,
+    timestamp: int | None = None,
+    request: RequestInfo | None = None,
 ) -> dict[str, str]:
     """Standard Webhooks headers signed by every active key (grace periods included)."""
-    access.require(session, actor=actor, project_id=project_id, minimum=Role.ADMIN,
-                   attempted="signing a payload", request=request)
-    if msg_id is not None and not (1 <= len(msg_id) <= 200 and msg_id.isprintable() and "." not in msg_id):
+    access.require(
+        session,
+        actor=actor,
+        project_id=project_id,
+        minimum=Role.ADMIN,
+        attempted="signing a payload",
+        request=request,
+    )
+    if msg_id is not None and not (
+        1 <= len(msg_id) <= 200 and msg_id.isprintable() and "." not in msg_id
+    ):
         raise InvalidInput("msg_id must be 1 to 200 printable characters without '.'")
     if timestamp is not None and not 0 <= timestamp < 2**40:
         raise InvalidInput("timestamp must be seconds since the epoch")
@@ -587,21 +755,37 @@ def sign_payload(
     if not rows:
         raise Conflict("This project has no active key to sign with. Generate a key first.")
     secrets = [decrypt_secret(r) for r in rows]
-    return sign_headers(secrets, payload=payload, msg_id=msg_id, timestamp=timestamp,
-                        clock=lambda: clock.now().timestamp())
+    return sign_headers(
+        secrets,
+        payload=payload,
+        msg_id=msg_id,
+        timestamp=timestamp,
+        clock=lambda: clock.now().timestamp(),
+    )
 
 
 def verify_payload(
-    session: Session, *, actor: Actor, project_id: uuid.UUID, payload: bytes, headers: dict[str, str]
+    session: Session,
+    *,
+    actor: Actor,
+    project_id: uuid.UUID,
+    payload: bytes,
+    headers: dict[str, str],
 ) -> uuid.UUID:
     """The id of the active key whose signature is in ``headers``; InvalidInput when none is."""
     db.read_only(session)
-    access.require(session, actor=actor, project_id=project_id, minimum=Role.VIEWER,
-                   attempted="verifying a payload")
+    access.require(
+        session,
+        actor=actor,
+        project_id=project_id,
+        minimum=Role.VIEWER,
+        attempted="verifying a payload",
+    )
     rows = _signing_keys(session, project_id)
     try:
         candidates = [(r.id, decrypt_secret(r)) for r in rows]
-        return verify_signature(candidates, headers=headers, payload=payload,
-                                clock=lambda: clock.now().timestamp())
+        return verify_signature(
+            candidates, headers=headers, payload=payload, clock=lambda: clock.now().timestamp()
+        )
     except SignatureError as exc:
         raise InvalidInput(str(exc)) from exc

@@ -22,7 +22,10 @@ from meshkeys.services.keys import associated_data
 
 
 def rotate_master_key(
-    session: Session, *, keyring: Keyring, batch: int = 500,
+    session: Session,
+    *,
+    keyring: Keyring,
+    batch: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Re-encrypt every secret not yet under the current master key. Resumable.
@@ -59,8 +62,13 @@ def rotate_master_key(
             progress(len(rows))
     if changed:
         db.bind_actor(session, None, system=True)
-        audit.record(session, action=audit.MASTER_KEY_ROTATED, actor=None, actor_email="system",
-                     details={"version": keyring.current_version, "rows": changed})
+        audit.record(
+            session,
+            action=audit.MASTER_KEY_ROTATED,
+            actor=None,
+            actor_email="system",
+            details={"version": keyring.current_version, "rows": changed},
+        )
         session.commit()
     return changed
 
@@ -79,8 +87,14 @@ def verify_all_chains(session: Session) -> tuple[int, ChainBreak | None]:
 
 
 def seed_keys(
-    session: Session, *, project_id: uuid.UUID, count: int, created_by: uuid.UUID | None,
-    keyring: Keyring, revoked_every: int = 10, batch: int = 5000,
+    session: Session,
+    *,
+    project_id: uuid.UUID,
+    count: int,
+    created_by: uuid.UUID | None,
+    keyring: Keyring,
+    revoked_every: int = 10,
+    batch: int = 5000,
     progress: Callable[[int], None] | None = None,
 ) -> None:
     """Bulk demo data for benchmarks: ``count`` keys, one in ``revoked_every`` revoked.
@@ -104,18 +118,31 @@ def seed_keys(
             is_revoked = revoked_every > 0 and i % revoked_every == revoked_every - 1
             revoked += is_revoked
             created = start + timedelta(seconds=i)
-            rows.append({
-                "id": key_id, "project_id": project_id, "name": f"seed-{i:07d}",
-                "name_search": f"seed-{i:07d}",
-                "key": keyring.encrypt(secret.encode(), associated_data=associated_data(key_id, project_id)),
-                "key_hint": key_hint(secret), "status": "revoked" if is_revoked else "active",
-                "revoke_reason": "retired" if is_revoked else None, "created_at": created,
-                "created_by": created_by, "revoked_at": created if is_revoked else None,
-                "expires_at": None, "rotated_from": None,
-            })
+            rows.append(
+                {
+                    "id": key_id,
+                    "project_id": project_id,
+                    "name": f"seed-{i:07d}",
+                    "name_search": f"seed-{i:07d}",
+                    "key": keyring.encrypt(
+                        secret.encode(), associated_data=associated_data(key_id, project_id)
+                    ),
+                    "key_hint": key_hint(secret),
+                    "status": "revoked" if is_revoked else "active",
+                    "revoke_reason": "retired" if is_revoked else None,
+                    "created_at": created,
+                    "created_by": created_by,
+                    "revoked_at": created if is_revoked else None,
+                    "expires_at": None,
+                    "rotated_from": None,
+                }
+            )
         session.execute(sa.insert(SignatureKey), rows)
-        session.execute(sa.update(Project).where(col(Project.id) == project_id).values(
-            key_count=Project.key_count + n, revoked_count=Project.revoked_count + revoked))
+        session.execute(
+            sa.update(Project)
+            .where(col(Project.id) == project_id)
+            .values(key_count=Project.key_count + n, revoked_count=Project.revoked_count + revoked)
+        )
         session.commit()
         made += n
         if progress:
@@ -125,4 +152,3 @@ def seed_keys(
         # the whole table until autovacuum's next analyze. Refresh them now.
         session.execute(sa.text("ANALYZE signature_keys"))
         session.commit()
-

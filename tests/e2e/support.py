@@ -30,8 +30,13 @@ from tests.e2e.apprunner import RunningApp, install_hydration_probe, run_app, wa
 from tests.helpers import reset_caches
 
 PASSWORD = "correct-horse-battery"
-_KNOBS = ("MESHKEYS_DATABASE_URL", "MESHKEYS_MASTER_KEY", "MESHKEYS_MASTER_KEYS",
-          "MESHKEYS_ENV", "MESHKEYS_MASTER_KEY_FILE")
+_KNOBS = (
+    "MESHKEYS_DATABASE_URL",
+    "MESHKEYS_MASTER_KEY",
+    "MESHKEYS_MASTER_KEYS",
+    "MESHKEYS_ENV",
+    "MESHKEYS_MASTER_KEY_FILE",
+)
 
 
 @contextlib.contextmanager
@@ -94,7 +99,9 @@ def make_team(prefix: str) -> Team:
     outsider = make_user(f"{prefix}-outsider@example.com")
     with services_session() as s:
         project = projects.create_project(s, actor=owner, name=f"{prefix} payments")
-        projects.add_member(s, actor=owner, project_id=project.id, email=viewer.email, role="viewer")
+        projects.add_member(
+            s, actor=owner, project_id=project.id, email=viewer.email, role="viewer"
+        )
         other = projects.create_project(s, actor=outsider, name=f"{prefix} elsewhere")
     return Team(owner, viewer, outsider, project.id, other.id)
 

@@ -68,8 +68,13 @@ def the_key() -> SignatureKey:
 
 def denied_events(project_id) -> list[AuditEvent]:
     with services_session() as s:
-        return list(s.exec(select(AuditEvent).where(AuditEvent.project_id == project_id,
-                                                    AuditEvent.action == "access.denied")).all())
+        return list(
+            s.exec(
+                select(AuditEvent).where(
+                    AuditEvent.project_id == project_id, AuditEvent.action == "access.denied"
+                )
+            ).all()
+        )
 
 
 def test_viewer_sees_the_keys_without_change_buttons(page: Page, team):
@@ -100,29 +105,40 @@ def test_forged_events_from_a_viewer_are_refused_by_the_services(page: Page, tea
     expect(page.get_by_text("matching keys")).to_be_visible()
     handler = KeysState.get_full_name() + ".set_status_filter"
     sent = next(f for f in frames if isinstance(f, str) and handler in f)
-    prefix, body = sent[: sent.index("[")], json.loads(sent[sent.index("["):])
+    prefix, body = sent[: sent.index("[")], json.loads(sent[sent.index("[") :])
     event = body[1]
 
     def forge(name: str, payload: dict) -> None:
         forged = dict(event, name=KeysState.get_full_name() + "." + name, payload=payload)
         frame = prefix + json.dumps([body[0], forged])
-        page.evaluate("f => window.__mkSockets.filter(s => s.readyState === 1).at(-1).send(f)",
-                      frame)
+        page.evaluate(
+            "f => window.__mkSockets.filter(s => s.readyState === 1).at(-1).send(f)", frame
+        )
 
     forge("revoke", {"form": {"key_id": str(key.id), "reason": "compromised", "grace": "0"}})
-    expect(page.get_by_text(re.compile(r"Your role in this project is viewer; revoking a key "
-                                       r"needs admin"))).to_be_visible()
+    expect(
+        page.get_by_text(
+            re.compile(
+                r"Your role in this project is viewer; revoking a key "
+                r"needs admin"
+            )
+        )
+    ).to_be_visible()
     forge("generate", {"form": {"name": "forged"}})
     expect(page.get_by_text(re.compile(r"generating a key needs admin"))).to_be_visible()
 
     after = the_key()
     assert (after.status, after.revoke_reason, after.revoked_at) == ("active", None, None)
     with services_session() as s:
-        names = s.exec(select(SignatureKey.name).where(SignatureKey.project_id == team.project_id)).all()
+        names = s.exec(
+            select(SignatureKey.name).where(SignatureKey.project_id == team.project_id)
+        ).all()
     assert names == ["shared-key"]
     denied = denied_events(team.project_id)[before:]
     assert [(e.actor_email, e.details["attempted"]) for e in denied] == [
-        (team.viewer.email, "revoking a key"), (team.viewer.email, "generating a key")]
+        (team.viewer.email, "revoking a key"),
+        (team.viewer.email, "generating a key"),
+    ]
     assert denied[0].key_id == key.id
 
 
@@ -133,7 +149,9 @@ def test_member_of_another_project_gets_nothing_from_a_guessed_url(page: Page, t
 
     for path in (keys_url(team.project_id), audit_url(team.project_id)):
         goto(page, path)
-        expect(page.get_by_role("alert")).to_contain_text("Project not found, or you are not a member")
+        expect(page.get_by_role("alert")).to_contain_text(
+            "Project not found, or you are not a member"
+        )
         expect(page.get_by_role("row")).to_have_count(0)
         content = page.content()
         assert "shared-key" not in content and "acl payments" not in content

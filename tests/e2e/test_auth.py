@@ -91,7 +91,8 @@ def test_repeated_failures_are_rate_limited_with_a_time_to_retry(page: Page):
         expect(page.get_by_role("button", name="Sign in")).to_be_enabled()
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text(
-        re.compile(r"Too many failed sign-ins\. Try again in \d+ seconds\."))
+        re.compile(r"Too many failed sign-ins\. Try again in \d+ seconds\.")
+    )
 
 
 def test_sign_in_then_sign_out_ends_the_session(page: Page, app):
@@ -113,9 +114,16 @@ def test_sign_in_then_sign_out_ends_the_session(page: Page, app):
     expect(page.get_by_role("heading", name="Sign in to meshkeys")).to_be_visible()
 
 
-@pytest.mark.parametrize("path", ["/", "/projects", "/settings/tokens",
-                                  "/projects/00000000-0000-4000-8000-000000000000/keys",
-                                  "/projects/00000000-0000-4000-8000-000000000000/audit"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/projects",
+        "/settings/tokens",
+        "/projects/00000000-0000-4000-8000-000000000000/keys",
+        "/projects/00000000-0000-4000-8000-000000000000/audit",
+    ],
+)
 def test_every_page_but_login_needs_a_session(page: Page, path: str):
     page.goto(path)
     page.wait_for_url(re.compile(r"/login/?$"))
@@ -134,7 +142,9 @@ def test_the_state_store_never_holds_the_session_token(page: Page, app):
     expect(page.get_by_role("heading", name=re.compile("Audit log"))).to_be_visible()
     stored = b""
     for _ in range(50):  # the disk store writes after the event; poll briefly
-        stored = b"".join(p.read_bytes() for p in (app.workdir / "states").rglob("*") if p.is_file())
+        stored = b"".join(
+            p.read_bytes() for p in (app.workdir / "states").rglob("*") if p.is_file()
+        )
         if hash_token(token).encode() in stored:
             break
         page.wait_for_timeout(100)

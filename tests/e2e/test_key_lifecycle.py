@@ -52,15 +52,20 @@ def team(app):
 
 @pytest.fixture
 def page(browser, app):
-    context = new_context(browser, app, permissions=["clipboard-read", "clipboard-write"],
-                          viewport={"width": 1360, "height": 860})
+    context = new_context(
+        browser,
+        app,
+        permissions=["clipboard-read", "clipboard-write"],
+        viewport={"width": 1360, "height": 860},
+    )
     yield context.new_page()
     context.close()
 
 
 def key_row(page: Page, name: str, status: str) -> Locator:
     return page.get_by_role("row", name=name, exact=True).filter(
-        has=page.get_by_label(f"status {status}", exact=True))
+        has=page.get_by_label(f"status {status}", exact=True)
+    )
 
 
 def read_secret_dialog(page: Page) -> str:
@@ -80,8 +85,9 @@ def close_secret_dialog(page: Page, secret: str) -> None:
 
 def stored_secret(name: str, status: str = "active") -> str:
     with services_session() as s:
-        row = s.exec(select(SignatureKey).where(SignatureKey.name == name,
-                                                SignatureKey.status == status)).one()
+        row = s.exec(
+            select(SignatureKey).where(SignatureKey.name == name, SignatureKey.status == status)
+        ).one()
         return keys.decrypt_secret(row)
 
 
@@ -150,10 +156,19 @@ def test_generate_revoke_reactivate_rotate_reveal_then_audit(page: Page, team, t
     page.get_by_role("link", name="Audit log").click()
     page.wait_for_url(f"**{audit_url(team.project_id)}*")
     table = page.get_by_role("table")
-    expect(table.get_by_role("rowheader")).to_have_text([
-        "key.generated", "key.revealed", "key.generated", "key.rotated", "key.reactivated",
-        "key.revoked", "key.generated", "member.added", "project.created",
-    ])
+    expect(table.get_by_role("rowheader")).to_have_text(
+        [
+            "key.generated",
+            "key.revealed",
+            "key.generated",
+            "key.rotated",
+            "key.reactivated",
+            "key.revoked",
+            "key.generated",
+            "member.added",
+            "project.created",
+        ]
+    )
     revoked = table.get_by_role("row", name="key.revoked production")
     expect(revoked).to_contain_text(team.owner.email)
     expect(revoked).to_contain_text("active")
@@ -175,8 +190,11 @@ def test_audit_filters_and_csv_export(page: Page, team):
     assert tuple(rows[0]) == history.CSV_COLUMNS
     exported = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
     with services_session() as s:
-        events = s.exec(select(AuditEvent).where(AuditEvent.project_id == team.project_id)
-                        .order_by(AuditEvent.seq.desc())).all()
+        events = s.exec(
+            select(AuditEvent)
+            .where(AuditEvent.project_id == team.project_id)
+            .order_by(AuditEvent.seq.desc())
+        ).all()
     assert [e["action"] for e in exported] == [e.action for e in events]
     assert all(e["actor_email"] == team.owner.email for e in exported)
     assert not any("whsec_" in cell for r in rows for cell in r)

@@ -32,12 +32,18 @@ def seeded(app):
     ids = {}
     with services_session() as s:
         for i in range(COUNT):
-            key = keys.generate_key(s, actor=team.owner, project_id=team.project_id,
-                                    name=f"svc-{i:03d}", request=RequestInfo("10.0.0.1"))
+            key = keys.generate_key(
+                s,
+                actor=team.owner,
+                project_id=team.project_id,
+                name=f"svc-{i:03d}",
+                request=RequestInfo("10.0.0.1"),
+            )
             ids[key.name] = str(key.id)
         for i in range(0, COUNT, 10):
-            keys.revoke_key(s, actor=team.owner, key_id=uuid.UUID(ids[f"svc-{i:03d}"]),
-                            reason="retired")
+            keys.revoke_key(
+                s, actor=team.owner, key_id=uuid.UUID(ids[f"svc-{i:03d}"]), reason="retired"
+            )
     return team, ids
 
 
@@ -91,7 +97,8 @@ def test_totals_come_from_the_database(page: Page):
     expect(page.get_by_label("Total keys")).to_contain_text("120")
     # 108 active keys: more than sign a webhook, and the page says so.
     expect(page.get_by_role("status").filter(has_text="newest active keys")).to_contain_text(
-        "Only the 20 newest active keys sign and verify webhooks")
+        "Only the 20 newest active keys sign and verify webhooks"
+    )
 
 
 def test_status_filter(page: Page):

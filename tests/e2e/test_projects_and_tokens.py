@@ -79,7 +79,9 @@ def test_create_a_project_and_manage_its_members(page: Page, team):
     expect(page.get_by_label(f"Role of {team.owner.email}")).to_contain_text("owner")
     assert role_in(billing_id, team.owner.email) == "owner"
 
-    page.get_by_role("row", name="newcomer@example.com").get_by_role("button", name="Remove").click()
+    page.get_by_role("row", name="newcomer@example.com").get_by_role(
+        "button", name="Remove"
+    ).click()
     page.get_by_role("button", name="Remove member").click()
     expect(page.get_by_text("newcomer@example.com removed from Billing.")).to_be_visible()
     expect(page.get_by_role("row", name="newcomer@example.com")).to_have_count(0)

@@ -43,8 +43,15 @@ class ApiServer:
 
 
 def _cli(env: dict[str, str], *args: str, input: str | None = None) -> str:
-    done = subprocess.run([sys.executable, "-m", "meshkeys.cli", *args], cwd=REPO_ROOT, env=env,
-                          input=input, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "meshkeys.cli", *args],
+        cwd=REPO_ROOT,
+        env=env,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, f"meshkeys {' '.join(args)}: {done.stderr}"
     return done.stdout
 
@@ -61,31 +68,64 @@ def _wait_for_health(url: str, process: subprocess.Popen, log: Path) -> None:
         except (urllib.error.URLError, OSError):
             pass
         if time.monotonic() > deadline:
-            pytest.fail(f"the API did not answer /health within {STARTUP_TIMEOUT} s:\n"
-                        f"{log.read_text()[-4000:]}")
+            pytest.fail(
+                f"the API did not answer /health within {STARTUP_TIMEOUT} s:\n"
+                f"{log.read_text()[-4000:]}"
+            )
         time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
 def api_server(tmp_path_factory) -> Iterator[ApiServer]:
     tmp = tmp_path_factory.mktemp("schemathesis")
-    env = {**os.environ, "MESHKEYS_DATABASE_URL": f"sqlite:///{tmp}/api.db",
-           "MESHKEYS_MASTER_KEY": random_master_key(), "MESHKEYS_ENV": "development"}
+    env = {
+        **os.environ,
+        "MESHKEYS_DATABASE_URL": f"sqlite:///{tmp}/api.db",
+        "MESHKEYS_MASTER_KEY": random_master_key(),
+        "MESHKEYS_ENV": "development",
+    }
     env.pop("MESHKEYS_MASTER_KEYS", None)
     email = "fuzz@example.com"
     _cli(env, "db", "upgrade")
     _cli(env, "user", "create", email, "--password-stdin", input="correct-horse-battery\n")
     project_id = _cli(env, "project", "create", "Fuzzing", "--owner", email).strip()
     token = _cli(env, "token", "create", "--user", email, "--name", "schemathesis").splitlines()[0]
-    key = json.loads(_cli(env, "keys", "generate", "--project", project_id, "--name", "fuzz",
-                          "--user", email, "--json"))
+    key = json.loads(
+        _cli(
+            env,
+            "keys",
+            "generate",
+            "--project",
+            project_id,
+            "--name",
+            "fuzz",
+            "--user",
+            email,
+            "--json",
+        )
+    )
     port = free_port()
     log = tmp / "uvicorn.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "meshkeys.api.app:create_api",
-             "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-            cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "meshkeys.api.app:create_api",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -132,7 +172,9 @@ def _point_at_real_data(case, server: ApiServer) -> None:
 def _call_and_validate(case, api_server: ApiServer) -> None:
     _point_at_real_data(case, api_server)
     case.call_and_validate(
-        base_url=api_server.url, timeout=30, headers={"Authorization": f"Bearer {api_server.token}"},
+        base_url=api_server.url,
+        timeout=30,
+        headers={"Authorization": f"Bearer {api_server.token}"},
         # Schema-valid input may still break a rule (a blank name, an unknown cursor, since after
         # until) and /webhooks/verify answers 400 to a bad signature by contract: those 400s are
         # right, so "schema-valid requests must be accepted" is the one check left out.
@@ -140,8 +182,12 @@ def _call_and_validate(case, api_server: ApiServer) -> None:
     )
 
 
-fuzz = settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-                suppress_health_check=list(HealthCheck))
+fuzz = settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
 
 
 @schema.parametrize()

@@ -74,14 +74,19 @@ def world(session):
 def create_database(pg: PgServer, name: str) -> str:
     """A new empty database owned by the app role; returns its SQLAlchemy URL."""
     with psycopg.connect(pg.admin_dsn, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-            sql.Identifier(name), sql.Identifier(pg.app_role)))
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(pg.app_role)
+            )
+        )
     return make_url(pg.app_url).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_database(pg: PgServer, name: str) -> None:
     with psycopg.connect(pg.admin_dsn, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture

@@ -50,14 +50,19 @@ def api(api_database, monkeypatch) -> Iterator[ApiWorld]:
 
 def test_the_api_role_is_subject_to_row_level_security(api: ApiWorld):
     with api.engine.connect() as conn:
-        superuser, bypass = conn.execute(sa.text(
-            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
+        superuser, bypass = conn.execute(
+            sa.text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        ).one()
     assert (superuser, bypass) == (False, False)
     key = api.generate()
     # Without the RLS context the API's services set, the same role sees no keys at all.
     with api.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM signature_keys WHERE id = :id"),
-                            {"id": key["id"]}).scalar_one() == 0
+        assert (
+            conn.execute(
+                sa.text("SELECT count(*) FROM signature_keys WHERE id = :id"), {"id": key["id"]}
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_health_is_503_when_postgresql_does_not_answer(api_database, monkeypatch):
@@ -67,4 +72,3 @@ def test_health_is_503_when_postgresql_does_not_answer(api_database, monkeypatch
     finally:
         reset_caches()
     assert answer.status_code == 503 and answer.json() == {"status": "unavailable"}
-

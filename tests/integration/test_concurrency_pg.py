@@ -59,8 +59,9 @@ def test_concurrent_revoke_and_reactivate_leave_state_and_log_consistent(committ
 
     with Session(committed_db, expire_on_commit=False) as s:
         final = keys.get_key(s, actor=world.owner, key_id=key.id)
-        trail = s.exec(select(AuditEvent).where(AuditEvent.key_id == key.id)
-                       .order_by(AuditEvent.seq)).all()
+        trail = s.exec(
+            select(AuditEvent).where(AuditEvent.key_id == key.id).order_by(AuditEvent.seq)
+        ).all()
         changes = [e for e in trail if e.action in (audit.KEY_REVOKED, audit.KEY_REACTIVATED)]
         # Exactly one event per successful change: none lost, none duplicated.
         assert len(changes) == len(successes)
@@ -88,8 +89,9 @@ def test_only_one_first_admin_when_two_set_up_at_once(committed_db):
         start.wait()
         try:
             with Session(committed_db, expire_on_commit=False) as s:
-                projects.setup_first_admin(s, email=f"admin{n}@example.com", password=PASSWORD,
-                                           project_name=f"P{n}")
+                projects.setup_first_admin(
+                    s, email=f"admin{n}@example.com", password=PASSWORD, project_name=f"P{n}"
+                )
             results.append("ok")
         except Conflict:
             results.append("conflict")
@@ -108,8 +110,13 @@ def test_two_owners_demoting_themselves_at_once_leave_one_owner(committed_db):
 
     with Session(committed_db, expire_on_commit=False) as s:
         world = make_world(s)
-        projects.change_member_role(s, actor=world.owner, project_id=world.project_id,
-                                    user_id=world.admin.user_id, role="owner")
+        projects.change_member_role(
+            s,
+            actor=world.owner,
+            project_id=world.project_id,
+            user_id=world.admin.user_id,
+            role="owner",
+        )
     results: dict[str, str] = {}
     start = threading.Barrier(2)
 
@@ -117,8 +124,9 @@ def test_two_owners_demoting_themselves_at_once_leave_one_owner(committed_db):
         start.wait()
         try:
             with Session(committed_db, expire_on_commit=False) as s:
-                projects.change_member_role(s, actor=actor, project_id=world.project_id,
-                                            user_id=actor.user_id, role="admin")
+                projects.change_member_role(
+                    s, actor=actor, project_id=world.project_id, user_id=actor.user_id, role="admin"
+                )
             results[actor.email] = "ok"
         except Conflict:
             results[actor.email] = "conflict"

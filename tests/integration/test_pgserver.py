@@ -1,4 +1,4 @@
-"""Self-test of tests/pgserver.py: the throwaway database is real and the app role is no superuser."""
+"""Self-test of tests/pgserver.py: the throwaway database is real, the app role no superuser."""
 
 import psycopg
 

@@ -21,12 +21,18 @@ def test_empty_postgres_to_head_and_back_with_no_drift(empty_db):
 
 
 def test_app_role_is_subject_to_row_level_security(session):
-    user, superuser, bypass = session.execute(sa.text(
-        "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")).one()
+    user, superuser, bypass = session.execute(
+        sa.text(
+            "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
+        )
+    ).one()
     assert not superuser and not bypass
-    forced = session.execute(sa.text(
-        "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
-        "WHERE relname IN ('signature_keys', 'audit_events') ORDER BY relname")).all()
+    forced = session.execute(
+        sa.text(
+            "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+            "WHERE relname IN ('signature_keys', 'audit_events') ORDER BY relname"
+        )
+    ).all()
     assert forced == [("audit_events", True, True), ("signature_keys", True, True)]
 
 
@@ -37,8 +43,9 @@ def _visible(session, model, user_id, *, system=False):
 
 def test_rls_confines_each_transaction_to_the_actors_projects(session, world):
     mine = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="mine")
-    theirs = keys.generate_key(session, actor=world.outsider, project_id=world.other_project_id,
-                               name="theirs")
+    theirs = keys.generate_key(
+        session, actor=world.outsider, project_id=world.other_project_id, name="theirs"
+    )
     assert {k.id for k in _visible(session, SignatureKey, world.viewer.user_id)} == {mine.id}
     assert {k.id for k in _visible(session, SignatureKey, world.outsider.user_id)} == {theirs.id}
     assert _visible(session, SignatureKey, None) == []  # nobody bound: nothing visible
@@ -49,22 +56,36 @@ def test_rls_confines_each_transaction_to_the_actors_projects(session, world):
 
 
 def test_rls_refuses_writes_into_another_project(session, world):
-    keys.generate_key(session, actor=world.outsider, project_id=world.other_project_id, name="theirs")
+    keys.generate_key(
+        session, actor=world.outsider, project_id=world.other_project_id, name="theirs"
+    )
     db.bind_actor(session, world.admin.user_id)
     # An UPDATE of rows the actor cannot see changes nothing.
     changed = session.execute(sa.update(SignatureKey).values(status="revoked")).rowcount
     assert changed == 0
     session.execute(sa.text("SAVEPOINT probe"))
     with pytest.raises(sa.exc.ProgrammingError, match="row-level security"):
-        session.execute(sa.insert(SignatureKey).values(
-            id=uuid.uuid4(), project_id=world.other_project_id, name="x", name_search="x",
-            key="mk1.x.y", key_hint="abcd", status="active", created_at=sa.func.now()))
+        session.execute(
+            sa.insert(SignatureKey).values(
+                id=uuid.uuid4(),
+                project_id=world.other_project_id,
+                name="x",
+                name_search="x",
+                key="mk1.x.y",
+                key_hint="abcd",
+                status="active",
+                created_at=sa.func.now(),
+            )
+        )
     session.execute(sa.text("ROLLBACK TO SAVEPOINT probe"))
 
 
 def test_audit_events_refuse_update_delete_and_truncate(session, world):
-    for statement in ("UPDATE audit_events SET actor_email = 'x'", "DELETE FROM audit_events",
-                      "TRUNCATE audit_events"):
+    for statement in (
+        "UPDATE audit_events SET actor_email = 'x'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ):
         db.bind_actor(session, None, system=True)
         session.execute(sa.text("SAVEPOINT probe"))
         with pytest.raises(sa.exc.DatabaseError, match="append-only"):
@@ -78,20 +99,34 @@ def _plan(session, sql_text: str, **params) -> str:
 
 
 def test_list_queries_use_indexes_not_sorts(session, world):
-    operations.seed_keys(session, project_id=world.project_id, count=20_000,
-                         created_by=world.owner.user_id, keyring=get_keyring())
+    operations.seed_keys(
+        session,
+        project_id=world.project_id,
+        count=20_000,
+        created_by=world.owner.user_id,
+        keyring=get_keyring(),
+    )
     session.execute(sa.text("ANALYZE signature_keys"))
     db.bind_actor(session, world.owner.user_id)
     pid = str(world.project_id)
-    newest = _plan(session, "SELECT * FROM signature_keys WHERE project_id = :p "
-                            "ORDER BY created_at DESC, id DESC LIMIT 51", p=pid)
+    newest = _plan(
+        session,
+        "SELECT * FROM signature_keys WHERE project_id = :p "
+        "ORDER BY created_at DESC, id DESC LIMIT 51",
+        p=pid,
+    )
     assert "ix_signature_keys_project_created" in newest and "Sort" not in newest
-    by_status = _plan(session, "SELECT * FROM signature_keys WHERE project_id = :p AND status = 'revoked' "
-                               "ORDER BY created_at DESC, id DESC LIMIT 51", p=pid)
+    by_status = _plan(
+        session,
+        "SELECT * FROM signature_keys WHERE project_id = :p AND status = 'revoked' "
+        "ORDER BY created_at DESC, id DESC LIMIT 51",
+        p=pid,
+    )
     assert "ix_signature_keys_project_status" in by_status and "Sort" not in by_status
     # The statement the service builds for a name search, planned under RLS.
-    stmt = select(SignatureKey).where(SignatureKey.project_id == world.project_id,
-                                      keys._search_clause("Seed-00012", "postgresql"))
+    stmt = select(SignatureKey).where(
+        SignatureKey.project_id == world.project_id, keys._search_clause("Seed-00012", "postgresql")
+    )
     compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
     search = _plan(session, str(compiled))
     assert "ix_signature_keys_project_name" in search and "Seq Scan on signature_keys" not in search
@@ -100,8 +135,9 @@ def test_list_queries_use_indexes_not_sorts(session, world):
 
 
 def test_services_see_nothing_of_other_projects_even_by_id(session, world):
-    theirs = keys.generate_key(session, actor=world.outsider, project_id=world.other_project_id,
-                               name="theirs")
+    theirs = keys.generate_key(
+        session, actor=world.outsider, project_id=world.other_project_id, name="theirs"
+    )
     db.bind_actor(session, world.admin.user_id)
     assert session.get(SignatureKey, theirs.id, populate_existing=True) is None
 
@@ -113,8 +149,13 @@ def test_psycopg_driver_is_in_use(pg_engine):
 def test_the_service_list_queries_are_index_scans_under_rls(session, world):
     """EXPLAIN the exact statements list_keys sends (second page, filters, search) on 20k keys,
     right after a bulk seed (whose statistics must already describe the large table)."""
-    operations.seed_keys(session, project_id=world.project_id, count=20_000,
-                         created_by=world.owner.user_id, keyring=get_keyring())
+    operations.seed_keys(
+        session,
+        project_id=world.project_id,
+        count=20_000,
+        created_by=world.owner.user_id,
+        keyring=get_keyring(),
+    )
     # No ANALYZE here: seed_keys refreshes the statistics itself after a bulk load.
     connection = session.connection()
     captured: list[tuple[str, object]] = []
@@ -126,15 +167,27 @@ def test_the_service_list_queries_are_index_scans_under_rls(session, world):
     sa.event.listen(connection, "before_cursor_execute", capture)
     try:
         first = keys.list_keys(session, actor=world.viewer, project_id=world.project_id)
-        keys.list_keys(session, actor=world.viewer, project_id=world.project_id,
-                       cursor=first.next_cursor)
-        keys.list_keys(session, actor=world.viewer, project_id=world.project_id, status="revoked",
-                       cursor=first.next_cursor)
-        found = keys.list_keys(session, actor=world.viewer, project_id=world.project_id,
-                               q="seed-0000")
+        keys.list_keys(
+            session, actor=world.viewer, project_id=world.project_id, cursor=first.next_cursor
+        )
+        keys.list_keys(
+            session,
+            actor=world.viewer,
+            project_id=world.project_id,
+            status="revoked",
+            cursor=first.next_cursor,
+        )
+        found = keys.list_keys(
+            session, actor=world.viewer, project_id=world.project_id, q="seed-0000"
+        )
         # The oldest keys match: a newest-first walk would read all 20,000 rows to find them.
-        keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="seed-0000",
-                       cursor=found.next_cursor)
+        keys.list_keys(
+            session,
+            actor=world.viewer,
+            project_id=world.project_id,
+            q="seed-0000",
+            cursor=found.next_cursor,
+        )
     finally:
         sa.event.remove(connection, "before_cursor_execute", capture)
     pages = [(s, p) for s, p in captured if "LIMIT" in s and "count(" not in s]

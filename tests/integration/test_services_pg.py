@@ -61,7 +61,9 @@ def test_secrets_never_reach_the_database_in_plaintext(session, world):
 
     key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
     keys.reveal_key(session, actor=world.owner, key_id=key.id)
-    body = key.secret[len("whsec_"):]
+    body = key.secret[len("whsec_") :]
     for table in ("signature_keys", "audit_events", "audit_heads"):
-        dump = session.execute(sa.text(f"SELECT row_to_json(t)::text FROM {table} t")).scalars().all()  # noqa: S608
+        dump = (
+            session.execute(sa.text(f"SELECT row_to_json(t)::text FROM {table} t")).scalars().all()
+        )  # noqa: S608
         assert all(body not in row for row in dump), table

@@ -26,8 +26,11 @@ def template_db(tmp_path_factory) -> Path:
 def db_path(tmp_path, template_db, monkeypatch) -> Path:
     path = tmp_path / "meshkeys.db"
     shutil.copy(template_db, path)
-    configure(monkeypatch, database_url=f"sqlite:///{path}",
-              MESHKEYS_MASTER_KEY_FILE=str(tmp_path / "master.key"))
+    configure(
+        monkeypatch,
+        database_url=f"sqlite:///{path}",
+        MESHKEYS_MASTER_KEY_FILE=str(tmp_path / "master.key"),
+    )
     yield path
     db.get_engine().dispose()
     reset_caches()

@@ -44,7 +44,9 @@ def test_duplicate_email_is_a_conflict(session):
 
 def test_login_success_and_failure_are_audited(session):
     actor = make_user(session, "a@example.com")
-    assert auth.authenticate(session, email="A@example.com", password=PASSWORD, request=REQ) == actor
+    assert (
+        auth.authenticate(session, email="A@example.com", password=PASSWORD, request=REQ) == actor
+    )
     with pytest.raises(Unauthenticated, match="Email or password is wrong"):
         auth.authenticate(session, email="a@example.com", password="wrong-password", request=REQ)
     with pytest.raises(Unauthenticated, match="Email or password is wrong"):
@@ -76,11 +78,15 @@ def test_failed_logins_are_rate_limited_per_ip(session):
     make_user(session, "victim@example.com")
     for i in range(auth.MAX_FAILURES_PER_IP):
         with pytest.raises(Unauthenticated):
-            auth.authenticate(session, email=f"guess{i}@example.com", password="x" * 10, request=REQ)
+            auth.authenticate(
+                session, email=f"guess{i}@example.com", password="x" * 10, request=REQ
+            )
     with pytest.raises(RateLimited):
         auth.authenticate(session, email="victim@example.com", password=PASSWORD, request=REQ)
     other_ip = RequestInfo(client_ip="198.51.100.1")
-    assert auth.authenticate(session, email="victim@example.com", password=PASSWORD, request=other_ip)
+    assert auth.authenticate(
+        session, email="victim@example.com", password=PASSWORD, request=other_ip
+    )
 
 
 def test_sessions_store_only_a_hash_and_end_server_side(session, monkeypatch):
@@ -127,56 +133,96 @@ def test_api_tokens_are_shown_once_hashed_and_revocable(session):
 
 def test_first_run_setup_only_once(session):
     assert auth.needs_setup(session)
-    actor, project = projects.setup_first_admin(session, email="admin@example.com", password=PASSWORD,
-                                                project_name="First")
+    actor, project = projects.setup_first_admin(
+        session, email="admin@example.com", password=PASSWORD, project_name="First"
+    )
     assert not auth.needs_setup(session)
     assert [p.id for p in projects.list_projects(session, actor=actor)] == [project.id]
     with pytest.raises(Conflict, match="already set up"):
-        projects.setup_first_admin(session, email="x@example.com", password=PASSWORD, project_name="X")
+        projects.setup_first_admin(
+            session, email="x@example.com", password=PASSWORD, project_name="X"
+        )
 
 
 def test_members_and_roles(session, world):
     members = projects.list_members(session, actor=world.viewer, project_id=world.project_id)
     assert {(m.email, m.role) for m in members} == {
-        (world.owner.email, Role.OWNER), (world.admin.email, Role.ADMIN),
-        (world.viewer.email, Role.VIEWER)}
+        (world.owner.email, Role.OWNER),
+        (world.admin.email, Role.ADMIN),
+        (world.viewer.email, Role.VIEWER),
+    }
     with pytest.raises(PermissionDenied):
-        projects.add_member(session, actor=world.admin, project_id=world.project_id,
-                            email=world.outsider.email, role="viewer")
+        projects.add_member(
+            session,
+            actor=world.admin,
+            project_id=world.project_id,
+            email=world.outsider.email,
+            role="viewer",
+        )
     with pytest.raises(Conflict, match="already a member"):
-        projects.add_member(session, actor=world.owner, project_id=world.project_id,
-                            email=world.admin.email, role="viewer")
+        projects.add_member(
+            session,
+            actor=world.owner,
+            project_id=world.project_id,
+            email=world.admin.email,
+            role="viewer",
+        )
     with pytest.raises(InvalidInput):
-        projects.add_member(session, actor=world.owner, project_id=world.project_id,
-                            email=world.outsider.email, role="god")
-    changed = projects.change_member_role(session, actor=world.owner, project_id=world.project_id,
-                                          user_id=world.viewer.user_id, role="admin")
+        projects.add_member(
+            session,
+            actor=world.owner,
+            project_id=world.project_id,
+            email=world.outsider.email,
+            role="god",
+        )
+    changed = projects.change_member_role(
+        session,
+        actor=world.owner,
+        project_id=world.project_id,
+        user_id=world.viewer.user_id,
+        role="admin",
+    )
     assert changed.role == Role.ADMIN
     with pytest.raises(Conflict, match="at least one owner"):
-        projects.remove_member(session, actor=world.owner, project_id=world.project_id,
-                               user_id=world.owner.user_id)
+        projects.remove_member(
+            session, actor=world.owner, project_id=world.project_id, user_id=world.owner.user_id
+        )
     with pytest.raises(Conflict, match="at least one owner"):
-        projects.change_member_role(session, actor=world.owner, project_id=world.project_id,
-                                    user_id=world.owner.user_id, role="viewer")
-    projects.remove_member(session, actor=world.owner, project_id=world.project_id,
-                           user_id=world.viewer.user_id)
+        projects.change_member_role(
+            session,
+            actor=world.owner,
+            project_id=world.project_id,
+            user_id=world.owner.user_id,
+            role="viewer",
+        )
+    projects.remove_member(
+        session, actor=world.owner, project_id=world.project_id, user_id=world.viewer.user_id
+    )
     with pytest.raises(NotFound):
         projects.get_project(session, actor=world.viewer, project_id=world.project_id)
     with pytest.raises(NotFound):
         projects.get_project(session, actor=world.outsider, project_id=world.project_id)
     actions = [e.action for e in all_events(session, world.project_id)]
-    assert actions == ["project.created", "member.added", "member.added", "access.denied",
-                       "member.role_changed", "member.removed"]
+    assert actions == [
+        "project.created",
+        "member.added",
+        "member.added",
+        "access.denied",
+        "member.role_changed",
+        "member.removed",
+    ]
 
 
 def test_a_failed_first_run_writes_nothing_and_can_be_retried(session):
     with pytest.raises(InvalidInput):
-        projects.setup_first_admin(session, email="boss@example.com", password=PASSWORD,
-                                   project_name="   ")
+        projects.setup_first_admin(
+            session, email="boss@example.com", password=PASSWORD, project_name="   "
+        )
     session.rollback()
     assert auth.needs_setup(session)
-    actor, project = projects.setup_first_admin(session, email="boss@example.com",
-                                                password=PASSWORD, project_name="Main")
+    actor, project = projects.setup_first_admin(
+        session, email="boss@example.com", password=PASSWORD, project_name="Main"
+    )
     assert projects.list_projects(session, actor=actor)[0].id == project.id
 
 

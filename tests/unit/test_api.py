@@ -44,11 +44,18 @@ def test_openapi_documents_every_endpoint_with_models_and_errors(db_path):
     client = TestClient(create_api())
     spec = client.get("/openapi.json").json()
     expected = {
-        ("post", "/keys/generate"): "201", ("get", "/keys"): "200", ("get", "/keys/{key_id}"): "200",
-        ("post", "/keys/{key_id}/revoke"): "200", ("post", "/keys/{key_id}/reactivate"): "200",
-        ("post", "/keys/{key_id}/rotate"): "201", ("get", "/audit"): "200",
-        ("get", "/audit/export"): "200", ("post", "/webhooks/sign"): "200",
-        ("post", "/webhooks/verify"): "200", ("get", "/health"): "200", ("get", "/metrics"): "200",
+        ("post", "/keys/generate"): "201",
+        ("get", "/keys"): "200",
+        ("get", "/keys/{key_id}"): "200",
+        ("post", "/keys/{key_id}/revoke"): "200",
+        ("post", "/keys/{key_id}/reactivate"): "200",
+        ("post", "/keys/{key_id}/rotate"): "201",
+        ("get", "/audit"): "200",
+        ("get", "/audit/export"): "200",
+        ("post", "/webhooks/sign"): "200",
+        ("post", "/webhooks/verify"): "200",
+        ("get", "/health"): "200",
+        ("get", "/metrics"): "200",
     }
     for (method, path), success in expected.items():
         operation = spec["paths"][path][method]
@@ -91,23 +98,34 @@ def test_unknown_paths_answer_json_404(db_path):
 
 def test_every_422_is_documented_with_the_body_it_has(db_path):
     spec = TestClient(create_api()).get("/openapi.json").json()
-    documented = [op["responses"]["422"] for ops in spec["paths"].values() for op in ops.values()
-                  if "422" in op["responses"]]
+    documented = [
+        op["responses"]["422"]
+        for ops in spec["paths"].values()
+        for op in ops.values()
+        if "422" in op["responses"]
+    ]
     assert len(documented) >= 10
     for answer in documented:
         schema = answer["content"]["application/json"]["schema"]
         assert schema == {"$ref": "#/components/schemas/ValidationErrorBody"}
     assert "HTTPValidationError" not in spec["components"]["schemas"]
-    assert spec["components"]["schemas"]["ValidationErrorBody"]["properties"]["detail"]["type"] == "string"
+    assert (
+        spec["components"]["schemas"]["ValidationErrorBody"]["properties"]["detail"]["type"]
+        == "string"
+    )
 
 
 def test_cors_answers_only_the_configured_origins(db_path, monkeypatch):
     monkeypatch.setenv("MESHKEYS_ALLOWED_ORIGINS", "https://keys.example.com")
     reset_caches()
     client = TestClient(create_api())
-    preflight = {"Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "authorization,content-type"}
-    ok = client.options("/keys/generate", headers={"Origin": "https://keys.example.com", **preflight})
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    ok = client.options(
+        "/keys/generate", headers={"Origin": "https://keys.example.com", **preflight}
+    )
     assert ok.status_code == 200
     assert ok.headers["access-control-allow-origin"] == "https://keys.example.com"
     evil = client.options("/keys/generate", headers={"Origin": "https://evil.example", **preflight})
@@ -126,8 +144,13 @@ def test_each_app_has_its_own_metrics_registry(db_path):
 
 
 def test_mount_api_serves_the_api_first_and_the_rest_from_the_mounted_app(db_path):
-    other = Starlette(routes=[Route("/{path:path}", lambda request: PlainTextResponse("reflex"),
-                                    methods=["GET", "POST"])])
+    other = Starlette(
+        routes=[
+            Route(
+                "/{path:path}", lambda request: PlainTextResponse("reflex"), methods=["GET", "POST"]
+            )
+        ]
+    )
     client = TestClient(mount_api(other))
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/keys/abc").status_code == 401  # ours, not the mounted app's
@@ -162,9 +185,16 @@ def test_key_actions_are_logged_with_ids_and_never_a_secret(api: ApiWorld, as_js
     if as_json:
         records = [json.loads(line) for line in lines]
         assert [json.loads(line)["event"] for line in audit_lines] == [
-            "key.generated", "access.denied", "key.rotated", "key.generated"]
+            "key.generated",
+            "access.denied",
+            "key.rotated",
+            "key.generated",
+        ]
         assert [(r["event"], r["outcome"]) for r in records] == [
-            ("key.generate", "ok"), ("key.revoke", "denied"), ("key.rotate", "ok")]
+            ("key.generate", "ok"),
+            ("key.revoke", "denied"),
+            ("key.rotate", "ok"),
+        ]
         assert records[0]["key_id"] == key["id"] and records[0]["project_id"] == api.project
         assert records[1]["level"] == "warning" and records[1]["actor"] == api.world.viewer.email
         assert records[2]["new_key_id"] == rotated["id"]

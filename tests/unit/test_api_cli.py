@@ -1,4 +1,4 @@
-"""`meshkeys token create|list|revoke` and `meshkeys keys sign|verify` (click's runner, real services)."""
+"""`meshkeys token create|list|revoke` and `meshkeys keys sign|verify` (click's runner)."""
 
 from __future__ import annotations
 
@@ -32,8 +32,11 @@ def test_token_create_prints_a_token_once_that_the_api_accepts(run, world):
     assert token.startswith("mk_") and "shown once" in created.stdout
 
     client = TestClient(create_api())
-    answer = client.get("/keys", params={"project_id": str(world.project_id)},
-                        headers={"Authorization": f"Bearer {token}"})
+    answer = client.get(
+        "/keys",
+        params={"project_id": str(world.project_id)},
+        headers={"Authorization": f"Bearer {token}"},
+    )
     assert answer.status_code == 200
 
     listed = json.loads(run("token", "list", "--user", email, "--json").stdout)
@@ -46,37 +49,90 @@ def test_token_create_prints_a_token_once_that_the_api_accepts(run, world):
     run("token", "revoke", listed[0]["id"], "--user", email, code=5)
     run("token", "revoke", listed[0]["id"], "--user", world.viewer.email, code=3)
     run("token", "revoke", "not-a-uuid", "--user", email, code=2)
-    assert client.get("/keys", params={"project_id": str(world.project_id)},
-                      headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert (
+        client.get(
+            "/keys",
+            params={"project_id": str(world.project_id)},
+            headers={"Authorization": f"Bearer {token}"},
+        ).status_code
+        == 401
+    )
 
 
 def test_keys_sign_and_verify_round_trip_and_interoperate(run, world, tmp_path):
     project, admin = str(world.project_id), world.admin.email
-    key = json.loads(run("keys", "generate", "--project", project, "--name", "cli",
-                         "--user", admin, "--json").stdout)
+    key = json.loads(
+        run(
+            "keys", "generate", "--project", project, "--name", "cli", "--user", admin, "--json"
+        ).stdout
+    )
     payload = '{"id": 1, "text": "naïve"}'
-    headers = json.loads(run("keys", "sign", "--project", project, "--payload", payload,
-                             "--user", admin, "--json").stdout)
+    headers = json.loads(
+        run(
+            "keys", "sign", "--project", project, "--payload", payload, "--user", admin, "--json"
+        ).stdout
+    )
     assert standardwebhooks.Webhook(key["secret"]).verify(payload, headers) == json.loads(payload)
 
-    human = run("keys", "sign", "--project", project, "--payload", payload, "--msg-id", "msg_cli",
-                "--user", admin).stdout
+    human = run(
+        "keys",
+        "sign",
+        "--project",
+        project,
+        "--payload",
+        payload,
+        "--msg-id",
+        "msg_cli",
+        "--user",
+        admin,
+    ).stdout
     assert human.splitlines()[0] == "webhook-id: msg_cli"
     as_options = [arg for line in human.splitlines() for arg in ("--header", line)]
-    verified = run("keys", "verify", "--project", project, "--payload", payload, *as_options,
-                   "--user", world.viewer.email)
+    verified = run(
+        "keys",
+        "verify",
+        "--project",
+        project,
+        "--payload",
+        payload,
+        *as_options,
+        "--user",
+        world.viewer.email,
+    )
     assert verified.stdout.strip() == f"valid: signed by key {key['id']}"
 
     body = tmp_path / "body.bin"
     body.write_bytes(b"\x00\xffbinary")
     # Binary bodies, byte for byte: from a file to sign, through stdin to verify.
-    signed = json.loads(run("keys", "sign", "--project", project, "--payload-file", str(body),
-                            "--user", admin, "--json").stdout)
+    signed = json.loads(
+        run(
+            "keys",
+            "sign",
+            "--project",
+            project,
+            "--payload-file",
+            str(body),
+            "--user",
+            admin,
+            "--json",
+        ).stdout
+    )
     args = [a for k, v in signed.items() for a in ("--header", f"{k}: {v}")]
-    run("keys", "verify", "--project", project, "--payload-file", "-", *args, "--user", admin,
-        input=body.read_bytes())
-    tampered = run("keys", "verify", "--project", project, "--payload", "other", *args,
-                   "--user", admin, code=2)
+    run(
+        "keys",
+        "verify",
+        "--project",
+        project,
+        "--payload-file",
+        "-",
+        *args,
+        "--user",
+        admin,
+        input=body.read_bytes(),
+    )
+    tampered = run(
+        "keys", "verify", "--project", project, "--payload", "other", *args, "--user", admin, code=2
+    )
     assert "no signature matches" in tampered.output
 
 
@@ -87,12 +143,49 @@ def test_sign_and_verify_say_what_is_wrong(run, world):
     both = run("keys", "sign", "--project", project, "--user", admin, code=2)
     assert "--payload" in both.output
     run("keys", "generate", "--project", project, "--name", "k", "--user", admin)
-    run("keys", "sign", "--project", project, "--payload", "x", "--user", world.viewer.email, code=4)
-    run("keys", "sign", "--project", project, "--payload", "x", "--user", world.outsider.email, code=3)
-    bad = run("keys", "verify", "--project", project, "--payload", "x", "--header", "no-colon",
-              "--user", admin, code=2)
+    run(
+        "keys", "sign", "--project", project, "--payload", "x", "--user", world.viewer.email, code=4
+    )
+    run(
+        "keys",
+        "sign",
+        "--project",
+        project,
+        "--payload",
+        "x",
+        "--user",
+        world.outsider.email,
+        code=3,
+    )
+    bad = run(
+        "keys",
+        "verify",
+        "--project",
+        project,
+        "--payload",
+        "x",
+        "--header",
+        "no-colon",
+        "--user",
+        admin,
+        code=2,
+    )
     assert "name: value" in bad.output
-    stale = run("keys", "verify", "--project", project, "--payload", "x", "--header", "webhook-id: m",
-                "--header", "webhook-timestamp: 1", "--header", "webhook-signature: v1,AAAA",
-                "--user", admin, code=2)
+    stale = run(
+        "keys",
+        "verify",
+        "--project",
+        project,
+        "--payload",
+        "x",
+        "--header",
+        "webhook-id: m",
+        "--header",
+        "webhook-timestamp: 1",
+        "--header",
+        "webhook-signature: v1,AAAA",
+        "--user",
+        admin,
+        code=2,
+    )
     assert "300 s" in stale.output

@@ -33,23 +33,34 @@ def test_chain_verifies_and_detects_edits_and_deletions(session, world):
     assert operations.verify_all_chains(session)[1] is None
 
     # An attacker with raw database access drops the trigger and edits an event.
-    original = session.exec(select(AuditEvent.key_name).where(
-        AuditEvent.chain_id == world.project_id, AuditEvent.seq == 3)).one()
+    original = session.exec(
+        select(AuditEvent.key_name).where(
+            AuditEvent.chain_id == world.project_id, AuditEvent.seq == 3
+        )
+    ).one()
     session.execute(sa.text("DROP TRIGGER audit_events_no_update"))
     session.execute(sa.text("DROP TRIGGER audit_events_no_delete"))
-    session.execute(sa.update(AuditEvent).where(AuditEvent.chain_id == world.project_id,
-                                                AuditEvent.seq == 3).values(key_name="innocent"))
+    session.execute(
+        sa.update(AuditEvent)
+        .where(AuditEvent.chain_id == world.project_id, AuditEvent.seq == 3)
+        .values(key_name="innocent")
+    )
     session.commit()
     broken = audit.verify_chain(session, world.project_id)
     assert broken.seq == 3 and "changed" in broken.problem
 
     # Deleting the tail is caught by the chain head.
-    session.execute(sa.update(AuditEvent).where(AuditEvent.chain_id == world.project_id,
-                                                AuditEvent.seq == 3).values(key_name=original))
-    last = session.exec(select(sa.func.max(AuditEvent.seq)).where(
-        AuditEvent.chain_id == world.project_id)).one()
-    session.execute(sa.delete(AuditEvent).where(AuditEvent.chain_id == world.project_id,
-                                                AuditEvent.seq == last))
+    session.execute(
+        sa.update(AuditEvent)
+        .where(AuditEvent.chain_id == world.project_id, AuditEvent.seq == 3)
+        .values(key_name=original)
+    )
+    last = session.exec(
+        select(sa.func.max(AuditEvent.seq)).where(AuditEvent.chain_id == world.project_id)
+    ).one()
+    session.execute(
+        sa.delete(AuditEvent).where(AuditEvent.chain_id == world.project_id, AuditEvent.seq == last)
+    )
     session.commit()
     assert "deleted" in audit.verify_chain(session, world.project_id).problem
 
@@ -65,8 +76,13 @@ def test_seq_is_gapless_and_each_event_links_to_the_previous(session, world):
 
 def test_secrets_are_refused_in_details(session, world):
     with pytest.raises(ValueError, match="secrets"):
-        audit.record(session, action=audit.KEY_GENERATED, actor=world.admin,
-                     project_id=world.project_id, details={"secret": "whsec_x"})
+        audit.record(
+            session,
+            action=audit.KEY_GENERATED,
+            actor=world.admin,
+            project_id=world.project_id,
+            details={"secret": "whsec_x"},
+        )
 
 
 def test_filters_paging_and_export(session, world, monkeypatch):
@@ -79,25 +95,45 @@ def test_filters_paging_and_export(session, world, monkeypatch):
 
     page = history.list_events(session, actor=world.viewer, project_id=world.project_id, limit=2)
     assert [e.action for e in page.items] == ["key.generated", "key.revoked"] and page.next_cursor
-    rest = history.list_events(session, actor=world.viewer, project_id=world.project_id, limit=50,
-                               cursor=page.next_cursor)
+    rest = history.list_events(
+        session, actor=world.viewer, project_id=world.project_id, limit=50, cursor=page.next_cursor
+    )
     assert rest.items[0].action == "key.generated" and rest.items[-1].action == "project.created"
 
-    by_action = history.list_events(session, actor=world.viewer, project_id=world.project_id,
-                                    flt=AuditFilter(action="key.generated"))
+    by_action = history.list_events(
+        session,
+        actor=world.viewer,
+        project_id=world.project_id,
+        flt=AuditFilter(action="key.generated"),
+    )
     assert [e.key_id for e in by_action.items] == [b.id, a.id]
-    by_key = history.list_events(session, actor=world.viewer, project_id=world.project_id,
-                                 flt=AuditFilter(key_id=a.id))
+    by_key = history.list_events(
+        session, actor=world.viewer, project_id=world.project_id, flt=AuditFilter(key_id=a.id)
+    )
     assert [e.action for e in by_key.items] == ["key.revoked", "key.generated"]
-    by_actor = history.list_events(session, actor=world.viewer, project_id=world.project_id,
-                                   flt=AuditFilter(actor=" OWNER@example.com "))
+    by_actor = history.list_events(
+        session,
+        actor=world.viewer,
+        project_id=world.project_id,
+        flt=AuditFilter(actor=" OWNER@example.com "),
+    )
     assert {e.actor_email for e in by_actor.items} == {world.owner.email}
-    by_date = history.list_events(session, actor=world.viewer, project_id=world.project_id,
-                                  flt=AuditFilter(since=start + timedelta(hours=12)))
+    by_date = history.list_events(
+        session,
+        actor=world.viewer,
+        project_id=world.project_id,
+        flt=AuditFilter(since=start + timedelta(hours=12)),
+    )
     assert [e.action for e in by_date.items] == ["key.generated", "key.revoked"]
 
-    exported = list(history.export_events(session, actor=world.viewer, project_id=world.project_id,
-                                          flt=AuditFilter(action="key.generated")))
+    exported = list(
+        history.export_events(
+            session,
+            actor=world.viewer,
+            project_id=world.project_id,
+            flt=AuditFilter(action="key.generated"),
+        )
+    )
     assert [e.key_id for e in exported] == [b.id, a.id]
     counts = history.daily_counts(session, actor=world.viewer, project_id=world.project_id)
     assert sum(c["count"] for c in counts if c["action"] == "key.generated") == 2
@@ -112,8 +148,13 @@ def test_export_streams_in_batches(session, world):
     assert seqs == sorted(seqs, reverse=True) and len(seqs) == len(set(seqs)) == 10
 
 
-@pytest.mark.parametrize("flt", [AuditFilter(action="key.deleted"),
-                                 AuditFilter(since=clock.now(), until=clock.now() - timedelta(1))])
+@pytest.mark.parametrize(
+    "flt",
+    [
+        AuditFilter(action="key.deleted"),
+        AuditFilter(since=clock.now(), until=clock.now() - timedelta(1)),
+    ],
+)
 def test_bad_filters_say_what_to_do(session, world, flt):
     with pytest.raises(InvalidInput):
         history.list_events(session, actor=world.viewer, project_id=world.project_id, flt=flt)
@@ -150,11 +191,14 @@ def test_rolled_back_events_are_not_logged(session, world, caplog, monkeypatch):
     assert [(r.getMessage(), r.key_name) for r in lines] == [("key.generated", "k2")]
 
 
-@pytest.mark.parametrize("flt", [
-    AuditFilter(since=datetime.fromisoformat("0001-01-01T00:00:00+05:00")),
-    AuditFilter(until=datetime.fromisoformat("9999-12-31T23:00:00-05:00")),
-    AuditFilter(actor="a\x00b"),
-])
+@pytest.mark.parametrize(
+    "flt",
+    [
+        AuditFilter(since=datetime.fromisoformat("0001-01-01T00:00:00+05:00")),
+        AuditFilter(until=datetime.fromisoformat("9999-12-31T23:00:00-05:00")),
+        AuditFilter(actor="a\x00b"),
+    ],
+)
 def test_filters_at_the_edges_are_invalid_input(session, world, flt):
     with pytest.raises(InvalidInput):
         history.list_events(session, actor=world.viewer, project_id=world.project_id, flt=flt)

@@ -28,26 +28,69 @@ def test_the_whole_lifecycle_from_the_command_line(run):
     run("user", "create", "ops@example.com", "--password-stdin", input=PASSWORD + "\n")
     run("user", "create", "eve@example.com", "--password-stdin", input=PASSWORD + "\n")
     project_id = run("project", "create", "Payments", "--owner", "ops@example.com").stdout.strip()
-    run("member", "add", project_id, "eve@example.com", "--role", "viewer", "--user", "ops@example.com")
+    run(
+        "member",
+        "add",
+        project_id,
+        "eve@example.com",
+        "--role",
+        "viewer",
+        "--user",
+        "ops@example.com",
+    )
 
-    key = json.loads(run("keys", "generate", "--project", project_id, "--name", "prod",
-                         "--user", "ops@example.com", "--json").stdout)
+    key = json.loads(
+        run(
+            "keys",
+            "generate",
+            "--project",
+            project_id,
+            "--name",
+            "prod",
+            "--user",
+            "ops@example.com",
+            "--json",
+        ).stdout
+    )
     assert key["secret"].startswith("whsec_") and key["status"] == "active"
 
-    listed = json.loads(run("keys", "list", "--project", project_id, "--user", "eve@example.com",
-                            "--json").stdout)
+    listed = json.loads(
+        run("keys", "list", "--project", project_id, "--user", "eve@example.com", "--json").stdout
+    )
     assert listed["total"] == 1 and "secret" not in listed["items"][0]
 
-    denied = run("keys", "revoke", key["id"], "--reason", "retired", "--user", "eve@example.com", code=4)
+    denied = run(
+        "keys", "revoke", key["id"], "--reason", "retired", "--user", "eve@example.com", code=4
+    )
     assert "viewer" in denied.output
 
-    revoked = json.loads(run("keys", "revoke", key["id"], "--reason", "retired",
-                             "--user", "ops@example.com", "--json").stdout)
+    revoked = json.loads(
+        run(
+            "keys",
+            "revoke",
+            key["id"],
+            "--reason",
+            "retired",
+            "--user",
+            "ops@example.com",
+            "--json",
+        ).stdout
+    )
     assert revoked["status"] == "revoked"
     run("keys", "revoke", key["id"], "--reason", "retired", "--user", "ops@example.com", code=5)
     run("keys", "reactivate", key["id"], "--user", "ops@example.com")
-    rotated = json.loads(run("keys", "rotate", key["id"], "--grace-seconds", "60",
-                             "--user", "ops@example.com", "--json").stdout)
+    rotated = json.loads(
+        run(
+            "keys",
+            "rotate",
+            key["id"],
+            "--grace-seconds",
+            "60",
+            "--user",
+            "ops@example.com",
+            "--json",
+        ).stdout
+    )
     assert rotated["secret"] != key["secret"]
     # One chain: the project's (no sign-ins happened, so the account chain is empty).
     assert run("audit", "verify").stdout.strip() == "ok: 1 chains intact"
@@ -64,8 +107,22 @@ def test_errors_are_clear_and_exit_non_zero(run):
 
 
 def test_seed_creates_real_keys(run):
-    out = json.loads(run("seed", "--keys", "25", "--project", "Bench", "--owner", "b@example.com",
-                         "--json").stdout)
-    listed = json.loads(run("keys", "list", "--project", out["project_id"], "--user", "b@example.com",
-                            "--status", "revoked", "--json").stdout)
+    out = json.loads(
+        run(
+            "seed", "--keys", "25", "--project", "Bench", "--owner", "b@example.com", "--json"
+        ).stdout
+    )
+    listed = json.loads(
+        run(
+            "keys",
+            "list",
+            "--project",
+            out["project_id"],
+            "--user",
+            "b@example.com",
+            "--status",
+            "revoked",
+            "--json",
+        ).stdout
+    )
     assert listed["total"] == 2  # one in ten revoked

@@ -96,11 +96,13 @@ def test_malformed_master_key_is_refused_with_a_recipe():
 
 def test_env_master_key_wins_and_old_keys_are_loaded():
     current, old = os.urandom(32), os.urandom(32)
-    settings = load_settings({
-        "MESHKEYS_MASTER_KEY": base64.b64encode(current).decode(),
-        "MESHKEYS_MASTER_KEYS": base64.b64encode(old).decode(),
-        "MESHKEYS_ENV": "production",
-    })
+    settings = load_settings(
+        {
+            "MESHKEYS_MASTER_KEY": base64.b64encode(current).decode(),
+            "MESHKEYS_MASTER_KEYS": base64.b64encode(old).decode(),
+            "MESHKEYS_ENV": "production",
+        }
+    )
     keys = keyring_from_settings(settings)
     assert keys.current == current and keys.older == (old,)
 

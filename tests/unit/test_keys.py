@@ -39,8 +39,11 @@ def test_generate_returns_the_secret_once_and_stores_only_ciphertext(session, wo
     row = session.get(SignatureKey, key.id)
     assert row.key.startswith("mk1.") and key.secret not in row.key
     session.close()
-    raw = db_path.read_bytes() + (db_path.with_name(db_path.name + "-wal").read_bytes()
-                                  if db_path.with_name(db_path.name + "-wal").exists() else b"")
+    raw = db_path.read_bytes() + (
+        db_path.with_name(db_path.name + "-wal").read_bytes()
+        if db_path.with_name(db_path.name + "-wal").exists()
+        else b""
+    )
     assert key.secret.encode() not in raw and key.secret[6:].encode() not in raw
     # Reading it back never carries the secret.
     public = keys.get_key(session, actor=world.viewer, key_id=key.id)
@@ -90,7 +93,10 @@ def test_viewer_cannot_change_keys_and_the_refusal_is_audited(session, world):
     assert keys.get_key(session, actor=world.viewer, key_id=key.id).status == KeyStatus.ACTIVE
     denied = events(session, world.project_id, audit.ACCESS_DENIED)
     assert [e.details["attempted"] for e in denied] == [
-        "revoking a key", "generating a key", "revealing a secret"]
+        "revoking a key",
+        "generating a key",
+        "revealing a secret",
+    ]
     assert all(e.actor_email == world.viewer.email for e in denied)
 
 
@@ -101,7 +107,9 @@ def test_outsiders_get_not_found_never_permission_denied(session, world):
         lambda: keys.revoke_key(session, actor=world.outsider, key_id=key.id, reason="retired"),
         lambda: keys.reveal_key(session, actor=world.outsider, key_id=key.id),
         lambda: keys.list_keys(session, actor=world.outsider, project_id=world.project_id),
-        lambda: keys.generate_key(session, actor=world.outsider, project_id=world.project_id, name="x"),
+        lambda: keys.generate_key(
+            session, actor=world.outsider, project_id=world.project_id, name="x"
+        ),
     ):
         with pytest.raises(NotFound):
             call()
@@ -119,13 +127,23 @@ def test_revoke_now_then_reactivate(session, world):
     with pytest.raises(Conflict, match="already revoked"):
         keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="retired")
     again = keys.reactivate_key(session, actor=world.owner, key_id=key.id)
-    assert again.status == KeyStatus.ACTIVE and again.revoked_at is None and again.revoke_reason is None
+    assert (
+        again.status == KeyStatus.ACTIVE
+        and again.revoked_at is None
+        and again.revoke_reason is None
+    )
     with pytest.raises(Conflict, match="already active"):
         keys.reactivate_key(session, actor=world.owner, key_id=key.id)
-    trail = [(e.action, e.old_status, e.new_status) for e in events(session, world.project_id)
-             if e.key_id == key.id]
-    assert trail == [("key.generated", None, "active"), ("key.revoked", "active", "revoked"),
-                     ("key.reactivated", "revoked", "active")]
+    trail = [
+        (e.action, e.old_status, e.new_status)
+        for e in events(session, world.project_id)
+        if e.key_id == key.id
+    ]
+    assert trail == [
+        ("key.generated", None, "active"),
+        ("key.revoked", "active", "revoked"),
+        ("key.reactivated", "revoked", "active"),
+    ]
 
 
 def test_compromised_keys_cannot_be_reactivated(session, world):
@@ -136,12 +154,16 @@ def test_compromised_keys_cannot_be_reactivated(session, world):
     assert keys.get_key(session, actor=world.owner, key_id=key.id).status == KeyStatus.REVOKED
 
 
-@pytest.mark.parametrize("reason,grace", [("lost", 0), ("retired", -1), ("retired", 604801),
-                                          ("retired", "60"), ("retired", True)])
+@pytest.mark.parametrize(
+    "reason,grace",
+    [("lost", 0), ("retired", -1), ("retired", 604801), ("retired", "60"), ("retired", True)],
+)
 def test_revoke_validates_reason_and_grace(session, world, reason, grace):
     key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
     with pytest.raises(InvalidInput):
-        keys.revoke_key(session, actor=world.admin, key_id=key.id, reason=reason, grace_seconds=grace)
+        keys.revoke_key(
+            session, actor=world.admin, key_id=key.id, reason=reason, grace_seconds=grace
+        )
 
 
 def test_grace_period_ends_without_any_job(session, world, monkeypatch):
@@ -153,8 +175,12 @@ def test_grace_period_ends_without_any_job(session, world, monkeypatch):
     assert during.status == KeyStatus.ACTIVE and during.expires_at == start + timedelta(hours=1)
     totals = keys.key_totals(session, actor=world.viewer, project_id=world.project_id)
     assert (totals.active, totals.expiring, totals.revoked) == (1, 1, 0)
-    assert keys.list_keys(session, actor=world.viewer, project_id=world.project_id,
-                          status="active").total == 1
+    assert (
+        keys.list_keys(
+            session, actor=world.viewer, project_id=world.project_id, status="active"
+        ).total
+        == 1
+    )
     # The key still signs during its grace period.
     assert keys.sign_payload(session, actor=world.admin, project_id=world.project_id, payload=b"p")
 
@@ -163,7 +189,9 @@ def test_grace_period_ends_without_any_job(session, world, monkeypatch):
     assert after.status == KeyStatus.REVOKED
     totals = keys.key_totals(session, actor=world.viewer, project_id=world.project_id)
     assert (totals.active, totals.expiring, totals.revoked) == (0, 0, 1)
-    page = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, status="revoked")
+    page = keys.list_keys(
+        session, actor=world.viewer, project_id=world.project_id, status="revoked"
+    )
     assert [k.id for k in page.items] == [key.id]
     with pytest.raises(Conflict, match="no active key"):
         keys.sign_payload(session, actor=world.admin, project_id=world.project_id, payload=b"p")
@@ -175,7 +203,9 @@ def test_a_grace_period_can_be_brought_forward_not_extended(session, world, monk
     key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
     keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="rotated", grace_seconds=3600)
     with pytest.raises(Conflict, match="bring that forward"):
-        keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="rotated", grace_seconds=7200)
+        keys.revoke_key(
+            session, actor=world.admin, key_id=key.id, reason="rotated", grace_seconds=7200
+        )
     now = keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="compromised")
     assert now.status == KeyStatus.REVOKED and now.revoke_reason == "compromised"
     totals = keys.key_totals(session, actor=world.owner, project_id=world.project_id)
@@ -201,7 +231,9 @@ def test_rotate_makes_a_successor_and_keeps_the_old_key_for_the_grace_period(ses
     old_now = keys.get_key(session, actor=world.admin, key_id=old.id)
     assert old_now.status == KeyStatus.ACTIVE and old_now.revoke_reason == "rotated"
     assert old_now.expires_at is not None
-    headers = keys.sign_payload(session, actor=world.admin, project_id=world.project_id, payload=b"p")
+    headers = keys.sign_payload(
+        session, actor=world.admin, project_id=world.project_id, payload=b"p"
+    )
     assert len(headers["webhook-signature"].split()) == 2
     with pytest.raises(Conflict):
         keys.rotate_key(session, actor=world.admin, key_id=old.id)
@@ -249,8 +281,10 @@ def test_master_key_rotation_reencrypts_everything_and_is_resumable(session, wor
     from meshkeys.crypto.encryption import Keyring
     from meshkeys.services import operations
 
-    made = [keys.generate_key(session, actor=world.admin, project_id=world.project_id, name=f"k{i}")
-            for i in range(5)]
+    made = [
+        keys.generate_key(session, actor=world.admin, project_id=world.project_id, name=f"k{i}")
+        for i in range(5)
+    ]
     old, new = os.environ["MESHKEYS_MASTER_KEY"], random_master_key()
     use_master_keys(monkeypatch, new, old)
     ring = masterkey.get_keyring()
@@ -277,15 +311,22 @@ def test_paging_filtering_search_and_totals(session, world, monkeypatch):
     made = []
     for i in range(7):
         at(monkeypatch, base + timedelta(seconds=i))
-        made.append(keys.generate_key(session, actor=world.admin, project_id=world.project_id,
-                                      name=f"{'billing' if i % 2 else 'Orders'}-{i}"))
+        made.append(
+            keys.generate_key(
+                session,
+                actor=world.admin,
+                project_id=world.project_id,
+                name=f"{'billing' if i % 2 else 'Orders'}-{i}",
+            )
+        )
     keys.revoke_key(session, actor=world.admin, key_id=made[0].id, reason="retired")
     keys.revoke_key(session, actor=world.admin, key_id=made[3].id, reason="retired")
 
     seen, cursor = [], None
     while True:
-        page = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, limit=3,
-                              cursor=cursor)
+        page = keys.list_keys(
+            session, actor=world.viewer, project_id=world.project_id, limit=3, cursor=cursor
+        )
         seen += [k.id for k in page.items]
         assert page.total == 7
         if not page.next_cursor:
@@ -293,16 +334,21 @@ def test_paging_filtering_search_and_totals(session, world, monkeypatch):
         cursor = page.next_cursor
     assert seen == [k.id for k in reversed(made)]  # newest first, nothing twice or lost
 
-    revoked = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, status="revoked")
+    revoked = keys.list_keys(
+        session, actor=world.viewer, project_id=world.project_id, status="revoked"
+    )
     assert [k.id for k in revoked.items] == [made[3].id, made[0].id] and revoked.total == 2
-    active = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, status="active")
+    active = keys.list_keys(
+        session, actor=world.viewer, project_id=world.project_id, status="active"
+    )
     assert active.total == 5 and made[3].id not in {k.id for k in active.items}
 
     by_name = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="ORDERS")
     assert {k.name for k in by_name.items} == {"Orders-0", "Orders-2", "Orders-4", "Orders-6"}
     assert by_name.total == 4
-    by_id = keys.list_keys(session, actor=world.viewer, project_id=world.project_id,
-                           q=str(made[5].id)[:8])
+    by_id = keys.list_keys(
+        session, actor=world.viewer, project_id=world.project_id, q=str(made[5].id)[:8]
+    )
     assert made[5].id in {k.id for k in by_id.items}
     wildcard = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="%")
     assert wildcard.items == [] and wildcard.total == 0
@@ -311,8 +357,16 @@ def test_paging_filtering_search_and_totals(session, world, monkeypatch):
     assert (totals.active, totals.revoked, totals.expiring, totals.total) == (5, 2, 0, 7)
 
 
-@pytest.mark.parametrize("kwargs", [{"limit": 0}, {"limit": 201}, {"status": "gone"},
-                                    {"cursor": "not-a-cursor"}, {"q": "x" * 201}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"limit": 0},
+        {"limit": 201},
+        {"status": "gone"},
+        {"cursor": "not-a-cursor"},
+        {"q": "x" * 201},
+    ],
+)
 def test_list_rejects_bad_parameters_with_a_message(session, world, kwargs):
     with pytest.raises(InvalidInput):
         keys.list_keys(session, actor=world.viewer, project_id=world.project_id, **kwargs)
@@ -323,26 +377,50 @@ def test_list_rejects_bad_parameters_with_a_message(session, world, kwargs):
 
 def test_sign_and_verify_through_the_services(session, world):
     a = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="a")
-    headers = keys.sign_payload(session, actor=world.admin, project_id=world.project_id,
-                                payload=b'{"x":1}', msg_id="msg_1")
+    headers = keys.sign_payload(
+        session, actor=world.admin, project_id=world.project_id, payload=b'{"x":1}', msg_id="msg_1"
+    )
     assert headers["webhook-id"] == "msg_1"
-    assert keys.verify_payload(session, actor=world.viewer, project_id=world.project_id,
-                               payload=b'{"x":1}', headers=headers) == a.id
+    assert (
+        keys.verify_payload(
+            session,
+            actor=world.viewer,
+            project_id=world.project_id,
+            payload=b'{"x":1}',
+            headers=headers,
+        )
+        == a.id
+    )
     keys.revoke_key(session, actor=world.admin, key_id=a.id, reason="retired")
     with pytest.raises(InvalidInput, match="no signature matches"):
-        keys.verify_payload(session, actor=world.viewer, project_id=world.project_id,
-                            payload=b'{"x":1}', headers=headers)
+        keys.verify_payload(
+            session,
+            actor=world.viewer,
+            project_id=world.project_id,
+            payload=b'{"x":1}',
+            headers=headers,
+        )
     keys.reactivate_key(session, actor=world.admin, key_id=a.id)
     external = sign_headers([a.secret], payload=b"raw")
-    assert keys.verify_payload(session, actor=world.viewer, project_id=world.project_id,
-                               payload=b"raw", headers=external) == a.id
+    assert (
+        keys.verify_payload(
+            session,
+            actor=world.viewer,
+            project_id=world.project_id,
+            payload=b"raw",
+            headers=external,
+        )
+        == a.id
+    )
     with pytest.raises(PermissionDenied):
         keys.sign_payload(session, actor=world.viewer, project_id=world.project_id, payload=b"p")
 
 
 def test_a_compromised_revocation_is_never_downgraded(session, world):
     key = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
-    keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="compromised", grace_seconds=3600)
+    keys.revoke_key(
+        session, actor=world.admin, key_id=key.id, reason="compromised", grace_seconds=3600
+    )
     again = keys.revoke_key(session, actor=world.admin, key_id=key.id, reason="retired")
     assert again.revoke_reason == "compromised" and again.status == KeyStatus.REVOKED
     with pytest.raises(Conflict, match="compromised"):
@@ -372,8 +450,9 @@ def test_a_refused_signing_is_audited_with_the_client(session, world):
     keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="k")
     request = RequestInfo(client_ip="192.0.2.7", user_agent="curl/8")
     with pytest.raises(PermissionDenied):
-        keys.sign_payload(session, actor=world.viewer, project_id=world.project_id, payload=b"p",
-                          request=request)
+        keys.sign_payload(
+            session, actor=world.viewer, project_id=world.project_id, payload=b"p", request=request
+        )
     (denied,) = events(session, world.project_id, audit.ACCESS_DENIED)
     assert (denied.client_ip, denied.user_agent) == ("192.0.2.7", "curl/8")
 
@@ -386,19 +465,37 @@ def test_search_pages_in_name_order_without_loss_or_repeat(session, world, monke
         keys.generate_key(session, actor=world.admin, project_id=world.project_id, name=name)
     seen, cursor = [], None
     while True:
-        page = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="alp",
-                              limit=2, cursor=cursor)
+        page = keys.list_keys(
+            session,
+            actor=world.viewer,
+            project_id=world.project_id,
+            q="alp",
+            limit=2,
+            cursor=cursor,
+        )
         assert page.total == 6
         seen += [(k.name.lower(), k.id) for k in page.items]
         if not page.next_cursor:
             break
         cursor = page.next_cursor
-    assert [n for n, _ in seen] == ["alpha-1", "alpha-1", "alpha-2", "alpha-3", "alphabet", "alpine"]
+    assert [n for n, _ in seen] == [
+        "alpha-1",
+        "alpha-1",
+        "alpha-2",
+        "alpha-3",
+        "alphabet",
+        "alpine",
+    ]
     assert len({i for _, i in seen}) == 6
     ties = [i for n, i in seen if n == "alpha-1"]
     assert ties == sorted(ties, key=lambda u: u.hex)  # equal names page in id order
     # A cursor of one listing is refused by the other, with a message that says why.
     plain = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, limit=2)
     with pytest.raises(InvalidInput, match="same status and search"):
-        keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="alp",
-                       cursor=plain.next_cursor)
+        keys.list_keys(
+            session,
+            actor=world.viewer,
+            project_id=world.project_id,
+            q="alp",
+            cursor=plain.next_cursor,
+        )

@@ -29,9 +29,12 @@ def test_list_query_uses_the_keyset_index(tmp_path):
     migrations.upgrade(url)
     engine = make_engine(url)
     with engine.connect() as conn:
-        plan = conn.execute(sa.text(
-            "EXPLAIN QUERY PLAN SELECT * FROM signature_keys WHERE project_id = 'x' "
-            "ORDER BY created_at DESC, id DESC LIMIT 51")).all()
+        plan = conn.execute(
+            sa.text(
+                "EXPLAIN QUERY PLAN SELECT * FROM signature_keys WHERE project_id = 'x' "
+                "ORDER BY created_at DESC, id DESC LIMIT 51"
+            )
+        ).all()
     engine.dispose()
     detail = " ".join(str(row[-1]) for row in plan)
     assert "ix_signature_keys_project_created" in detail and "TEMP B-TREE" not in detail

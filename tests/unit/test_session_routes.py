@@ -18,12 +18,15 @@ def _client() -> TestClient:
 def test_setup_then_login_then_logout(db_path):
     client = _client()
     assert client.get("/auth/setup").json() == {"needs_setup": True}
-    short = client.post("/auth/setup", json={"email": "a@example.com", "password": "short",
-                                              "project_name": "P"})
+    short = client.post(
+        "/auth/setup", json={"email": "a@example.com", "password": "short", "project_name": "P"}
+    )
     assert short.status_code == 400 and "10 characters" in short.json()["detail"]
 
-    made = client.post("/auth/setup", json={"email": "a@example.com", "password": PASSWORD,
-                                             "project_name": "Payments"})
+    made = client.post(
+        "/auth/setup",
+        json={"email": "a@example.com", "password": PASSWORD, "project_name": "Payments"},
+    )
     assert made.status_code == 201, made.text
     cookie = made.headers["set-cookie"]
     assert cookie.startswith(f"{SESSION_COOKIE}=mks_") and "HttpOnly" in cookie
@@ -32,7 +35,9 @@ def test_setup_then_login_then_logout(db_path):
     again = client.post("/auth/setup", json={"email": "b@example.com", "password": PASSWORD})
     assert again.status_code == 409
 
-    wrong = client.post("/auth/login", json={"email": "a@example.com", "password": "nope-nope-nope"})
+    wrong = client.post(
+        "/auth/login", json={"email": "a@example.com", "password": "nope-nope-nope"}
+    )
     assert wrong.status_code == 401 and wrong.json()["detail"] == "Email or password is wrong."
     signed_in = client.post("/auth/login", json={"email": "a@example.com", "password": PASSWORD})
     assert signed_in.status_code == 200
@@ -51,12 +56,18 @@ def test_setup_then_login_then_logout(db_path):
 
 def test_cookie_is_secure_over_https_and_cross_site_posts_are_refused(db_path):
     client = _client()
-    made = client.post("/auth/setup", headers={"X-Forwarded-Proto": "https"},
-                       json={"email": "a@example.com", "password": PASSWORD})
+    made = client.post(
+        "/auth/setup",
+        headers={"X-Forwarded-Proto": "https"},
+        json={"email": "a@example.com", "password": PASSWORD},
+    )
     assert "Secure" in made.headers["set-cookie"]
     assert "strict-transport-security" in made.headers
-    evil = client.post("/auth/login", headers={"Origin": "https://evil.example"},
-                       json={"email": "a@example.com", "password": PASSWORD})
+    evil = client.post(
+        "/auth/login",
+        headers={"Origin": "https://evil.example"},
+        json={"email": "a@example.com", "password": PASSWORD},
+    )
     assert evil.status_code == 403 and "set-cookie" not in evil.headers
 
 
@@ -64,8 +75,12 @@ def test_repeated_failures_answer_429_with_retry_after(db_path):
     client = _client()
     client.post("/auth/setup", json={"email": "a@example.com", "password": PASSWORD})
     for _ in range(auth.MAX_FAILURES_PER_ACCOUNT):
-        assert client.post("/auth/login", json={"email": "a@example.com",
-                                                "password": "wrong-wrong"}).status_code == 401
+        assert (
+            client.post(
+                "/auth/login", json={"email": "a@example.com", "password": "wrong-wrong"}
+            ).status_code
+            == 401
+        )
     limited = client.post("/auth/login", json={"email": "a@example.com", "password": PASSWORD})
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
     assert "Try again in" in limited.json()["detail"]
@@ -84,9 +99,14 @@ def test_the_websocket_sees_the_session_cookie_only_as_a_digest():
 
     header = f"theme=dark; {SESSION_COOKIE}=mks_secret-token; other=1".encode()
     middleware = SessionCookieDigest(app)
-    for kind, path in (("websocket", "/_event/"), ("http", "/_event/?EIO=4"), ("http", "/auth/logout")):
-        asyncio.run(middleware({"type": kind, "path": path, "headers": [(b"cookie", header)]},
-                               None, None))
+    for kind, path in (
+        ("websocket", "/_event/"),
+        ("http", "/_event/?EIO=4"),
+        ("http", "/auth/logout"),
+    ):
+        asyncio.run(
+            middleware({"type": kind, "path": path, "headers": [(b"cookie", header)]}, None, None)
+        )
     digest = hash_token("mks_secret-token")
     assert seen["/_event/"] == f"theme=dark; {SESSION_COOKIE}=sha256.{digest}; other=1"
     assert seen["/_event/?EIO=4"] == seen["/_event/"]
@@ -95,8 +115,11 @@ def test_the_websocket_sees_the_session_cookie_only_as_a_digest():
 
     # A digest stolen from a state store and sent as the cookie is hashed again: useless.
     forged = f"{SESSION_COOKIE}=sha256.{digest}".encode()
-    asyncio.run(middleware({"type": "websocket", "path": "/_event/", "headers": [(b"cookie", forged)]},
-                           None, None))
+    asyncio.run(
+        middleware(
+            {"type": "websocket", "path": "/_event/", "headers": [(b"cookie", forged)]}, None, None
+        )
+    )
     assert seen["/_event/"] == f"{SESSION_COOKIE}=sha256.{hash_token('sha256.' + digest)}"
 
 
@@ -105,8 +128,9 @@ def test_sessions_resolve_by_digest(db_path):
 
     client = _client()
     client.post("/auth/setup", json={"email": "a@example.com", "password": PASSWORD})
-    token = client.post("/auth/login", json={"email": "a@example.com", "password": PASSWORD}
-                        ).cookies[SESSION_COOKIE]
+    token = client.post(
+        "/auth/login", json={"email": "a@example.com", "password": PASSWORD}
+    ).cookies[SESSION_COOKIE]
     with session_scope() as s:
         assert auth.actor_for_session_digest(s, digest=hash_token(token)).email == "a@example.com"
         assert auth.actor_for_session_digest(s, digest=hash_token(hash_token(token))) is None

@@ -20,14 +20,27 @@ VECTOR_SIG = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
 
 
 def test_published_vector():
-    assert sign(VECTOR_SECRET, msg_id=VECTOR_ID, timestamp=VECTOR_TS, payload=VECTOR_BODY) == VECTOR_SIG
+    assert (
+        sign(VECTOR_SECRET, msg_id=VECTOR_ID, timestamp=VECTOR_TS, payload=VECTOR_BODY)
+        == VECTOR_SIG
+    )
 
 
 def test_vector_verifies_with_an_injected_clock():
-    headers = {"webhook-id": VECTOR_ID, "webhook-timestamp": str(VECTOR_TS),
-               "webhook-signature": VECTOR_SIG}
-    assert verify([("k", VECTOR_SECRET)], headers=headers, payload=VECTOR_BODY,
-                  clock=lambda: VECTOR_TS + 10) == "k"
+    headers = {
+        "webhook-id": VECTOR_ID,
+        "webhook-timestamp": str(VECTOR_TS),
+        "webhook-signature": VECTOR_SIG,
+    }
+    assert (
+        verify(
+            [("k", VECTOR_SECRET)],
+            headers=headers,
+            payload=VECTOR_BODY,
+            clock=lambda: VECTOR_TS + 10,
+        )
+        == "k"
+    )
 
 
 def test_our_signature_verifies_with_standardwebhooks():
@@ -42,8 +55,11 @@ def test_standardwebhooks_signature_verifies_with_us():
     payload = b'{"hello": "world"}'
     now = datetime.now(UTC)
     sig = standardwebhooks.Webhook(secret).sign("msg_1", now, payload.decode())
-    headers = {"webhook-id": "msg_1", "webhook-timestamp": str(int(now.timestamp())),
-               "webhook-signature": sig}
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": sig,
+    }
     assert verify([("only", secret)], headers=headers, payload=payload) == "only"
 
 
@@ -76,7 +92,10 @@ def test_timestamps_outside_300s_are_refused(skew):
 def test_timestamps_within_300s_pass(skew):
     secret = generate_secret()
     headers = sign_headers([secret], payload=b"p", timestamp=1_000_000, msg_id="m")
-    assert verify([("k", secret)], headers=headers, payload=b"p", clock=lambda: 1_000_000 + skew) == "k"
+    assert (
+        verify([("k", secret)], headers=headers, payload=b"p", clock=lambda: 1_000_000 + skew)
+        == "k"
+    )
 
 
 def test_missing_and_malformed_headers_say_what_is_wrong():
@@ -102,4 +121,5 @@ def test_signature_is_over_raw_bytes_not_reencoded_json():
     secret = "whsec_" + base64.b64encode(os.urandom(32)).decode()
     compact, spaced = b'{"a":1}', b'{"a": 1}'
     assert sign(secret, msg_id="m", timestamp=1, payload=compact) != sign(
-        secret, msg_id="m", timestamp=1, payload=spaced)
+        secret, msg_id="m", timestamp=1, payload=spaced
+    )

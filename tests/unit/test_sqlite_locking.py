@@ -46,7 +46,9 @@ def test_concurrent_writers_queue_and_all_succeed(engine, world):
     def write(n: int) -> None:
         try:
             with Session(engine, expire_on_commit=False) as s:
-                key = keys.generate_key(s, actor=world.admin, project_id=world.project_id, name=f"k{n}")
+                key = keys.generate_key(
+                    s, actor=world.admin, project_id=world.project_id, name=f"k{n}"
+                )
                 keys.revoke_key(s, actor=world.admin, key_id=key.id, reason="retired")
         except BaseException as exc:
             errors.append(exc)

@@ -1,4 +1,7 @@
-"""The app refuses to start when its configuration is unsafe (rxconfig.py runs for every `reflex` command)."""
+"""The app refuses to start when its configuration is unsafe.
+
+rxconfig.py runs for every `reflex` command.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _import_rxconfig(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MESHKEYS_")}
-    return subprocess.run([sys.executable, "-c", "import rxconfig"], cwd=ROOT, env={**clean, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", "import rxconfig"],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_production_without_master_key_refuses_to_start():

@@ -35,11 +35,15 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
 def audit_filter(
-    action: Annotated[ActionName | None, Query(description="One action, e.g. `key.revoked`.")] = None,
+    action: Annotated[
+        ActionName | None, Query(description="One action, e.g. `key.revoked`.")
+    ] = None,
     key_id: Annotated[uuid.UUID | None, Query(description="Events about this key.")] = None,
     actor: Annotated[str | None, Query(max_length=320, description="Actor email, exact.")] = None,
-    since: Annotated[IsoDateTime | None, Query(
-        description="From this time on (inclusive), with a time zone: 2026-01-31T00:00:00Z.")] = None,
+    since: Annotated[
+        IsoDateTime | None,
+        Query(description="From this time on (inclusive), with a time zone: 2026-01-31T00:00:00Z."),
+    ] = None,
     until: Annotated[IsoDateTime | None, Query(description="Before this time (exclusive).")] = None,
 ) -> AuditFilter:
     return AuditFilter(action=action, key_id=key_id, actor=actor, since=since, until=until)
@@ -50,31 +54,40 @@ Filter = Annotated[AuditFilter, Depends(audit_filter)]
 
 @router.get("", response_model=AuditPage)
 def list_events(
-    session: DbSession, actor: CurrentActor, flt: Filter,
+    session: DbSession,
+    actor: CurrentActor,
+    flt: Filter,
     project_id: Annotated[uuid.UUID, Query(description="The project whose log to read.")],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> AuditPage:
     """One page of events, newest first. Any member of the project may read its log."""
-    return history.list_events(session, actor=actor, project_id=project_id, flt=flt, limit=limit,
-                               cursor=cursor)
+    return history.list_events(
+        session, actor=actor, project_id=project_id, flt=flt, limit=limit, cursor=cursor
+    )
 
 
 @router.get(
     "/export",
     response_class=StreamingResponse,
-    responses={200: {
-        "description": "Every matching event, newest first, as a download.",
-        "content": {media.split(";")[0]: {"schema": {"type": "string"}}
-                    for media in history.EXPORT_FORMATS.values()},
-    }},
+    responses={
+        200: {
+            "description": "Every matching event, newest first, as a download.",
+            "content": {
+                media.split(";")[0]: {"schema": {"type": "string"}}
+                for media in history.EXPORT_FORMATS.values()
+            },
+        }
+    },
 )
 def export_events(
-    session: DbSession, actor: CurrentActor, flt: Filter,
+    session: DbSession,
+    actor: CurrentActor,
+    flt: Filter,
     project_id: Annotated[uuid.UUID, Query(description="The project whose log to export.")],
     format: Annotated[Literal["csv", "jsonl"], Query(description="`csv` or `jsonl`.")] = "csv",
 ) -> StreamingResponse:
-    """Download the filtered events as CSV or JSON Lines, streamed in batches (never built in memory).
+    """Download the filtered events as CSV or JSON Lines, streamed in batches (never in memory).
 
     Access is checked before the first byte is sent; the rows are read while the answer
     streams, through the request's session (closed once the last line is sent).
@@ -82,6 +95,7 @@ def export_events(
     events = history.export_events(session, actor=actor, project_id=project_id, flt=flt)
     filename = f"meshkeys-audit-{project_id}-{clock.now():%Y%m%dT%H%M%SZ}.{format}"
     return StreamingResponse(
-        history.export_lines(events, format), media_type=history.EXPORT_FORMATS[format],
+        history.export_lines(events, format),
+        media_type=history.EXPORT_FORMATS[format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -15,28 +15,42 @@ from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyWithSecret
 from meshkeys.services import keys
 from meshkeys.services.keys import MAX_NAME_LENGTH, MAX_PAGE_SIZE
 
-router = APIRouter(prefix="/keys", tags=["keys"], max_body_size=MAX_BODY_BYTES,
-                   responses=error_responses(401, 422))
+router = APIRouter(
+    prefix="/keys", tags=["keys"], max_body_size=MAX_BODY_BYTES, responses=error_responses(401, 422)
+)
 
 
-
-@router.post("/generate", status_code=201, response_model=KeyWithSecret,
-             responses=error_responses(400, 403, 404, 413))
-def generate_key(body: GenerateKeyRequest, request: Request, session: DbSession,
-                 actor: CurrentActor, info: ClientInfo) -> KeyWithSecret:
+@router.post(
+    "/generate",
+    status_code=201,
+    response_model=KeyWithSecret,
+    responses=error_responses(400, 403, 404, 413),
+)
+def generate_key(
+    body: GenerateKeyRequest,
+    request: Request,
+    session: DbSession,
+    actor: CurrentActor,
+    info: ClientInfo,
+) -> KeyWithSecret:
     """Create a key. The answer carries its `secret`: the only time it is returned.
 
     Needs the admin or owner role in the project.
     """
     with key_action(request, "generate", actor, project_id=body.project_id) as note:
-        key = keys.generate_key(session, actor=actor, project_id=body.project_id, name=body.name,
-                                request=info)
+        key = keys.generate_key(
+            session, actor=actor, project_id=body.project_id, name=body.name, request=info
+        )
         note.key_id = key.id
     return key
 
 
-@router.api_route("/generate", methods=["GET", "PUT", "PATCH", "DELETE"], include_in_schema=False,
-                  response_model=None)
+@router.api_route(
+    "/generate",
+    methods=["GET", "PUT", "PATCH", "DELETE"],
+    include_in_schema=False,
+    response_model=None,
+)
 def generate_with_another_method() -> NoReturn:
     """Without this, GET /keys/generate would reach GET /keys/{key_id} and say "not a UUID"."""
     raise HTTPException(405)
@@ -44,18 +58,26 @@ def generate_with_another_method() -> NoReturn:
 
 @router.get("", response_model=KeyPage, responses=error_responses(400, 404))
 def list_keys(
-    session: DbSession, actor: CurrentActor,
+    session: DbSession,
+    actor: CurrentActor,
     project_id: Annotated[uuid.UUID, Query(description="The project whose keys to list.")],
-    status: Annotated[KeyStatus | None, Query(
-        description="Effective status: keys in a grace period count as active.")] = None,
-    q: Annotated[str | None, Query(max_length=MAX_NAME_LENGTH,
-                                   description="Name prefix (case-insensitive) or id prefix.")] = None,
+    status: Annotated[
+        KeyStatus | None,
+        Query(description="Effective status: keys in a grace period count as active."),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_NAME_LENGTH, description="Name prefix (case-insensitive) or id prefix."
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> KeyPage:
     """One page of keys, newest first; `total` counts every key matching the filters."""
-    return keys.list_keys(session, actor=actor, project_id=project_id, status=status, q=q,
-                          limit=limit, cursor=cursor)
+    return keys.list_keys(
+        session, actor=actor, project_id=project_id, status=status, q=q, limit=limit, cursor=cursor
+    )
 
 
 @router.get("/{key_id}", response_model=KeyPublic, responses=error_responses(404))
@@ -64,26 +86,47 @@ def get_key(key_id: uuid.UUID, session: DbSession, actor: CurrentActor) -> KeyPu
     return keys.get_key(session, actor=actor, key_id=key_id)
 
 
-@router.post("/{key_id}/revoke", response_model=KeyPublic,
-             responses=error_responses(400, 403, 404, 409, 413))
-def revoke_key(key_id: uuid.UUID, body: RevokeKeyRequest, request: Request, session: DbSession,
-               actor: CurrentActor, info: ClientInfo) -> KeyPublic:
+@router.post(
+    "/{key_id}/revoke", response_model=KeyPublic, responses=error_responses(400, 403, 404, 409, 413)
+)
+def revoke_key(
+    key_id: uuid.UUID,
+    body: RevokeKeyRequest,
+    request: Request,
+    session: DbSession,
+    actor: CurrentActor,
+    info: ClientInfo,
+) -> KeyPublic:
     """Revoke now (`grace_seconds` 0) or after a grace period; already revoked is a 409.
 
     A key in a grace period may be revoked again only to bring the end forward.
     """
-    with key_action(request, "revoke", actor, key_id=key_id, reason=body.reason.value,
-                    grace_seconds=body.grace_seconds) as note:
-        key = keys.revoke_key(session, actor=actor, key_id=key_id, reason=body.reason,
-                              grace_seconds=body.grace_seconds, request=info)
+    with key_action(
+        request,
+        "revoke",
+        actor,
+        key_id=key_id,
+        reason=body.reason.value,
+        grace_seconds=body.grace_seconds,
+    ) as note:
+        key = keys.revoke_key(
+            session,
+            actor=actor,
+            key_id=key_id,
+            reason=body.reason,
+            grace_seconds=body.grace_seconds,
+            request=info,
+        )
         note.project_id = key.project_id
     return key
 
 
-@router.post("/{key_id}/reactivate", response_model=KeyPublic,
-             responses=error_responses(403, 404, 409))
-def reactivate_key(key_id: uuid.UUID, request: Request, session: DbSession, actor: CurrentActor,
-                   info: ClientInfo) -> KeyPublic:
+@router.post(
+    "/{key_id}/reactivate", response_model=KeyPublic, responses=error_responses(403, 404, 409)
+)
+def reactivate_key(
+    key_id: uuid.UUID, request: Request, session: DbSession, actor: CurrentActor, info: ClientInfo
+) -> KeyPublic:
     """Make a revoked key active again. Already active, or revoked as compromised: 409."""
     with key_action(request, "reactivate", actor, key_id=key_id) as note:
         key = keys.reactivate_key(session, actor=actor, key_id=key_id, request=info)
@@ -91,18 +134,29 @@ def reactivate_key(key_id: uuid.UUID, request: Request, session: DbSession, acto
     return key
 
 
-@router.post("/{key_id}/rotate", status_code=201, response_model=KeyWithSecret,
-             responses=error_responses(400, 403, 404, 409, 413))
-def rotate_key(key_id: uuid.UUID, request: Request, session: DbSession, actor: CurrentActor,
-               info: ClientInfo, body: Annotated[RotateKeyRequest | None, Body()] = None,
-               ) -> KeyWithSecret:
+@router.post(
+    "/{key_id}/rotate",
+    status_code=201,
+    response_model=KeyWithSecret,
+    responses=error_responses(400, 403, 404, 409, 413),
+)
+def rotate_key(
+    key_id: uuid.UUID,
+    request: Request,
+    session: DbSession,
+    actor: CurrentActor,
+    info: ClientInfo,
+    body: Annotated[RotateKeyRequest | None, Body()] = None,
+) -> KeyWithSecret:
     """Generate a successor (same name) and revoke this key after `grace_seconds` (default 24 h).
 
     The answer is the NEW key with its `secret`, shown this once.
     """
     grace = (body or RotateKeyRequest()).grace_seconds
     with key_action(request, "rotate", actor, key_id=key_id, grace_seconds=grace) as note:
-        key = keys.rotate_key(session, actor=actor, key_id=key_id, grace_seconds=grace, request=info)
+        key = keys.rotate_key(
+            session, actor=actor, key_id=key_id, grace_seconds=grace, request=info
+        )
         note.project_id = key.project_id
         note.fields["new_key_id"] = key.id
     return key

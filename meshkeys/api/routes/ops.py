@@ -18,8 +18,11 @@ router = APIRouter(tags=["operations"])
 log = logging.getLogger("meshkeys.api")
 
 
-@router.get("/health", response_model=Health, responses={
-    503: {"model": Health, "description": "The database does not answer."}})
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "The database does not answer."}},
+)
 def health():
     """200 when the database answers a query, else 503."""
     try:
@@ -31,10 +34,16 @@ def health():
     return Health(status="ok")
 
 
-@router.get("/metrics", response_class=Response, responses={200: {
-    "description": "Prometheus text exposition format.",
-    "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
-}})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Prometheus text exposition format.",
+            "content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}},
+        }
+    },
+)
 def metrics(request: Request) -> Response:
     """Request counts and latency by route and status, key operations, verification results."""
     return Response(generate_latest(metrics_of(request).registry), media_type=CONTENT_TYPE_LATEST)

@@ -58,7 +58,7 @@ def digest_cookie_header(value: str) -> str:
 def session_digest(cookie_value: str | None) -> str | None:
     """The digest a page state reads from its (rewritten) websocket headers."""
     if cookie_value and cookie_value.startswith(DIGEST_PREFIX):
-        return cookie_value[len(DIGEST_PREFIX):]
+        return cookie_value[len(DIGEST_PREFIX) :]
     return None
 
 
@@ -80,11 +80,13 @@ class SessionCookieDigest:
         ):
             headers = [
                 (k, digest_cookie_header(v.decode("latin-1")).encode("latin-1"))
-                if k == b"cookie" else (k, v)
+                if k == b"cookie"
+                else (k, v)
                 for k, v in scope.get("headers", [])
             ]
             scope = {**scope, "headers": headers}
         await self.app(scope, receive, send)
+
 
 router = APIRouter(prefix="/auth", tags=["browser session"])
 
@@ -150,8 +152,11 @@ def _with_cookie(response: JSONResponse, request: Request, token: str) -> JSONRe
     return response
 
 
-@router.post("/login", response_model=SignedIn,
-             responses={**_BAD_PASSWORD, **error_responses(400, 403, 413, 422, 429)})
+@router.post(
+    "/login",
+    response_model=SignedIn,
+    responses={**_BAD_PASSWORD, **error_responses(400, 403, 413, 422, 429)},
+)
 def login(body: LoginBody, request: Request) -> JSONResponse:
     if not _same_origin(request):
         return _error(403, "Sign in from the meshkeys page itself.")
@@ -176,8 +181,9 @@ def logout(request: Request) -> JSONResponse:
     with session_scope() as s:
         auth.end_session(s, token=token)
     response = JSONResponse({"next": "/login"})
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict",
-                           secure=_is_https(request))
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_is_https(request)
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -188,8 +194,12 @@ def setup_needed() -> JSONResponse:
         return JSONResponse({"needs_setup": auth.needs_setup(s)})
 
 
-@router.post("/setup", status_code=201, response_model=SignedUp,
-             responses=error_responses(400, 403, 409, 413, 422))
+@router.post(
+    "/setup",
+    status_code=201,
+    response_model=SignedUp,
+    responses=error_responses(400, 403, 409, 413, 422),
+)
 def setup(body: SetupBody, request: Request) -> JSONResponse:
     """First run only: create the first admin and their first project, and sign them in."""
     if not _same_origin(request):
@@ -198,8 +208,11 @@ def setup(body: SetupBody, request: Request) -> JSONResponse:
     try:
         with session_scope() as s:
             actor, project = projects.setup_first_admin(
-                s, email=body.email, password=body.password,
-                project_name=body.project_name or "My first project", request=info,
+                s,
+                email=body.email,
+                password=body.password,
+                project_name=body.project_name or "My first project",
+                request=info,
             )
             token = auth.start_session(s, actor=actor, request=info)
     except Conflict as exc:
@@ -209,8 +222,11 @@ def setup(body: SetupBody, request: Request) -> JSONResponse:
     except DomainError as exc:
         return _error(400, exc.message)
     response = JSONResponse(
-        {"email": actor.email, "project_id": str(project.id),
-         "next": f"/projects/{project.id}/keys"},
+        {
+            "email": actor.email,
+            "project_id": str(project.id),
+            "next": f"/projects/{project.id}/keys",
+        },
         status_code=201,
     )
     return _with_cookie(response, request, token)

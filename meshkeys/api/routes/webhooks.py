@@ -12,39 +12,62 @@ from meshkeys.api.schemas import SignRequest, SignResponse, VerifyRequest, Verif
 from meshkeys.services import keys
 from meshkeys.services.errors import InvalidInput
 
-router = APIRouter(prefix="/webhooks", tags=["webhooks"], max_body_size=MAX_BODY_BYTES,
-                   responses=error_responses(401, 404, 413, 422))
+router = APIRouter(
+    prefix="/webhooks",
+    tags=["webhooks"],
+    max_body_size=MAX_BODY_BYTES,
+    responses=error_responses(401, 404, 413, 422),
+)
 
 
 @router.post("/sign", response_model=SignResponse, responses=error_responses(400, 403, 409))
-def sign(body: SignRequest, request: Request, session: DbSession, actor: CurrentActor,
-         info: ClientInfo) -> SignResponse:
+def sign(
+    body: SignRequest, request: Request, session: DbSession, actor: CurrentActor, info: ClientInfo
+) -> SignResponse:
     """The three Standard Webhooks headers for `payload`, signed by every active key.
 
     Keys in a revocation grace period still sign. A project without an active key is a 409.
     """
     with key_action(request, "sign", actor, project_id=body.project_id):
-        headers = keys.sign_payload(session, actor=actor, project_id=body.project_id,
-                                    payload=body.payload.encode("utf-8"), msg_id=body.msg_id,
-                                    timestamp=body.timestamp, request=info)
+        headers = keys.sign_payload(
+            session,
+            actor=actor,
+            project_id=body.project_id,
+            payload=body.payload.encode("utf-8"),
+            msg_id=body.msg_id,
+            timestamp=body.timestamp,
+            request=info,
+        )
     return SignResponse(headers=headers)
 
 
-@router.post("/verify", response_model=VerifyResult, responses={
-    400: {"model": VerifyResult | ErrorBody,
-          "description": "Not valid: `valid` is false and `detail` says why (no matching active "
-          "key, a timestamp more than 300 s away, a missing header...). A body that is not JSON "
-          "gets the usual error body."},
-    **error_responses(409),
-})
+@router.post(
+    "/verify",
+    response_model=VerifyResult,
+    responses={
+        400: {
+            "model": VerifyResult | ErrorBody,
+            "description": "Not valid: `valid` is false and `detail` says why (no matching active "
+            "key, a timestamp more than 300 s away, a missing header...). A body that is not JSON "
+            "gets the usual error body.",
+        },
+        **error_responses(409),
+    },
+)
 def verify(body: VerifyRequest, request: Request, session: DbSession, actor: CurrentActor):
     """Check a received webhook against the project's active keys; answers which key matched."""
     try:
-        key_id = keys.verify_payload(session, actor=actor, project_id=body.project_id,
-                                     payload=body.payload.encode("utf-8"), headers=body.headers)
+        key_id = keys.verify_payload(
+            session,
+            actor=actor,
+            project_id=body.project_id,
+            payload=body.payload.encode("utf-8"),
+            headers=body.headers,
+        )
     except InvalidInput as exc:
         metrics_of(request).verifications.labels("invalid").inc()
-        return JSONResponse(VerifyResult(valid=False, detail=exc.message).model_dump(mode="json"),
-                            status_code=400)
+        return JSONResponse(
+            VerifyResult(valid=False, detail=exc.message).model_dump(mode="json"), status_code=400
+        )
     metrics_of(request).verifications.labels("valid").inc()
     return VerifyResult(valid=True, key_id=key_id)

@@ -11,18 +11,36 @@ from meshkeys.ui.components.layout import field_label
 
 
 def page_buttons(state: Any) -> list[rx.Component]:
-    """"Page N", "Previous" and "Next" for a state with the KeysetPager mixin."""
+    """ "Page N", "Previous" and "Next" for a state with the KeysetPager mixin."""
     return [
         rx.text("Page ", state.page_number, size="2"),
-        rx.button(rx.icon("chevron-left", size=16), "Previous", variant="soft",
-                  disabled=state.page_number <= 1, on_click=state.previous_page),
-        rx.button("Next", rx.icon("chevron-right", size=16), variant="soft",
-                  disabled=~state.has_next, on_click=state.next_page),
+        rx.button(
+            rx.icon("chevron-left", size=16),
+            "Previous",
+            variant="soft",
+            disabled=state.page_number <= 1,
+            on_click=state.previous_page,
+        ),
+        rx.button(
+            "Next",
+            rx.icon("chevron-right", size=16),
+            variant="soft",
+            disabled=~state.has_next,
+            on_click=state.next_page,
+        ),
     ]
 
 
-def confirm_alert(*, title: Var | str, description: str, confirm: str, on_confirm: Any,
-                  is_open: Var, on_open_change: Any, loading: Var) -> rx.Component:
+def confirm_alert(
+    *,
+    title: Var | str,
+    description: str,
+    confirm: str,
+    on_confirm: Any,
+    is_open: Var,
+    on_open_change: Any,
+    loading: Var,
+) -> rx.Component:
     """A destructive confirmation: Cancel, or the red ``confirm`` button."""
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
@@ -31,7 +49,9 @@ def confirm_alert(*, title: Var | str, description: str, confirm: str, on_confir
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
                 rx.button(confirm, color_scheme="red", on_click=on_confirm, loading=loading),
-                justify="end", spacing="2", padding_top="12px",
+                justify="end",
+                spacing="2",
+                padding_top="12px",
             ),
         ),
         open=is_open,
@@ -39,9 +59,19 @@ def confirm_alert(*, title: Var | str, description: str, confirm: str, on_confir
     )
 
 
-def name_dialog(*, trigger: str, title: str, description: str, field_id: str, placeholder: str,
-                confirm: str, on_submit: Any, is_open: Var, on_open_change: Any,
-                loading: Var) -> rx.Component:
+def name_dialog(
+    *,
+    trigger: str,
+    title: str,
+    description: str,
+    field_id: str,
+    placeholder: str,
+    confirm: str,
+    on_submit: Any,
+    is_open: Var,
+    on_open_change: Any,
+    loading: Var,
+) -> rx.Component:
     """A dialog asking for one name (new project, new token)."""
     return rx.dialog.root(
         rx.dialog.trigger(rx.button(rx.icon("plus", size=16), trigger)),
@@ -51,15 +81,26 @@ def name_dialog(*, trigger: str, title: str, description: str, field_id: str, pl
             rx.form(
                 rx.vstack(
                     field_label("Name", field_id),
-                    rx.input(id=field_id, name="name", placeholder=placeholder, required=True,
-                             max_length=200, width="100%", auto_focus=True),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray",
-                                                  type="button")),
-                        rx.button(confirm, type="submit", loading=loading),
-                        justify="end", width="100%", spacing="2",
+                    rx.input(
+                        id=field_id,
+                        name="name",
+                        placeholder=placeholder,
+                        required=True,
+                        max_length=200,
+                        width="100%",
+                        auto_focus=True,
                     ),
-                    spacing="3", padding_top="8px",
+                    rx.hstack(
+                        rx.dialog.close(
+                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                        ),
+                        rx.button(confirm, type="submit", loading=loading),
+                        justify="end",
+                        width="100%",
+                        spacing="2",
+                    ),
+                    spacing="3",
+                    padding_top="8px",
                 ),
                 on_submit=on_submit,
                 reset_on_submit=True,
@@ -71,8 +112,9 @@ def name_dialog(*, trigger: str, title: str, description: str, field_id: str, pl
     )
 
 
-def labelled_select(options: list[tuple[str, str]] | list[str], label: str | Var,
-                    **root_props: Any) -> rx.Component:
+def labelled_select(
+    options: list[tuple[str, str]] | list[str], label: str | Var, **root_props: Any
+) -> rx.Component:
     """A Radix select whose trigger carries ``label`` as its accessible name."""
     pairs = [(o, o) if isinstance(o, str) else o for o in options]
     return rx.select.root(

@@ -1,4 +1,4 @@
-"""The frame of every signed-in page: sidebar, top bar with project switcher, dark mode, sign out."""
+"""The frame of every signed-in page: sidebar, top bar, project switcher, dark mode, sign out."""
 
 from __future__ import annotations
 
@@ -40,11 +40,13 @@ def post_json(path: str, form_id: str | None = None) -> Var:
             "      headers: {'Content-Type': 'application/json'},"
             f"      body: {body}}});"
             "    const data = await r.json().catch(() => ({}));"
-            "    if (r.ok) { window.location.assign(data.next || '/'); return {ok: true, detail: ''}; }"
+            "    if (r.ok) {"
+            " window.location.assign(data.next || '/'); return {ok: true, detail: ''}; }"
             "    const detail = typeof data.detail === 'string' ? data.detail"
             "      : 'Check the form: ' + JSON.stringify(data.detail || r.status);"
             "    return {ok: false, detail: detail};"
-            "  } catch (e) { return {ok: false, detail: 'Cannot reach meshkeys: ' + e + '. Is the server running?'}; }"
+            "  } catch (e) { return {ok: false,"
+            " detail: 'Cannot reach meshkeys: ' + e + '. Is the server running?'}; }"
             "})"
         ),
         _var_data=_BACKEND._get_all_var_data(),
@@ -87,8 +89,11 @@ def project_switcher() -> rx.Component:
         rx.menu.trigger(
             rx.button(
                 rx.icon("folder-key", size=16),
-                rx.cond(SessionState.current_project_name != "",
-                        SessionState.current_project_name, "Choose a project"),
+                rx.cond(
+                    SessionState.current_project_name != "",
+                    SessionState.current_project_name,
+                    "Choose a project",
+                ),
                 rx.icon("chevron-down", size=14),
                 variant="soft",
                 aria_label="Switch project",
@@ -115,8 +120,13 @@ def sign_out_button() -> rx.Component:
 def sidebar() -> rx.Component:
     project = SessionState.current_project_id
     return rx.vstack(
-        rx.hstack(rx.icon("key-round", size=22), rx.heading("meshkeys", size="5"),
-                  align="center", spacing="2", padding_bottom="12px"),
+        rx.hstack(
+            rx.icon("key-round", size=22),
+            rx.heading("meshkeys", size="5"),
+            align="center",
+            spacing="2",
+            padding_bottom="12px",
+        ),
         rx.cond(
             project != "",
             rx.vstack(
@@ -165,10 +175,14 @@ def not_found_notice() -> rx.Component:
     )
 
 
-def page_frame(*children: rx.Component, title: str | Var, project_page: bool = False) -> rx.Component:
+def page_frame(
+    *children: rx.Component, title: str | Var, project_page: bool = False
+) -> rx.Component:
     body: list[rx.Component] = [rx.heading(title, size="6")]
     if project_page:
-        body.append(rx.cond(SessionState.not_found != "", not_found_notice(), rx.fragment(*children)))
+        body.append(
+            rx.cond(SessionState.not_found != "", not_found_notice(), rx.fragment(*children))
+        )
     else:
         body.extend(children)
     return rx.hstack(

@@ -35,12 +35,16 @@ def secret_dialog(what: str = "secret") -> rx.Component:
                 ),
                 rx.hstack(
                     rx.button(
-                        rx.icon("copy", size=16), "Copy",
-                        on_click=[rx.set_clipboard(secret),
-                                  rx.toast.success("Copied to the clipboard.")],
+                        rx.icon("copy", size=16),
+                        "Copy",
+                        on_click=[
+                            rx.set_clipboard(secret),
+                            rx.toast.success("Copied to the clipboard."),
+                        ],
                     ),
                     rx.button(
-                        rx.icon("download", size=16), "Download",
+                        rx.icon("download", size=16),
+                        "Download",
                         variant="soft",
                         on_click=rx.download(
                             data="data:text/plain;charset=utf-8," + secret + "%0A",
@@ -48,8 +52,12 @@ def secret_dialog(what: str = "secret") -> rx.Component:
                         ),
                     ),
                     rx.spacer(),
-                    rx.button("Done", variant="outline", color_scheme="gray",
-                              on_click=SHOWN_SECRET.set_value("")),
+                    rx.button(
+                        "Done",
+                        variant="outline",
+                        color_scheme="gray",
+                        on_click=SHOWN_SECRET.set_value(""),
+                    ),
                     width="100%",
                     spacing="2",
                 ),

@@ -26,7 +26,9 @@ def chart() -> rx.Component:
             rx.text("Actions per day (last 30 days)", size="2", weight="medium"),
             rx.recharts.bar_chart(
                 *[
-                    rx.recharts.bar(data_key=name, stack_id="a", fill=SERIES_COLORS[name], name=name)
+                    rx.recharts.bar(
+                        data_key=name, stack_id="a", fill=SERIES_COLORS[name], name=name
+                    )
                     for name in (*CHART_SERIES, "other")
                 ],
                 rx.recharts.x_axis(data_key="day", font_size=11),
@@ -50,26 +52,64 @@ def filters() -> rx.Component:
 
     return rx.form(
         rx.hstack(
-            field("Action", labelled_select(
-                [("all", "all actions"), *[(a, a) for a in audit.ACTIONS]], "Action filter",
-                name="action", value=AuditState.f_action, on_change=AuditState.set_action_filter,
-            )),
-            field("Key id", rx.input(name="key", default_value=AuditState.f_key,
-                                     key=AuditState.f_key + "k",
-                                     placeholder="full key id", aria_label="Key filter",
-                                     width="300px")),
-            field("Actor", rx.input(name="actor", default_value=AuditState.f_actor,
-                                    key=AuditState.f_actor + "a",
-                                    placeholder="email", aria_label="Actor filter", width="200px")),
-            field("From", rx.input(name="since", type="date", default_value=AuditState.f_since,
-                                   key=AuditState.f_since + "s", aria_label="From date")),
-            field("To", rx.input(name="until", type="date", default_value=AuditState.f_until,
-                                 key=AuditState.f_until + "u", aria_label="To date")),
+            field(
+                "Action",
+                labelled_select(
+                    [("all", "all actions"), *[(a, a) for a in audit.ACTIONS]],
+                    "Action filter",
+                    name="action",
+                    value=AuditState.f_action,
+                    on_change=AuditState.set_action_filter,
+                ),
+            ),
+            field(
+                "Key id",
+                rx.input(
+                    name="key",
+                    default_value=AuditState.f_key,
+                    key=AuditState.f_key + "k",
+                    placeholder="full key id",
+                    aria_label="Key filter",
+                    width="300px",
+                ),
+            ),
+            field(
+                "Actor",
+                rx.input(
+                    name="actor",
+                    default_value=AuditState.f_actor,
+                    key=AuditState.f_actor + "a",
+                    placeholder="email",
+                    aria_label="Actor filter",
+                    width="200px",
+                ),
+            ),
+            field(
+                "From",
+                rx.input(
+                    name="since",
+                    type="date",
+                    default_value=AuditState.f_since,
+                    key=AuditState.f_since + "s",
+                    aria_label="From date",
+                ),
+            ),
+            field(
+                "To",
+                rx.input(
+                    name="until",
+                    type="date",
+                    default_value=AuditState.f_until,
+                    key=AuditState.f_until + "u",
+                    aria_label="To date",
+                ),
+            ),
             rx.button("Apply filters", type="submit", variant="soft"),
             rx.button("Clear", type="button", variant="ghost", on_click=AuditState.clear_filters),
             rx.spacer(),
             rx.button(
-                rx.icon("download", size=16), "Export CSV",
+                rx.icon("download", size=16),
+                "Export CSV",
                 type="button",
                 on_click=AuditState.export_csv,
                 loading=AuditState.busy == "export",
@@ -93,8 +133,11 @@ def event_row(row: EventRow) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 row.key_id != "",
-                rx.vstack(rx.text(row.key_name, size="1"),
-                          rx.code(row.key_short, size="1", title=row.key_id), spacing="0"),
+                rx.vstack(
+                    rx.text(row.key_name, size="1"),
+                    rx.code(row.key_short, size="1", title=row.key_id),
+                    spacing="0",
+                ),
             )
         ),
         rx.table.cell(rx.text(row.old_status, size="1")),
@@ -109,9 +152,19 @@ def events_table() -> rx.Component:
     return rx.table.root(
         rx.table.header(
             rx.table.row(
-                *[rx.table.column_header_cell(h) for h in
-                  ("Time", "Actor", "Action", "Key", "Old status", "New status", "Client IP",
-                   "Details")]
+                *[
+                    rx.table.column_header_cell(h)
+                    for h in (
+                        "Time",
+                        "Actor",
+                        "Action",
+                        "Key",
+                        "Old status",
+                        "New status",
+                        "Client IP",
+                        "Details",
+                    )
+                ]
             )
         ),
         rx.table.body(rx.foreach(AuditState.rows, event_row)),
@@ -123,8 +176,9 @@ def events_table() -> rx.Component:
 
 
 def pager() -> rx.Component:
-    return rx.hstack(rx.spacer(), *page_buttons(AuditState), width="100%", spacing="2",
-                     align="center")
+    return rx.hstack(
+        rx.spacer(), *page_buttons(AuditState), width="100%", spacing="2", align="center"
+    )
 
 
 def audit_page() -> rx.Component:
@@ -137,12 +191,18 @@ def audit_page() -> rx.Component:
             rx.cond(
                 AuditState.loading,
                 rx.center(rx.spinner(size="3"), padding="40px", width="100%"),
-                empty_state("scroll-text", "No events match",
-                            "Every key action, member change and denied request is recorded here. "
-                            "Generate a key, or clear the filters."),
+                empty_state(
+                    "scroll-text",
+                    "No events match",
+                    "Every key action, member change and denied request is recorded here. "
+                    "Generate a key, or clear the filters.",
+                ),
             ),
         ),
-        title=rx.cond(AuditState.current_project_name != "",
-                      AuditState.current_project_name + " · Audit log", "Audit log"),
+        title=rx.cond(
+            AuditState.current_project_name != "",
+            AuditState.current_project_name + " · Audit log",
+            "Audit log",
+        ),
         project_page=True,
     )

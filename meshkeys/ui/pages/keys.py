@@ -104,7 +104,9 @@ def totals() -> rx.Component:
             rx.callout(
                 f"Only the {MAX_SIGNING_KEYS} newest active keys sign and verify webhooks. "
                 "Revoke the keys your receivers no longer use.",
-                icon="triangle-alert", color_scheme="amber", role="status",
+                icon="triangle-alert",
+                color_scheme="amber",
+                role="status",
             ),
         ),
         spacing="3",
@@ -129,9 +131,12 @@ def toolbar() -> rx.Component:
             ),
             on_submit=KeysState.search,
         ),
-        labelled_select([("all", "all statuses"), ("active", "active"), ("revoked", "revoked")],
-                        "Status filter", value=KeysState.status_filter,
-                        on_change=KeysState.set_status_filter),
+        labelled_select(
+            [("all", "all statuses"), ("active", "active"), ("revoked", "revoked")],
+            "Status filter",
+            value=KeysState.status_filter,
+            on_change=KeysState.set_status_filter,
+        ),
         rx.cond(
             (KeysState.query != "") | (KeysState.status_filter != "all"),
             rx.button("Clear filters", variant="ghost", on_click=KeysState.clear_search),
@@ -155,9 +160,13 @@ def toolbar() -> rx.Component:
 def pager() -> rx.Component:
     return rx.hstack(
         rx.text(
-            "Showing ", KeysState.first_shown, "–", KeysState.last_shown, " of ",
-            KeysState.matching, rx.cond(
-                (KeysState.query != "") | (KeysState.status_filter != "all"), " matching", ""),
+            "Showing ",
+            KeysState.first_shown,
+            "–",
+            KeysState.last_shown,
+            " of ",
+            KeysState.matching,
+            rx.cond((KeysState.query != "") | (KeysState.status_filter != "all"), " matching", ""),
             " keys",
             size="2",
             color_scheme="gray",
@@ -191,8 +200,9 @@ def keys_table() -> rx.Component:
     )
 
 
-def _dialog(kind: str, title, description, *fields: rx.Component, confirm: str,
-            color: str = "indigo") -> rx.Component:
+def _dialog(
+    kind: str, title, description, *fields: rx.Component, confirm: str, color: str = "indigo"
+) -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(title),
@@ -205,8 +215,12 @@ def _dialog(kind: str, title, description, *fields: rx.Component, confirm: str,
                         rx.dialog.close(
                             rx.button("Cancel", variant="soft", color_scheme="gray", type="button"),
                         ),
-                        rx.button(confirm, type="submit", color_scheme=color,
-                                  loading=KeysState.busy == kind),
+                        rx.button(
+                            confirm,
+                            type="submit",
+                            color_scheme=color,
+                            loading=KeysState.busy == kind,
+                        ),
                         justify="end",
                         width="100%",
                         spacing="2",
@@ -235,18 +249,28 @@ def _grace_select(default: str, label: str) -> rx.Component:
 def dialogs() -> rx.Component:
     return rx.fragment(
         _dialog(
-            "generate", "Generate a signing key",
+            "generate",
+            "Generate a signing key",
             "The new key starts signing webhooks of this project at once.",
             rx.vstack(
                 field_label("Name", "key-name"),
-                rx.input(id="key-name", name="name", placeholder="e.g. production",
-                         max_length=200, required=True, auto_focus=True, width="100%"),
-                spacing="1", width="100%",
+                rx.input(
+                    id="key-name",
+                    name="name",
+                    placeholder="e.g. production",
+                    max_length=200,
+                    required=True,
+                    auto_focus=True,
+                    width="100%",
+                ),
+                spacing="1",
+                width="100%",
             ),
             confirm="Generate",
         ),
         _dialog(
-            "revoke", "Revoke key " + KeysState.target_name,
+            "revoke",
+            "Revoke key " + KeysState.target_name,
             "Receivers stop accepting signatures of this key when it is revoked.",
             rx.vstack(
                 rx.text("Reason", size="2", weight="medium"),
@@ -254,26 +278,32 @@ def dialogs() -> rx.Component:
                 spacing="1",
             ),
             _grace_select("0", "Stops working"),
-            rx.text("A key revoked as compromised can never be reactivated.", size="1",
-                    color_scheme="gray"),
+            rx.text(
+                "A key revoked as compromised can never be reactivated.",
+                size="1",
+                color_scheme="gray",
+            ),
             confirm="Revoke key",
             color="red",
         ),
         _dialog(
-            "rotate", "Rotate key " + KeysState.target_name,
+            "rotate",
+            "Rotate key " + KeysState.target_name,
             "A new key with the same name is generated; this one keeps signing until the end of "
             "the grace period, so receivers can switch without failures.",
             _grace_select("86400", "Old key stops working"),
             confirm="Rotate key",
         ),
         _dialog(
-            "reactivate", "Reactivate key " + KeysState.target_name,
+            "reactivate",
+            "Reactivate key " + KeysState.target_name,
             "The key signs and verifies again. This is recorded in the audit log.",
             confirm="Reactivate key",
             color="green",
         ),
         _dialog(
-            "reveal", "Reveal the secret of " + KeysState.target_name,
+            "reveal",
+            "Reveal the secret of " + KeysState.target_name,
             "Anyone who sees the secret can sign webhooks as this project. "
             "Revealing is recorded in the audit log.",
             confirm="Reveal secret",
@@ -295,22 +325,28 @@ def keys_page() -> rx.Component:
                 rx.center(rx.spinner(size="3"), padding="40px", width="100%"),
                 rx.cond(
                     (KeysState.query != "") | (KeysState.status_filter != "all"),
-                    empty_state("search-x", "No key matches",
-                                "Try another name or id prefix, or clear the filters.",
-                                rx.button("Clear filters", variant="soft",
-                                          on_click=KeysState.clear_search)),
                     empty_state(
-                        "key-round", "No signing keys yet",
-                        rx.cond(KeysState.can_edit,
-                                "Generate the first key, then give its secret to the receivers "
-                                "of your webhooks.",
-                                "An owner or admin of this project can generate the first key."),
+                        "search-x",
+                        "No key matches",
+                        "Try another name or id prefix, or clear the filters.",
+                        rx.button("Clear filters", variant="soft", on_click=KeysState.clear_search),
+                    ),
+                    empty_state(
+                        "key-round",
+                        "No signing keys yet",
+                        rx.cond(
+                            KeysState.can_edit,
+                            "Generate the first key, then give its secret to the receivers "
+                            "of your webhooks.",
+                            "An owner or admin of this project can generate the first key.",
+                        ),
                     ),
                 ),
             ),
         ),
         dialogs(),
-        title=rx.cond(KeysState.current_project_name != "",
-                      KeysState.current_project_name + " · Keys", "Keys"),
+        title=rx.cond(
+            KeysState.current_project_name != "", KeysState.current_project_name + " · Keys", "Keys"
+        ),
         project_page=True,
     )

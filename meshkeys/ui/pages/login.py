@@ -20,8 +20,14 @@ def _field(label: str, name: str, type_: str = "text", **props) -> rx.Component:
 def _error() -> rx.Component:
     return rx.cond(
         LoginState.error != "",
-        rx.callout(LoginState.error, icon="circle-alert", color_scheme="red", role="alert",
-                   size="1", width="100%"),
+        rx.callout(
+            LoginState.error,
+            icon="circle-alert",
+            color_scheme="red",
+            role="alert",
+            size="1",
+            width="100%",
+        ),
     )
 
 
@@ -46,7 +52,9 @@ def _posting_form(form_id: str, route: str, submit: str, *fields: rx.Component) 
 
 def sign_in_form() -> rx.Component:
     return _posting_form(
-        "login-form", "/auth/login", "Sign in",
+        "login-form",
+        "/auth/login",
+        "Sign in",
         rx.heading("Sign in to meshkeys", size="6"),
         _field("Email", "email", "email", auto_complete="username"),
         _field("Password", "password", "password", auto_complete="current-password"),
@@ -55,7 +63,9 @@ def sign_in_form() -> rx.Component:
 
 def setup_form() -> rx.Component:
     return _posting_form(
-        "setup-form", "/auth/setup", "Create account",
+        "setup-form",
+        "/auth/setup",
+        "Create account",
         rx.heading("Create the first admin account", size="6"),
         rx.text(
             "meshkeys has no users yet. This account becomes the owner of your first project; "
@@ -64,8 +74,14 @@ def setup_form() -> rx.Component:
             color_scheme="gray",
         ),
         _field("Email", "email", "email", auto_complete="username"),
-        _field("Password", "password", "password", auto_complete="new-password",
-               min_length=10, placeholder="At least 10 characters"),
+        _field(
+            "Password",
+            "password",
+            "password",
+            auto_complete="new-password",
+            min_length=10,
+            placeholder="At least 10 characters",
+        ),
         _field("First project", "project_name", default_value="My first project"),
     )
 
@@ -75,8 +91,12 @@ def login_page() -> rx.Component:
         hydration_marker(),
         rx.card(
             rx.vstack(
-                rx.hstack(rx.icon("key-round", size=24), rx.text("meshkeys", weight="bold", size="4"),
-                          spacing="2", align="center"),
+                rx.hstack(
+                    rx.icon("key-round", size=24),
+                    rx.text("meshkeys", weight="bold", size="4"),
+                    spacing="2",
+                    align="center",
+                ),
                 rx.cond(
                     LoginState.checked,
                     rx.cond(LoginState.needs_setup, setup_form(), sign_in_form()),
@@ -88,7 +108,11 @@ def login_page() -> rx.Component:
             width="400px",
             padding="24px",
         ),
-        rx.box(rx.color_mode.button(aria_label="Toggle dark mode", variant="ghost"),
-               position="fixed", top="12px", right="12px"),
+        rx.box(
+            rx.color_mode.button(aria_label="Toggle dark mode", variant="ghost"),
+            position="fixed",
+            top="12px",
+            right="12px",
+        ),
         min_height="100vh",
     )

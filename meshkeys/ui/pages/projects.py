@@ -13,11 +13,16 @@ ROLES = ["owner", "admin", "viewer"]
 
 def create_dialog() -> rx.Component:
     return name_dialog(
-        trigger="New project", title="Create a project",
+        trigger="New project",
+        title="Create a project",
         description="You become its owner. Keys and the audit log are per project.",
-        field_id="project-name", placeholder="e.g. payments", confirm="Create project",
-        on_submit=ProjectsState.create, is_open=ProjectsState.creating,
-        on_open_change=ProjectsState.set_creating, loading=ProjectsState.busy == "create",
+        field_id="project-name",
+        placeholder="e.g. payments",
+        confirm="Create project",
+        on_submit=ProjectsState.create,
+        is_open=ProjectsState.creating,
+        on_open_change=ProjectsState.set_creating,
+        loading=ProjectsState.busy == "create",
     )
 
 
@@ -28,12 +33,21 @@ def project_row(row: ProjectRow) -> rx.Component:
         rx.table.cell(rx.text(row.created, size="1")),
         rx.table.cell(
             rx.hstack(
-                rx.link(rx.button("Keys", size="1", variant="soft"),
-                        href="/projects/" + row.id + "/keys"),
-                rx.link(rx.button("Audit log", size="1", variant="soft"),
-                        href="/projects/" + row.id + "/audit"),
-                rx.button("Members", size="1", variant="soft", color_scheme="gray",
-                          on_click=ProjectsState.select(row.id)),
+                rx.link(
+                    rx.button("Keys", size="1", variant="soft"),
+                    href="/projects/" + row.id + "/keys",
+                ),
+                rx.link(
+                    rx.button("Audit log", size="1", variant="soft"),
+                    href="/projects/" + row.id + "/audit",
+                ),
+                rx.button(
+                    "Members",
+                    size="1",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=ProjectsState.select(row.id),
+                ),
                 spacing="1",
             )
         ),
@@ -47,16 +61,28 @@ def member_row(m: MemberRow) -> rx.Component:
         rx.table.cell(
             rx.cond(
                 ProjectsState.selected_is_owner,
-                labelled_select(ROLES, "Role of " + m.email, value=m.role, size="1",
-                                on_change=lambda role: ProjectsState.change_role(m.user_id, role)),
+                labelled_select(
+                    ROLES,
+                    "Role of " + m.email,
+                    value=m.role,
+                    size="1",
+                    on_change=lambda role: ProjectsState.change_role(m.user_id, role),
+                ),
                 rx.badge(m.role, variant="soft"),
             )
         ),
         rx.table.cell(rx.text(m.since, size="1")),
         rx.cond(
             ProjectsState.selected_is_owner,
-            rx.table.cell(rx.button("Remove", size="1", variant="soft", color_scheme="red",
-                                    on_click=ProjectsState.ask_remove(m.user_id, m.email))),
+            rx.table.cell(
+                rx.button(
+                    "Remove",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=ProjectsState.ask_remove(m.user_id, m.email),
+                )
+            ),
         ),
         aria_label=m.email,
     )
@@ -67,33 +93,50 @@ def members_panel() -> rx.Component:
         rx.vstack(
             rx.heading("Members of " + ProjectsState.selected_name, size="4"),
             rx.table.root(
-                rx.table.header(rx.table.row(
-                    rx.table.column_header_cell("Email"), rx.table.column_header_cell("Role"),
-                    rx.table.column_header_cell("Member since"),
-                    rx.cond(ProjectsState.selected_is_owner, rx.table.column_header_cell("")),
-                )),
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Email"),
+                        rx.table.column_header_cell("Role"),
+                        rx.table.column_header_cell("Member since"),
+                        rx.cond(ProjectsState.selected_is_owner, rx.table.column_header_cell("")),
+                    )
+                ),
                 rx.table.body(rx.foreach(ProjectsState.members, member_row)),
-                size="1", width="100%", aria_label="Members",
+                size="1",
+                width="100%",
+                aria_label="Members",
             ),
             rx.cond(
                 ProjectsState.selected_is_owner,
                 rx.form(
                     rx.hstack(
-                        rx.input(name="email", type="email", placeholder="teammate@example.com",
-                                 aria_label="Member email", required=True, width="260px"),
-                        labelled_select(ROLES, "New member role", name="role",
-                                        default_value="viewer"),
+                        rx.input(
+                            name="email",
+                            type="email",
+                            placeholder="teammate@example.com",
+                            aria_label="Member email",
+                            required=True,
+                            width="260px",
+                        ),
+                        labelled_select(
+                            ROLES, "New member role", name="role", default_value="viewer"
+                        ),
                         rx.button("Add member", type="submit", loading=ProjectsState.busy == "add"),
-                        spacing="2", align="center",
+                        spacing="2",
+                        align="center",
                     ),
                     on_submit=ProjectsState.add_member,
                     reset_on_submit=True,
                 ),
-                rx.text("Only owners can add, change or remove members.", size="1",
-                        color_scheme="gray"),
+                rx.text(
+                    "Only owners can add, change or remove members.", size="1", color_scheme="gray"
+                ),
             ),
-            rx.text("People must have a meshkeys account first (`meshkeys user create EMAIL`).",
-                    size="1", color_scheme="gray"),
+            rx.text(
+                "People must have a meshkeys account first (`meshkeys user create EMAIL`).",
+                size="1",
+                color_scheme="gray",
+            ),
             spacing="3",
             width="100%",
         ),
@@ -105,31 +148,48 @@ def remove_dialog() -> rx.Component:
     return confirm_alert(
         title="Remove " + ProjectsState.remove_email + "?",
         description="They lose access to the project's keys and audit log at once.",
-        confirm="Remove member", on_confirm=ProjectsState.remove_member,
-        is_open=ProjectsState.remove_id != "", on_open_change=ProjectsState.cancel_remove,
+        confirm="Remove member",
+        on_confirm=ProjectsState.remove_member,
+        is_open=ProjectsState.remove_id != "",
+        on_open_change=ProjectsState.cancel_remove,
         loading=ProjectsState.busy == "remove",
     )
 
 
 def projects_page() -> rx.Component:
     return page_frame(
-        rx.hstack(rx.text("Projects you belong to.", size="2", color_scheme="gray"), rx.spacer(),
-                  create_dialog(), width="100%", align="center"),
+        rx.hstack(
+            rx.text("Projects you belong to.", size="2", color_scheme="gray"),
+            rx.spacer(),
+            create_dialog(),
+            width="100%",
+            align="center",
+        ),
         rx.cond(
             ProjectsState.rows.length() > 0,
             rx.table.root(
-                rx.table.header(rx.table.row(
-                    rx.table.column_header_cell("Name"), rx.table.column_header_cell("Your role"),
-                    rx.table.column_header_cell("Created"), rx.table.column_header_cell(""),
-                )),
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Name"),
+                        rx.table.column_header_cell("Your role"),
+                        rx.table.column_header_cell("Created"),
+                        rx.table.column_header_cell(""),
+                    )
+                ),
                 rx.table.body(rx.foreach(ProjectsState.rows, project_row)),
-                variant="surface", size="1", width="100%", aria_label="Projects",
+                variant="surface",
+                size="1",
+                width="100%",
+                aria_label="Projects",
             ),
             rx.cond(
                 ProjectsState.loading,
                 rx.center(rx.spinner(size="3"), padding="40px", width="100%"),
-                empty_state("folders", "You are not in any project yet",
-                            "Create a project with “New project”, or ask an owner to add you."),
+                empty_state(
+                    "folders",
+                    "You are not in any project yet",
+                    "Create a project with “New project”, or ask an owner to add you.",
+                ),
             ),
         ),
         rx.cond(ProjectsState.selected_id != "", members_panel()),

@@ -20,8 +20,14 @@ from meshkeys.ui.state.session import SessionState
 PAGE_SIZE = 50
 CHART_DAYS = 30
 # Series of the chart; every other action is counted as "other".
-CHART_SERIES = (audit.KEY_GENERATED, audit.KEY_ROTATED, audit.KEY_REVOKED, audit.KEY_REACTIVATED,
-                audit.KEY_REVEALED, audit.ACCESS_DENIED)
+CHART_SERIES = (
+    audit.KEY_GENERATED,
+    audit.KEY_ROTATED,
+    audit.KEY_REVOKED,
+    audit.KEY_REACTIVATED,
+    audit.KEY_REVEALED,
+    audit.ACCESS_DENIED,
+)
 EXPORT_LIMIT = 100_000
 
 
@@ -47,12 +53,17 @@ def _summary(event: AuditEventPublic) -> str:
 
 def to_row(event: AuditEventPublic) -> EventRow:
     return EventRow(
-        seq=event.seq, when=event.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
-        actor=event.actor_email, action=event.action, key_name=event.key_name or "",
+        seq=event.seq,
+        when=event.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        actor=event.actor_email,
+        action=event.action,
+        key_name=event.key_name or "",
         key_id=str(event.key_id) if event.key_id else "",
         key_short=str(event.key_id)[:8] if event.key_id else "",
-        old_status=event.old_status or "", new_status=event.new_status or "",
-        client_ip=event.client_ip or "", summary=_summary(event),
+        old_status=event.old_status or "",
+        new_status=event.new_status or "",
+        client_ip=event.client_ip or "",
+        summary=_summary(event),
     )
 
 
@@ -104,14 +115,20 @@ class AuditState(KeysetPager, SessionState):
         ).validate()
 
     def _fetch(self, cursor: str | None) -> str | None:
-        page = self._call(history.list_events, project_id=self._route_project_id(),
-                          flt=self._filter(), limit=PAGE_SIZE, cursor=cursor)
+        page = self._call(
+            history.list_events,
+            project_id=self._route_project_id(),
+            flt=self._filter(),
+            limit=PAGE_SIZE,
+            cursor=cursor,
+        )
         self.rows = [to_row(e) for e in page.items]
         return page.next_cursor
 
     def _reload_chart(self) -> None:
-        counts = self._call(history.daily_counts, project_id=self._route_project_id(),
-                            days=CHART_DAYS)
+        counts = self._call(
+            history.daily_counts, project_id=self._route_project_id(), days=CHART_DAYS
+        )
         today = clock.now().date()
         days = [(today - timedelta(days=n)).isoformat() for n in range(CHART_DAYS - 1, -1, -1)]
         series = {d: {"day": d[5:], **{s: 0 for s in CHART_SERIES}, "other": 0} for d in days}
@@ -138,8 +155,13 @@ class AuditState(KeysetPager, SessionState):
 
     @rx.event
     def apply_filters(self, form: dict):
-        self._set_filters(form.get("action"), form.get("key"), form.get("actor"),
-                          form.get("since"), form.get("until"))
+        self._set_filters(
+            form.get("action"),
+            form.get("key"),
+            form.get("actor"),
+            form.get("since"),
+            form.get("until"),
+        )
         return self._attempt(self._first_page)
 
     @rx.event
@@ -155,20 +177,28 @@ class AuditState(KeysetPager, SessionState):
     @rx.event
     def export_csv(self):
         """Download the filtered events (all pages) as CSV."""
+
         def work() -> tuple[uuid.UUID, str, int]:
             project_id, flt = self._route_project_id(), self._filter()
-            return project_id, *self._call(lambda s, actor: csv_text(
-                history.export_events(s, actor=actor, project_id=project_id, flt=flt)))
+            return project_id, *self._call(
+                lambda s, actor: csv_text(
+                    history.export_events(s, actor=actor, project_id=project_id, flt=flt)
+                )
+            )
 
         def done(result: tuple[uuid.UUID, str, int]):
             project_id, text, count = result
             stamp = clock.now().strftime("%Y%m%d-%H%M%S")
-            events = [rx.download(data=text,
-                                  filename=f"meshkeys-audit-{str(project_id)[:8]}-{stamp}.csv")]
+            events = [
+                rx.download(data=text, filename=f"meshkeys-audit-{str(project_id)[:8]}-{stamp}.csv")
+            ]
             if count >= EXPORT_LIMIT:
-                events.append(rx.toast.warning(
-                    f"Exported the newest {EXPORT_LIMIT:,} events. Narrow the filters, or use "
-                    "GET /audit/export for the whole log."))
+                events.append(
+                    rx.toast.warning(
+                        f"Exported the newest {EXPORT_LIMIT:,} events. Narrow the filters, or use "
+                        "GET /audit/export for the whole log."
+                    )
+                )
             else:
                 events.append(rx.toast.success(f"Exported {count} events as CSV."))
             return events

@@ -46,9 +46,14 @@ def to_row(key: KeyPublic) -> KeyRow:
     else:
         status, ended = "active", ""
     return KeyRow(
-        id=str(key.id), short_id=str(key.id)[:8], name=key.name, masked=key.masked_secret,
-        status=status, reason=key.revoke_reason.value if key.revoke_reason else "",
-        created=fmt_time(key.created_at), ended=ended,
+        id=str(key.id),
+        short_id=str(key.id)[:8],
+        name=key.name,
+        masked=key.masked_secret,
+        status=status,
+        reason=key.revoke_reason.value if key.revoke_reason else "",
+        created=fmt_time(key.created_at),
+        ended=ended,
     )
 
 
@@ -94,9 +99,13 @@ class KeysState(KeysetPager, SessionState):
 
         def page_and_totals(session, actor):  # one unit of work, one actor lookup
             page = keys.list_keys(
-                session, actor=actor, project_id=project_id,
+                session,
+                actor=actor,
+                project_id=project_id,
                 status=None if self.status_filter == "all" else self.status_filter,
-                q=self.query or None, limit=PAGE_SIZE, cursor=cursor,
+                q=self.query or None,
+                limit=PAGE_SIZE,
+                cursor=cursor,
             )
             return page, keys.key_totals(session, actor=actor, project_id=project_id)
 
@@ -176,23 +185,36 @@ class KeysState(KeysetPager, SessionState):
     @rx.event
     def generate(self, form: dict):
         def work() -> KeyWithSecret:
-            key = self._call(keys.generate_key, with_request=True,
-                             project_id=self._route_project_id(), name=str(form.get("name", "")))
+            key = self._call(
+                keys.generate_key,
+                with_request=True,
+                project_id=self._route_project_id(),
+                name=str(form.get("name", "")),
+            )
             self._then(self._first_page)
             return key
 
-        yield from self._action("generate", work, lambda key: [
-            *show_secret(key.secret, title=f"Key '{key.name}' created", filename=_file(key)),
-            rx.toast.success(f"Key '{key.name}' generated. Copy its secret now."),
-        ])
+        yield from self._action(
+            "generate",
+            work,
+            lambda key: [
+                *show_secret(key.secret, title=f"Key '{key.name}' created", filename=_file(key)),
+                rx.toast.success(f"Key '{key.name}' generated. Copy its secret now."),
+            ],
+        )
 
     @rx.event
     def revoke(self, form: dict):
         reason = str(form.get("reason", "") or "retired")
 
         def work() -> KeyPublic:
-            key = self._call(keys.revoke_key, with_request=True, key_id=_key_id(form),
-                             reason=reason, grace_seconds=_grace(form, 0))
+            key = self._call(
+                keys.revoke_key,
+                with_request=True,
+                key_id=_key_id(form),
+                reason=reason,
+                grace_seconds=_grace(form, 0),
+            )
             self._then(self._reload)
             return key
 
@@ -218,16 +240,27 @@ class KeysState(KeysetPager, SessionState):
     @rx.event
     def rotate(self, form: dict):
         def work() -> KeyWithSecret:
-            key = self._call(keys.rotate_key, with_request=True, key_id=_key_id(form),
-                             grace_seconds=_grace(form, keys.DEFAULT_ROTATION_GRACE_SECONDS))
+            key = self._call(
+                keys.rotate_key,
+                with_request=True,
+                key_id=_key_id(form),
+                grace_seconds=_grace(form, keys.DEFAULT_ROTATION_GRACE_SECONDS),
+            )
             self._then(self._first_page)
             return key
 
-        yield from self._action("rotate", work, lambda key: [
-            *show_secret(key.secret, title=f"Key '{key.name}' rotated: the new secret",
-                         filename=_file(key)),
-            rx.toast.success(f"Key '{key.name}' rotated. Copy the new secret now."),
-        ])
+        yield from self._action(
+            "rotate",
+            work,
+            lambda key: [
+                *show_secret(
+                    key.secret,
+                    title=f"Key '{key.name}' rotated: the new secret",
+                    filename=_file(key),
+                ),
+                rx.toast.success(f"Key '{key.name}' rotated. Copy the new secret now."),
+            ],
+        )
 
     @rx.event
     def reveal(self, form: dict):
@@ -236,7 +269,11 @@ class KeysState(KeysetPager, SessionState):
             self.close_dialog()
             return key
 
-        yield from self._action("reveal", work, lambda key: [
-            *show_secret(key.secret, title=f"Secret of key '{key.name}'", filename=_file(key)),
-            rx.toast.info("The secret was revealed; this is recorded in the audit log."),
-        ])
+        yield from self._action(
+            "reveal",
+            work,
+            lambda key: [
+                *show_secret(key.secret, title=f"Secret of key '{key.name}'", filename=_file(key)),
+                rx.toast.info("The secret was revealed; this is recorded in the audit log."),
+            ],
+        )

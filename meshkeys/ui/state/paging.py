@@ -41,12 +41,16 @@ class KeysetPager(rx.State, mixin=True):
     def next_page(self):
         if not self._next_cursor:
             return None
-        return self._attempt(lambda: self._go([*self._cursors, self._cursor], self._next_cursor,
-                                              self.page_number + 1))
+        return self._attempt(
+            lambda: self._go(
+                [*self._cursors, self._cursor], self._next_cursor, self.page_number + 1
+            )
+        )
 
     @rx.event
     def previous_page(self):
         if not self._cursors:
             return None
-        return self._attempt(lambda: self._go(self._cursors[:-1], self._cursors[-1],
-                                              max(1, self.page_number - 1)))
+        return self._attempt(
+            lambda: self._go(self._cursors[:-1], self._cursors[-1], max(1, self.page_number - 1))
+        )

@@ -47,16 +47,30 @@ class ProjectsState(SessionState):
 
     def _reload(self) -> None:
         items = self._call(projects.list_projects)
-        self.rows = [ProjectRow(id=str(p.id), name=p.name, role=p.role.value if p.role else "",
-                                created=fmt_time(p.created_at)) for p in items]
+        self.rows = [
+            ProjectRow(
+                id=str(p.id),
+                name=p.name,
+                role=p.role.value if p.role else "",
+                created=fmt_time(p.created_at),
+            )
+            for p in items
+        ]
 
     def _reload_members(self) -> None:
         if not self.selected_id:
             self.members = []
             return
         items = self._call(projects.list_members, project_id=_uuid(self.selected_id, "project"))
-        self.members = [MemberRow(user_id=str(m.user_id), email=m.email, role=m.role.value,
-                                  since=fmt_time(m.created_at)) for m in items]
+        self.members = [
+            MemberRow(
+                user_id=str(m.user_id),
+                email=m.email,
+                role=m.role.value,
+                since=fmt_time(m.created_at),
+            )
+            for m in items
+        ]
 
     @rx.var
     def selected_is_owner(self) -> bool:
@@ -71,15 +85,21 @@ class ProjectsState(SessionState):
     @rx.event
     def create(self, form: dict):
         def work():
-            project = self._call(projects.create_project, with_request=True,
-                                 name=str(form.get("name", "")))
+            project = self._call(
+                projects.create_project, with_request=True, name=str(form.get("name", ""))
+            )
             self._load_nav(project=False)
             self._reload()
             self.creating = False
             return project
 
-        yield from self._action("create", work, lambda project: rx.toast.success(
-            f"Project '{project.name}' created. Open it to generate its first key."))
+        yield from self._action(
+            "create",
+            work,
+            lambda project: rx.toast.success(
+                f"Project '{project.name}' created. Open it to generate its first key."
+            ),
+        )
 
     @rx.event
     def select(self, project_id: str):
@@ -96,27 +116,41 @@ class ProjectsState(SessionState):
     @rx.event
     def add_member(self, form: dict):
         def work():
-            member = self._call(projects.add_member, with_request=True, project_id=self._project(),
-                                email=str(form.get("email", "")),
-                                role=str(form.get("role", "") or "viewer"))
+            member = self._call(
+                projects.add_member,
+                with_request=True,
+                project_id=self._project(),
+                email=str(form.get("email", "")),
+                role=str(form.get("role", "") or "viewer"),
+            )
             self._reload_members()
             return member
 
-        yield from self._action("add", work, lambda member: rx.toast.success(
-            f"{member.email} added as {member.role.value}."))
+        yield from self._action(
+            "add",
+            work,
+            lambda member: rx.toast.success(f"{member.email} added as {member.role.value}."),
+        )
 
     @rx.event
     def change_role(self, user_id: str, role: str):
         def work():
-            member = self._call(projects.change_member_role, with_request=True,
-                                project_id=self._project(), user_id=_uuid(user_id, "member"),
-                                role=role)
+            member = self._call(
+                projects.change_member_role,
+                with_request=True,
+                project_id=self._project(),
+                user_id=_uuid(user_id, "member"),
+                role=role,
+            )
             self._reload()
             return member
 
         try:
-            yield from self._action("role", work, lambda member: rx.toast.success(
-                f"{member.email} is now {member.role.value}."))
+            yield from self._action(
+                "role",
+                work,
+                lambda member: rx.toast.success(f"{member.email} is now {member.role.value}."),
+            )
         finally:
             # The select shows what the database says, also after a refusal.
             yield self._attempt(self._reload_members)
@@ -135,10 +169,15 @@ class ProjectsState(SessionState):
         email, project = self.remove_email, self.selected_name
 
         def work():
-            self._call(projects.remove_member, with_request=True, project_id=self._project(),
-                       user_id=_uuid(self.remove_id, "member"))
+            self._call(
+                projects.remove_member,
+                with_request=True,
+                project_id=self._project(),
+                user_id=_uuid(self.remove_id, "member"),
+            )
             self.remove_id = self.remove_email = ""
             self._reload_members()
 
-        yield from self._action("remove", work, lambda _: rx.toast.success(
-            f"{email} removed from {project}."))
+        yield from self._action(
+            "remove", work, lambda _: rx.toast.success(f"{email} removed from {project}.")
+        )

@@ -32,9 +32,15 @@ class TokensState(SessionState):
     def _reload(self) -> None:
         items = self._call(auth.list_api_tokens)
         self.rows = [
-            TokenRow(id=str(t.id), name=t.name, prefix=t.token_prefix + "…",
-                     created=fmt_time(t.created_at), last_used=fmt_time(t.last_used_at) or "never",
-                     revoked=fmt_time(t.revoked_at), active=t.revoked_at is None)
+            TokenRow(
+                id=str(t.id),
+                name=t.name,
+                prefix=t.token_prefix + "…",
+                created=fmt_time(t.created_at),
+                last_used=fmt_time(t.last_used_at) or "never",
+                revoked=fmt_time(t.revoked_at),
+                active=t.revoked_at is None,
+            )
             for t in items
         ]
 
@@ -45,17 +51,25 @@ class TokensState(SessionState):
     @rx.event
     def create(self, form: dict):
         def work():
-            token = self._call(auth.create_api_token, with_request=True,
-                               name=str(form.get("name", "")))
+            token = self._call(
+                auth.create_api_token, with_request=True, name=str(form.get("name", ""))
+            )
             self._reload()
             self.creating = False
             return token
 
-        yield from self._action("create", work, lambda token: [
-            *show_secret(token.token, title=f"API token '{token.name}' created",
-                         filename=f"meshkeys-token-{token.name}.txt"),
-            rx.toast.success(f"Token '{token.name}' created. Copy it now."),
-        ])
+        yield from self._action(
+            "create",
+            work,
+            lambda token: [
+                *show_secret(
+                    token.token,
+                    title=f"API token '{token.name}' created",
+                    filename=f"meshkeys-token-{token.name}.txt",
+                ),
+                rx.toast.success(f"Token '{token.name}' created. Copy it now."),
+            ],
+        )
 
     @rx.event
     def ask_revoke(self, token_id: str, name: str):
@@ -78,5 +92,10 @@ class TokensState(SessionState):
             self._reload()
             return token
 
-        yield from self._action("revoke", work, lambda token: rx.toast.success(
-            f"Token '{token.name}' revoked; requests using it now get 401."))
+        yield from self._action(
+            "revoke",
+            work,
+            lambda token: rx.toast.success(
+                f"Token '{token.name}' revoked; requests using it now get 401."
+            ),
+        )
