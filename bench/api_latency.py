@@ -48,13 +48,13 @@ import httpx  # noqa: E402
 import psycopg  # noqa: E402
 import standardwebhooks  # noqa: E402
 from psycopg import sql  # noqa: E402
-from sqlmodel import Session  # noqa: E402
 
 from meshkeys import migrations  # noqa: E402
 from meshkeys.crypto.masterkey import get_keyring  # noqa: E402
 from meshkeys.db import make_engine  # noqa: E402
-from meshkeys.services import auth, keys, operations, projects  # noqa: E402
+from meshkeys.services import auth, key_commands, key_queries, operations, projects, signing  # noqa: E402
 from meshkeys.services.context import Actor  # noqa: E402
+from tests.helpers import call  # noqa: E402
 
 ROLE = "meshkeys_bench"
 DATABASE = "meshkeys_api_bench"
@@ -193,40 +193,55 @@ def bench_services(
     """The same operations as direct service calls in this process: the API minus HTTP."""
     engine = make_engine(url)
     try:
-        with Session(engine, expire_on_commit=False) as s:
-            out = {
-                "list": timed(
-                    lambda: keys.list_keys(s, actor=actor, project_id=project_id, limit=50), repeat
+        out = {
+            "list": timed(
+                lambda: call(
+                    key_queries.list_keys, actor, bind=engine, project_id=project_id, limit=50
+                ),
+                repeat,
+            )
+        }
+        made = []
+        out["generate"] = timed(
+            lambda: made.append(
+                call(
+                    key_commands.generate_key,
+                    actor,
+                    bind=engine,
+                    project_id=project_id,
+                    name="bench",
                 )
-            }
-            made = []
-            out["generate"] = timed(
-                lambda: made.append(
-                    keys.generate_key(s, actor=actor, project_id=project_id, name="bench")
-                ),
-                repeat,
-            )
-            newest = made[-1]
-            at = datetime.now(UTC)
-            headers = {
-                "webhook-id": "msg_bench",
-                "webhook-timestamp": str(int(at.timestamp())),
-                "webhook-signature": standardwebhooks.Webhook(newest.secret).sign(
-                    "msg_bench", at, PAYLOAD
-                ),
-            }
-            out["verify"] = timed(
-                lambda: keys.verify_payload(
-                    s, actor=actor, project_id=project_id, payload=PAYLOAD.encode(), headers=headers
-                ),
-                repeat,
-            )
-            todo = iter(made)
-            out["revoke"] = timed(
-                lambda: keys.revoke_key(s, actor=actor, key_id=next(todo).id, reason="retired"),
-                repeat,
-            )
-            return out
+            ),
+            repeat,
+        )
+        newest = made[-1]
+        at = datetime.now(UTC)
+        headers = {
+            "webhook-id": "msg_bench",
+            "webhook-timestamp": str(int(at.timestamp())),
+            "webhook-signature": standardwebhooks.Webhook(newest.secret).sign(
+                "msg_bench", at, PAYLOAD
+            ),
+        }
+        out["verify"] = timed(
+            lambda: call(
+                signing.verify_payload,
+                actor,
+                bind=engine,
+                project_id=project_id,
+                payload=PAYLOAD.encode(),
+                headers=headers,
+            ),
+            repeat,
+        )
+        todo = iter(made)
+        out["revoke"] = timed(
+            lambda: call(
+                key_commands.revoke_key, actor, bind=engine, key_id=next(todo).id, reason="retired"
+            ),
+            repeat,
+        )
+        return out
     finally:
         engine.dispose()
 
@@ -316,20 +331,27 @@ def main() -> None:
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     migrations.upgrade(url)
     engine = make_engine(url)
-    with Session(engine, expire_on_commit=False) as s:
-        user = auth.create_user(s, email="bench@example.com", password=secrets.token_urlsafe(16))
-        actor = Actor(user_id=user.id, email=user.email)
-        token = auth.create_api_token(s, actor=actor, name="bench").token
-        projects_by_size = {}
-        for size in args.sizes:
-            project = projects.create_project(s, actor=actor, name=f"bench-{size}")
-            started = time.perf_counter()
-            operations.seed_keys(
-                s, project_id=project.id, count=size, created_by=user.id, keyring=get_keyring()
-            )
-            took = time.perf_counter() - started
-            print(f"seeded {size:,} keys in {took:.1f} s ({size / took:,.0f} keys/s)", flush=True)
-            projects_by_size[size] = project.id
+    user = call(
+        auth.create_user, bind=engine, email="bench@example.com", password=secrets.token_urlsafe(16)
+    )
+    actor = Actor(user_id=user.id, email=user.email)
+    token = call(auth.create_api_token, actor, bind=engine, name="bench").token
+    projects_by_size = {}
+    for size in args.sizes:
+        project = call(projects.create_project, actor, bind=engine, name=f"bench-{size}")
+        started = time.perf_counter()
+        call(
+            operations.seed_keys,
+            system=True,
+            bind=engine,
+            project_id=project.id,
+            count=size,
+            created_by=user.id,
+            keyring=get_keyring(),
+        )
+        took = time.perf_counter() - started
+        print(f"seeded {size:,} keys in {took:.1f} s ({size / took:,.0f} keys/s)", flush=True)
+        projects_by_size[size] = project.id
     engine.dispose()
     with psycopg.connect(
         args.admin_url.rsplit("/", 1)[0] + f"/{DATABASE}", autocommit=True

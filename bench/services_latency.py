@@ -30,8 +30,10 @@ from sqlmodel import Session  # noqa: E402
 from meshkeys import migrations  # noqa: E402
 from meshkeys.crypto.masterkey import get_keyring  # noqa: E402
 from meshkeys.db import make_engine  # noqa: E402
-from meshkeys.services import auth, keys, operations, projects  # noqa: E402
+from meshkeys.services import auth, key_commands, key_queries, operations, projects, signing  # noqa: E402
 from meshkeys.services.context import Actor  # noqa: E402
+from meshkeys.services.uow import UnitOfWork
+from tests.helpers import call
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -45,47 +47,51 @@ def median_ms(fn, repeat: int) -> float:
 
 
 def bench_project(session: Session, actor: Actor, size: int, repeat: int) -> dict[str, float]:
-    project = projects.create_project(session, actor=actor, name=f"bench-{size}")
+    project = call(projects.create_project, actor, name=f"bench-{size}")
     started = time.perf_counter()
     operations.seed_keys(
-        session, project_id=project.id, count=size, created_by=actor.user_id, keyring=get_keyring()
+        UnitOfWork(system=True),
+        project_id=project.id,
+        count=size,
+        created_by=actor.user_id,
+        keyring=get_keyring(),
     )
     seed_s = time.perf_counter() - started
     print(f"  seeded {size:,} keys in {seed_s:.1f} s ({size / seed_s:,.0f} keys/s)", flush=True)
     pid = project.id
-    first = keys.list_keys(session, actor=actor, project_id=pid)
+    first = call(key_queries.list_keys, actor, project_id=pid)
     deep_cursor = first.next_cursor
     for _ in range(19):  # a cursor up to twenty pages in (as deep as a small project goes)
-        following = keys.list_keys(
-            session, actor=actor, project_id=pid, cursor=deep_cursor
+        following = key_queries.list_keys(
+            UnitOfWork(actor), project_id=pid, cursor=deep_cursor
         ).next_cursor
         if following is None:
             break
         deep_cursor = following
-    state = {"key": keys.generate_key(session, actor=actor, project_id=pid, name="bench")}
+    state = {"key": call(key_commands.generate_key, actor, project_id=pid, name="bench")}
 
     def revoke_reactivate():
-        keys.revoke_key(session, actor=actor, key_id=state["key"].id, reason="retired")
-        keys.reactivate_key(session, actor=actor, key_id=state["key"].id)
+        call(key_commands.revoke_key, actor, key_id=state["key"].id, reason="retired")
+        call(key_commands.reactivate_key, actor, key_id=state["key"].id)
 
-    headers = keys.sign_payload(session, actor=actor, project_id=pid, payload=b'{"a":1}')
+    headers = call(signing.sign_payload, actor, project_id=pid, payload=b'{"a":1}')
     # Verify runs before generate: generating pushes the signing keys out of the newest 20.
     ops = {
-        "list first page": lambda: keys.list_keys(session, actor=actor, project_id=pid),
-        "list a later page (cursor)": lambda: keys.list_keys(
-            session, actor=actor, project_id=pid, cursor=deep_cursor
+        "list first page": lambda: call(key_queries.list_keys, actor, project_id=pid),
+        "list a later page (cursor)": lambda: key_queries.list_keys(
+            UnitOfWork(actor), project_id=pid, cursor=deep_cursor
         ),
-        "list revoked only": lambda: keys.list_keys(
-            session, actor=actor, project_id=pid, status="revoked"
+        "list revoked only": lambda: key_queries.list_keys(
+            UnitOfWork(actor), project_id=pid, status="revoked"
         ),
-        "search name prefix": lambda: keys.list_keys(
-            session, actor=actor, project_id=pid, q="seed-00000"
+        "search name prefix": lambda: key_queries.list_keys(
+            UnitOfWork(actor), project_id=pid, q="seed-00000"
         ),
-        "totals by status": lambda: keys.key_totals(session, actor=actor, project_id=pid),
-        "verify (newest 20 active keys)": lambda: keys.verify_payload(
-            session, actor=actor, project_id=pid, payload=b'{"a":1}', headers=headers
+        "totals by status": lambda: call(key_queries.key_totals, actor, project_id=pid),
+        "verify (newest 20 active keys)": lambda: signing.verify_payload(
+            UnitOfWork(actor), project_id=pid, payload=b'{"a":1}', headers=headers
         ),
-        "generate": lambda: keys.generate_key(session, actor=actor, project_id=pid, name="g"),
+        "generate": lambda: call(key_commands.generate_key, actor, project_id=pid, name="g"),
         "revoke + reactivate": revoke_reactivate,
     }
     return {name: median_ms(fn, repeat) for name, fn in ops.items()}
@@ -111,7 +117,7 @@ def main() -> None:
     print(f"database: {engine.dialect.name}; medians of {args.repeat} runs", flush=True)
     with Session(engine, expire_on_commit=False) as session:
         user = auth.create_user(
-            session, email=f"bench-{os.getpid()}@example.com", password="bench-password-1"
+            UnitOfWork(), email=f"bench-{os.getpid()}@example.com", password="bench-password-1"
         )
         actor = Actor(user_id=user.id, email=user.email)
         small_n, large_n = args.sizes

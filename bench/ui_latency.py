@@ -27,13 +27,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import Page, sync_playwright  # noqa: E402
-from sqlmodel import Session  # noqa: E402
 
-from meshkeys import db  # noqa: E402
 from meshkeys.crypto.masterkey import get_keyring  # noqa: E402
 from meshkeys.services import auth, operations, projects  # noqa: E402
 from tests.e2e.apprunner import run_app, wait_for_hydration  # noqa: E402
-from tests.helpers import reset_caches  # noqa: E402
+from tests.helpers import (  # noqa: E402
+    call,
+    reset_caches,  # noqa: E402
+)
 
 EMAIL = "bench@example.com"
 PASSWORD = "correct-horse-battery"
@@ -92,25 +93,23 @@ class FrameMeter:
 
 
 def seed(sizes: list[int]) -> dict[int, uuid.UUID]:
-    with Session(db.get_engine(), expire_on_commit=False) as s:
-        user = auth.create_user(s, email=EMAIL, password=PASSWORD)
-        actor = auth.actor_of(auth.find_user(s, email=user.email))
-        out = {}
-        for size in sizes:
-            project = projects.create_project(s, actor=actor, name=f"bench {size:,} keys")
-            started = time.perf_counter()
-            operations.seed_keys(
-                s,
-                project_id=project.id,
-                count=size,
-                created_by=actor.user_id,
-                keyring=get_keyring(),
-            )
-            took = time.perf_counter() - started
-            print(
-                f"seed_keys: {size:,} keys in {took:.1f} s ({size / took:,.0f} keys/s)", flush=True
-            )
-            out[size] = project.id
+    user = call(auth.create_user, email=EMAIL, password=PASSWORD)
+    actor = auth.actor_of(call(auth.find_user, email=user.email))
+    out = {}
+    for size in sizes:
+        project = call(projects.create_project, actor, name=f"bench {size:,} keys")
+        started = time.perf_counter()
+        call(
+            operations.seed_keys,
+            system=True,
+            project_id=project.id,
+            count=size,
+            created_by=actor.user_id,
+            keyring=get_keyring(),
+        )
+        took = time.perf_counter() - started
+        print(f"seed_keys: {size:,} keys in {took:.1f} s ({size / took:,.0f} keys/s)", flush=True)
+        out[size] = project.id
     return out
 
 

@@ -11,15 +11,29 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
 from functools import wraps
 from typing import Any
 
 import click
 from pydantic import BaseModel
 
+from meshkeys import logs
 from meshkeys.config import ConfigError
-from meshkeys.services import errors
+from meshkeys.models import KeyStatus, RevokeReason, Role
+from meshkeys.services import (
+    auth,
+    errors,
+    key_commands,
+    key_queries,
+    operations,
+    projects,
+    signing,
+)
+from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
+from meshkeys.services.uow import UnitOfWork
 
 EXIT_CODES = {
     errors.InvalidInput: 2,
@@ -31,10 +45,15 @@ EXIT_CODES = {
 }
 
 
-def _session():
-    from meshkeys.db import session_scope
+@contextmanager
+def _as_user(email: str) -> Iterator[UnitOfWork]:
+    """A unit of work acting as the user with this email (``--user``)."""
 
-    return session_scope()
+    if not email:
+        raise errors.InvalidInput("name the acting user with --user EMAIL (or MESHKEYS_USER)")
+    with UnitOfWork() as uow:
+        auth.act_as_user(uow, email=email)
+        yield uow
 
 
 def _emit(obj: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
@@ -74,12 +93,9 @@ def _uuid(value: str, what: str) -> uuid.UUID:
         ) from None
 
 
-def _actor(session, email: str):
-    from meshkeys.services import auth
-
-    if not email:
-        raise errors.InvalidInput("name the acting user with --user EMAIL (or MESHKEYS_USER)")
-    return auth.actor_of(auth.find_user(session, email=email))
+def _choice(enum: type[StrEnum]) -> click.Choice[str]:
+    """The values of a model enum, as click's choices: never spelled twice."""
+    return click.Choice([member.value for member in enum])
 
 
 user_option = click.option(
@@ -95,6 +111,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Machine-read
 @click.group()
 def main() -> None:
     """meshkeys: keys that sign webhooks."""
+    logs.configure()
 
 
 # ---------------------------------------------------------------- db
@@ -149,14 +166,13 @@ def user() -> None:
 @handles_errors
 def user_create(email: str, password_stdin: bool, as_json: bool) -> None:
     """Create a user (password from a prompt, or stdin)."""
-    from meshkeys.services import auth
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    with _session() as s:
-        created = auth.create_user(s, email=email, password=password)
+    with UnitOfWork() as uow:
+        created = auth.create_user(uow, email=email, password=password)
     _emit(created, as_json, lambda u: f"created user {u.email} ({u.id})")
 
 
@@ -172,10 +188,9 @@ def project() -> None:
 @handles_errors
 def project_create(name: str, owner: str, as_json: bool) -> None:
     """Create a project and print its id."""
-    from meshkeys.services import projects
 
-    with _session() as s:
-        created = projects.create_project(s, actor=_actor(s, owner), name=name)
+    with _as_user(owner) as uow:
+        created = projects.create_project(uow, name=name)
     _emit(created, as_json, lambda p: str(p.id))
 
 
@@ -185,11 +200,12 @@ def project_create(name: str, owner: str, as_json: bool) -> None:
 @handles_errors
 def project_list(user_email: str, as_json: bool) -> None:
     """Projects the user is a member of."""
-    from meshkeys.services import projects
 
-    with _session() as s:
-        items = projects.list_projects(s, actor=_actor(s, user_email))
-    _emit(items, as_json, lambda ps: "\n".join(f"{p.id}  {p.role.value:<6}  {p.name}" for p in ps))
+    with _as_user(user_email) as uow:
+        items = projects.list_projects(
+            uow,
+        )
+    _emit(items, as_json, lambda ps: "\n".join(f"{p.id}  {p.role:<6}  {p.name}" for p in ps))
 
 
 @main.group()
@@ -200,23 +216,21 @@ def member() -> None:
 @member.command("add")
 @click.argument("project_id")
 @click.argument("email")
-@click.option("--role", type=click.Choice(["owner", "admin", "viewer"]), required=True)
+@click.option("--role", type=_choice(Role), required=True)
 @user_option
 @json_option
 @handles_errors
 def member_add(project_id: str, email: str, role: str, user_email: str, as_json: bool) -> None:
     """Add EMAIL to PROJECT_ID with a role (the acting --user must be an owner)."""
-    from meshkeys.services import projects
 
-    with _session() as s:
+    with _as_user(user_email) as uow:
         added = projects.add_member(
-            s,
-            actor=_actor(s, user_email),
+            uow,
             project_id=_uuid(project_id, "PROJECT_ID"),
             email=email,
             role=role,
         )
-    _emit(added, as_json, lambda m: f"{m.email} is now {m.role.value} of {project_id}")
+    _emit(added, as_json, lambda m: f"{m.email} is now {m.role} of {project_id}")
 
 
 # ---------------------------------------------------------------- keys
@@ -230,7 +244,7 @@ def keys() -> None:
 def _key_line(k: Any) -> str:
     extra = f"  expires {k.expires_at.isoformat()}" if k.expires_at else ""
     created = f"{k.created_at:%Y-%m-%d %H:%M}"
-    return f"{k.id}  {k.status.value:<7}  {k.masked_secret:<12}  {created}  {k.name}{extra}"
+    return f"{k.id}  {k.status:<7}  {k.masked_secret:<12}  {created}  {k.name}{extra}"
 
 
 @keys.command("generate")
@@ -241,18 +255,15 @@ def _key_line(k: Any) -> str:
 @handles_errors
 def keys_generate(project_id: str, name: str, user_email: str, as_json: bool) -> None:
     """Generate a key; its secret is printed once."""
-    from meshkeys.services import keys as svc
 
-    with _session() as s:
-        key = svc.generate_key(
-            s, actor=_actor(s, user_email), project_id=_uuid(project_id, "--project"), name=name
-        )
+    with _as_user(user_email) as uow:
+        key = key_commands.generate_key(uow, project_id=_uuid(project_id, "--project"), name=name)
     _emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
 
 
 @keys.command("list")
 @click.option("--project", "project_id", required=True)
-@click.option("--status", type=click.Choice(["active", "revoked"]))
+@click.option("--status", type=_choice(KeyStatus))
 @click.option("-q", "--search", "q", help="Name prefix or id prefix.")
 @click.option("--limit", default=50, show_default=True, type=int)
 @click.option("--cursor")
@@ -269,12 +280,10 @@ def keys_list(
     as_json: bool,
 ) -> None:
     """One page of keys, newest first."""
-    from meshkeys.services import keys as svc
 
-    with _session() as s:
-        page = svc.list_keys(
-            s,
-            actor=_actor(s, user_email),
+    with _as_user(user_email) as uow:
+        page = key_queries.list_keys(
+            uow,
             project_id=_uuid(project_id, "--project"),
             status=status,
             q=q,
@@ -295,7 +304,7 @@ def keys_list(
 
 @keys.command("revoke")
 @click.argument("key_id")
-@click.option("--reason", type=click.Choice(["retired", "rotated", "compromised"]), required=True)
+@click.option("--reason", type=_choice(RevokeReason), required=True)
 @click.option("--grace-seconds", default=0, show_default=True, type=int)
 @user_option
 @json_option
@@ -304,12 +313,10 @@ def keys_revoke(
     key_id: str, reason: str, grace_seconds: int, user_email: str, as_json: bool
 ) -> None:
     """Revoke a key now, or after a grace period (at most 604800 s)."""
-    from meshkeys.services import keys as svc
 
-    with _session() as s:
-        key = svc.revoke_key(
-            s,
-            actor=_actor(s, user_email),
+    with _as_user(user_email) as uow:
+        key = key_commands.revoke_key(
+            uow,
             key_id=_uuid(key_id, "KEY_ID"),
             reason=reason,
             grace_seconds=grace_seconds,
@@ -324,27 +331,26 @@ def keys_revoke(
 @handles_errors
 def keys_reactivate(key_id: str, user_email: str, as_json: bool) -> None:
     """Reactivate a revoked key (refused for compromised keys)."""
-    from meshkeys.services import keys as svc
 
-    with _session() as s:
-        key = svc.reactivate_key(s, actor=_actor(s, user_email), key_id=_uuid(key_id, "KEY_ID"))
+    with _as_user(user_email) as uow:
+        key = key_commands.reactivate_key(uow, key_id=_uuid(key_id, "KEY_ID"))
     _emit(key, as_json, _key_line)
 
 
 @keys.command("rotate")
 @click.argument("key_id")
-@click.option("--grace-seconds", default=86400, show_default=True, type=int)
+@click.option(
+    "--grace-seconds", default=DEFAULT_ROTATION_GRACE_SECONDS, show_default=True, type=int
+)
 @user_option
 @json_option
 @handles_errors
 def keys_rotate(key_id: str, grace_seconds: int, user_email: str, as_json: bool) -> None:
     """Replace a key: a new one now, the old one revoked after the grace period."""
-    from meshkeys.services import keys as svc
 
-    with _session() as s:
-        key = svc.rotate_key(
-            s,
-            actor=_actor(s, user_email),
+    with _as_user(user_email) as uow:
+        key = key_commands.rotate_key(
+            uow,
             key_id=_uuid(key_id, "KEY_ID"),
             grace_seconds=grace_seconds,
         )
@@ -396,13 +402,11 @@ def keys_sign(
     as_json: bool,
 ) -> None:
     """Print the Standard Webhooks headers for a payload, signed by every active key."""
-    from meshkeys.services import keys as svc
 
     body = _payload(payload, payload_file)
-    with _session() as s:
-        headers = svc.sign_payload(
-            s,
-            actor=_actor(s, user_email),
+    with _as_user(user_email) as uow:
+        headers = signing.sign_payload(
+            uow,
             project_id=_uuid(project_id, "--project"),
             payload=body,
             msg_id=msg_id,
@@ -444,14 +448,12 @@ def keys_verify(
     as_json: bool,
 ) -> None:
     """Check a received webhook against the project's active keys (exit 2 when it fails)."""
-    from meshkeys.services import keys as svc
 
     body = _payload(payload, payload_file)
     headers = _parse_headers(header_values)
-    with _session() as s:
-        key_id = svc.verify_payload(
-            s,
-            actor=_actor(s, user_email),
+    with _as_user(user_email) as uow:
+        key_id = signing.verify_payload(
+            uow,
             project_id=_uuid(project_id, "--project"),
             payload=body,
             headers=headers,
@@ -487,10 +489,9 @@ def _token_line(t: Any) -> str:
 @handles_errors
 def token_create(user_email: str, name: str, as_json: bool) -> None:
     """Create an API token for --user; it is printed once (only its hash is stored)."""
-    from meshkeys.services import auth
 
-    with _session() as s:
-        created = auth.create_api_token(s, actor=_actor(s, user_email), name=name)
+    with _as_user(user_email) as uow:
+        created = auth.create_api_token(uow, name=name)
     _emit(created, as_json, lambda t: f"{t.token}\n(the token is shown once; store it now)")
 
 
@@ -500,10 +501,11 @@ def token_create(user_email: str, name: str, as_json: bool) -> None:
 @handles_errors
 def token_list(user_email: str, as_json: bool) -> None:
     """The API tokens of --user (never the tokens themselves)."""
-    from meshkeys.services import auth
 
-    with _session() as s:
-        items = auth.list_api_tokens(s, actor=_actor(s, user_email))
+    with _as_user(user_email) as uow:
+        items = auth.list_api_tokens(
+            uow,
+        )
     _emit(items, as_json, lambda ts: "\n".join(_token_line(t) for t in ts) or "no tokens")
 
 
@@ -514,12 +516,9 @@ def token_list(user_email: str, as_json: bool) -> None:
 @handles_errors
 def token_revoke(token_id: str, user_email: str, as_json: bool) -> None:
     """Revoke one of --user's API tokens by its id (from `meshkeys token list`)."""
-    from meshkeys.services import auth
 
-    with _session() as s:
-        revoked = auth.revoke_api_token(
-            s, actor=_actor(s, user_email), token_id=_uuid(token_id, "TOKEN_ID")
-        )
+    with _as_user(user_email) as uow:
+        revoked = auth.revoke_api_token(uow, token_id=_uuid(token_id, "TOKEN_ID"))
     _emit(revoked, as_json, _token_line)
 
 
@@ -538,23 +537,13 @@ def master_key_rotate() -> None:
 
     Resumable.
     """
-    from sqlmodel import func, select
-
     from meshkeys.crypto.masterkey import get_keyring
-    from meshkeys.db import bind_actor
-    from meshkeys.models import SignatureKey
-    from meshkeys.services import operations
 
     keyring = get_keyring()
-    with _session() as s:
-        bind_actor(s, None, system=True)
-        todo = s.exec(
-            select(func.count())
-            .select_from(SignatureKey)
-            .where(SignatureKey.key.not_like(f"mk1.{keyring.current_version}.%"))
-        ).one()
+    with UnitOfWork(system=True) as uow:
+        todo = operations.secrets_to_reencrypt(uow, keyring=keyring)
         with click.progressbar(length=todo, label="re-encrypting", file=sys.stderr) as bar:
-            done = operations.rotate_master_key(s, keyring=keyring, progress=bar.update)
+            done = operations.rotate_master_key(uow, keyring=keyring, progress=bar.update)
     click.echo(f"re-encrypted {done} secrets under master key {keyring.current_version}")
 
 
@@ -567,14 +556,12 @@ def audit() -> None:
 @handles_errors
 def audit_verify() -> None:
     """Check every hash chain; exit 1 and print the first broken event."""
-    from meshkeys.services import operations
-
-    with _session() as s:
-        checked, broken = operations.verify_all_chains(s)
+    with UnitOfWork(system=True) as uow:
+        checked, broken = operations.verify_all_chains(uow)
     if broken:
+        event = f" ({broken.event_id})" if broken.event_id else ""
         click.echo(
-            f"BROKEN chain {broken.chain_id} at event #{broken.seq}"
-            f"{f' ({broken.event_id})' if broken.event_id else ''}: {broken.problem}",
+            f"BROKEN chain {broken.chain_id} at event #{broken.seq}{event}: {broken.problem}",
             err=True,
         )
         sys.exit(1)
@@ -589,42 +576,22 @@ def audit_verify() -> None:
 @handles_errors
 def seed(count: int, project_name: str, owner: str, as_json: bool) -> None:
     """Bulk demo data for benchmarks (one key in ten revoked)."""
-    import secrets as pysecrets
-
-    from sqlmodel import select
-
     from meshkeys.crypto.masterkey import get_keyring
-    from meshkeys.models import Membership, Project
-    from meshkeys.services import auth, operations, projects
 
-    with _session() as s:
-        try:
-            actor = auth.actor_of(auth.find_user(s, email=owner))
-        except errors.NotFound:
-            created = auth.create_user(s, email=owner, password=pysecrets.token_urlsafe(24))
-            actor = auth.Actor(user_id=created.id, email=created.email)
-        found = s.exec(
-            select(Project)
-            .join(Membership, Membership.project_id == Project.id)
-            .where(Project.name == project_name, Membership.user_id == actor.user_id)
-        ).first()
-        project_id = (
-            found.id if found else projects.create_project(s, actor=actor, name=project_name).id
+    with (
+        UnitOfWork(system=True) as uow,
+        click.progressbar(length=count, label="seeding keys", file=sys.stderr) as bar,
+    ):
+        seeded = operations.seed(
+            uow,
+            project_name=project_name,
+            owner_email=owner,
+            count=count,
+            keyring=get_keyring(),
+            progress=bar.update,
         )
-        with click.progressbar(length=count, label="seeding keys", file=sys.stderr) as bar:
-            operations.seed_keys(
-                s,
-                project_id=project_id,
-                count=count,
-                created_by=actor.user_id,
-                keyring=get_keyring(),
-                progress=bar.update,
-            )
-    _emit(
-        {"project_id": str(project_id), "keys": count, "owner": owner},
-        as_json,
-        lambda d: d["project_id"],
-    )
+    result = {"project_id": str(seeded.project_id), "keys": seeded.keys, "owner": seeded.owner}
+    _emit(result, as_json, lambda d: d["project_id"])
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,15 +1,11 @@
-"""The one engine factory, the session context manager, and the RLS context.
+"""The one engine factory, SQLite's pragmas and locking, and transaction-wide locks.
 
-On PostgreSQL every transaction that touches keys or audit events first says
-whose it is (``set_config('meshkeys.user_id', ..., true)``); the row-level
-security policies of the migrations confine it to that user's projects.
+Sessions are opened by ``meshkeys.services.uow.UnitOfWork``, which also tells PostgreSQL's
+row-level security who acts in every transaction it begins.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import lru_cache
 
 import sqlalchemy as sa
@@ -57,36 +53,8 @@ def get_engine(url: str | None = None) -> Engine:
     return make_engine(url or get_settings().database_url)
 
 
-@contextmanager
-def session_scope(engine: Engine | None = None) -> Iterator[Session]:
-    """A session for one unit of work. Services commit; this rolls back what they did not."""
-    with Session(engine or get_engine(), expire_on_commit=False) as session:
-        try:
-            yield session
-        except BaseException:
-            session.rollback()
-            raise
-
-
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
-
-
-def bind_actor(session: Session, user_id: uuid.UUID | None, *, system: bool = False) -> None:
-    """Tell PostgreSQL's row-level security who acts in the current transaction.
-
-    ``system=True`` is for operator commands (master-key rotation, audit
-    verification, seeding) that span every project.
-    """
-    if not is_postgres(session):
-        return
-    session.execute(
-        sa.text(
-            "SELECT set_config('meshkeys.user_id', :uid, true), "
-            "set_config('meshkeys.system', :system, true)"
-        ),
-        {"uid": str(user_id) if user_id else "", "system": "on" if system else "off"},
-    )
 
 
 def serialize(session: Session, name: str) -> None:

@@ -44,12 +44,29 @@ class UTCDateTime(sa.types.TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _ts(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+class EnumText(sa.types.TypeDecorator):
+    """A ``StrEnum`` stored as its text value: rows read back as enum members, not strings.
+
+    The column stays ``VARCHAR(n)`` with its CHECK constraint, so no migration is needed
+    and the database never depends on a native enum type.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, enum: type[StrEnum], length: int = 16) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> StrEnum | None:
+        return None if value is None else self.enum(value)
 
 
 class KeyStatus(StrEnum):
@@ -99,7 +116,7 @@ class Membership(SQLModel, table=True):
 
     project_id: uuid.UUID = Field(foreign_key="projects.id", primary_key=True, ondelete="CASCADE")
     user_id: uuid.UUID = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
-    role: str = Field(max_length=16)
+    role: Role = Field(sa_type=EnumText(Role))
     created_at: datetime = _ts()
 
 
@@ -134,8 +151,8 @@ class SignatureKey(SQLModel, table=True):
     name_search: str = Field(max_length=200)
     key: str = Field(max_length=200)  # AES-256-GCM envelope of the whsec_ secret, never plaintext
     key_hint: str = Field(max_length=4)
-    status: str = Field(default=KeyStatus.ACTIVE.value, max_length=16)
-    revoke_reason: str | None = Field(default=None, max_length=16)
+    status: KeyStatus = Field(default=KeyStatus.ACTIVE, sa_type=EnumText(KeyStatus))
+    revoke_reason: RevokeReason | None = Field(default=None, sa_type=EnumText(RevokeReason))
     created_at: datetime = _ts()
     created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
     revoked_at: datetime | None = _ts(nullable=True)
@@ -266,7 +283,8 @@ class KeyTotals(ReadModel):
 class KeyPage(ReadModel):
     items: list[KeyPublic]
     next_cursor: str | None
-    total: int
+    total: int  # keys matching the filters
+    totals: KeyTotals  # the project's keys by status, whatever the filters
 
 
 class ProjectPublic(ReadModel):

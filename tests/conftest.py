@@ -7,6 +7,9 @@ import pytest
 from meshkeys import config
 from meshkeys.crypto import masterkey, passwords
 
+# The backends (--backend sqlite|postgres) and the scenario fixtures: uow, session, world.
+pytest_plugins = ["tests.backends"]
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _fast_password_hashing():

@@ -5,15 +5,17 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from typing import Any
 
 from meshkeys import config, db
 from meshkeys.crypto import masterkey
 from meshkeys.services import auth, projects
 from meshkeys.services.context import Actor
+from meshkeys.services.uow import UnitOfWork
+
+UowFactory = Callable[..., UnitOfWork]
 
 PASSWORD = "correct-horse-battery"
 
@@ -61,41 +63,60 @@ class World:
     other_project_id: uuid.UUID
 
 
-def make_user(session: Session, email: str) -> Actor:
-    user = auth.create_user(session, email=email, password=PASSWORD)
+def make_user(uow: UowFactory, email: str) -> Actor:
+    with uow() as unit:
+        user = auth.create_user(unit, email=email, password=PASSWORD)
     return Actor(user_id=user.id, email=user.email)
 
 
-def make_world(session: Session, prefix: str = "") -> World:
-    owner = make_user(session, f"{prefix}owner@example.com")
-    admin = make_user(session, f"{prefix}admin@example.com")
-    viewer = make_user(session, f"{prefix}viewer@example.com")
-    outsider = make_user(session, f"{prefix}outsider@example.com")
-    project = projects.create_project(session, actor=owner, name=f"{prefix}Payments")
-    projects.add_member(
-        session, actor=owner, project_id=project.id, email=admin.email, role="admin"
-    )
-    projects.add_member(
-        session, actor=owner, project_id=project.id, email=viewer.email, role="viewer"
-    )
-    other = projects.create_project(session, actor=outsider, name=f"{prefix}Elsewhere")
+def make_world(uow: UowFactory = UnitOfWork, prefix: str = "") -> World:
+    """Made through the services; ``uow`` opens units of work (default: the configured
+    database, committed for real)."""
+    owner = make_user(uow, f"{prefix}owner@example.com")
+    admin = make_user(uow, f"{prefix}admin@example.com")
+    viewer = make_user(uow, f"{prefix}viewer@example.com")
+    outsider = make_user(uow, f"{prefix}outsider@example.com")
+    with uow(owner) as unit:
+        project = projects.create_project(unit, name=f"{prefix}Payments")
+        projects.add_member(unit, project_id=project.id, email=admin.email, role="admin")
+        projects.add_member(unit, project_id=project.id, email=viewer.email, role="viewer")
+    with uow(outsider) as unit:
+        other = projects.create_project(unit, name=f"{prefix}Elsewhere")
     return World(owner, admin, viewer, outsider, project.id, other.id)
 
 
-def all_events(session: Session, chain_id: uuid.UUID | None = None, action: str | None = None):
+def all_events(uow: UowFactory, chain_id: uuid.UUID | None = None, action: str | None = None):
     """Every audit event (of a chain), oldest first, read as an operator would (RLS: system)."""
     from sqlmodel import select
 
     from meshkeys.models import AuditEvent
 
-    db.bind_actor(session, None, system=True)
     query = select(AuditEvent).order_by(AuditEvent.chain_id, AuditEvent.seq)
     if chain_id is not None:
         query = query.where(AuditEvent.chain_id == chain_id)
     if action:
         query = query.where(AuditEvent.action == action)
-    return session.exec(query).all()
+    with uow(system=True) as unit:
+        events = unit.session.exec(query).all()
+        unit.session.expunge_all()
+    return events
 
 
-def new_session(engine: Engine) -> Session:
-    return Session(engine, expire_on_commit=False)
+def units(bind: Any = None) -> UowFactory:
+    """Units of work on ``bind`` (an engine; default: the configured database), committing
+    for real: for tests of several connections, the doors and the benches."""
+
+    def factory(actor: Actor | None = None, **kwargs: Any) -> UnitOfWork:
+        return UnitOfWork(actor, bind=bind, **kwargs)
+
+    return factory
+
+
+def call(fn: Callable[..., Any], actor: Actor | None = None, /, **kwargs: Any) -> Any:
+    """Call one service as a door does: in a unit of work of its own, closed afterwards.
+
+    ``bind`` and ``system`` go to the unit of work, everything else to the service.
+    """
+    options = {k: kwargs.pop(k) for k in ("bind", "system") if k in kwargs}
+    with UnitOfWork(actor, **options) as unit:
+        return fn(unit, **kwargs)

@@ -13,9 +13,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Route
 
+from meshkeys import logs
 from meshkeys.api.errors import install_error_handlers, use_error_body_for_422
 from meshkeys.api.middleware import BodySizeLimit, MetricsMiddleware, SecurityHeaders
-from meshkeys.api.observability import Metrics, configure_key_log
+from meshkeys.api.observability import Metrics
 from meshkeys.api.routes import audit, keys, ops, webhooks
 from meshkeys.api.routes import session as session_routes
 from meshkeys.config import get_settings
@@ -52,7 +53,7 @@ def create_api() -> FastAPI:
         )
 
     api.state.metrics = Metrics()
-    configure_key_log(as_json=settings.log_json)
+    logs.configure(as_json=settings.log_json)
     install_error_handlers(api)
     routers = [module.router for module in (keys, audit, webhooks, ops, session_routes)]
     for router in routers:

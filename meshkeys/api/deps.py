@@ -1,4 +1,8 @@
-"""Per-request dependencies: one database session, the acting user, the client's address."""
+"""Per-request dependencies: one unit of work, signed in with the bearer token; the client.
+
+A route takes ``uow: SignedIn`` and passes it to the services: the unit of work's actor is
+the token's user (401 when there is none) and its request info is the client's.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session
 
-from meshkeys.db import session_scope
 from meshkeys.services import auth
-from meshkeys.services.context import Actor, RequestInfo
+from meshkeys.services.context import RequestInfo
+from meshkeys.services.uow import UnitOfWork
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -22,31 +25,6 @@ _bearer = HTTPBearer(
 )
 
 
-def get_session() -> Iterator[Session]:
-    """One session per request; services commit, anything left over is rolled back.
-
-    ``scope="request"``: the session closes after the response is SENT, so a streamed
-    answer (the audit export) reads its rows through it. One session per request also
-    matters on SQLite, where a second one would wait for the first one's write lock.
-    """
-    with session_scope() as session:
-        yield session
-
-
-DbSession = Annotated[Session, Depends(get_session, scope="request")]
-
-
-def current_actor(
-    session: DbSession,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Actor:
-    """The user behind the bearer token; 401 (via Unauthenticated) when there is none."""
-    return auth.actor_for_api_token(session, token=credentials.credentials if credentials else None)
-
-
-CurrentActor = Annotated[Actor, Depends(current_actor)]
-
-
 def describe_client(request: Request) -> RequestInfo:
     """Client IP and user agent, for the audit log (as the ASGI server reports the peer)."""
     return RequestInfo(
@@ -55,10 +33,24 @@ def describe_client(request: Request) -> RequestInfo:
     )
 
 
-async def request_info(request: Request) -> RequestInfo:
-    """The dependency form of ``describe_client``. ``async``: no I/O here, so it runs on the
-    event loop instead of costing a thread hop."""
-    return describe_client(request)
+def unit_of_work(request: Request) -> Iterator[UnitOfWork]:
+    """One unit of work per request; services commit, anything left over is rolled back.
+
+    ``scope="request"``: it closes after the response is SENT, so a streamed answer (the
+    audit export) reads its rows through it. One session per request also matters on
+    SQLite, where a second one would wait for the first one's write lock.
+    """
+    with UnitOfWork(request=describe_client(request)) as uow:
+        yield uow
 
 
-ClientInfo = Annotated[RequestInfo, Depends(request_info)]
+def signed_in(
+    uow: Annotated[UnitOfWork, Depends(unit_of_work, scope="request")],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> UnitOfWork:
+    """The request's unit of work, acting as the bearer token's user (401 without one)."""
+    auth.actor_for_api_token(uow, token=credentials.credentials if credentials else None)
+    return uow
+
+
+SignedIn = Annotated[UnitOfWork, Depends(signed_in)]

@@ -7,9 +7,7 @@ Log lines name ids, never a secret: their fields are chosen here, one by one.
 
 from __future__ import annotations
 
-import json
 import logging
-import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,10 +17,10 @@ from typing import Any
 from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from meshkeys.logs import KEY_LOGGER
 from meshkeys.services import errors
 from meshkeys.services.context import Actor
 
-KEY_LOGGER = "meshkeys.keys"
 UNMATCHED = "<unmatched>"
 
 
@@ -60,56 +58,7 @@ def metrics_of(request: Request) -> Metrics:
     return request.app.state.metrics
 
 
-# ---------------------------------------------------------------- structured logs
-
-
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
-
-
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        body: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "event": record.getMessage(),
-        }
-        body.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
-        return json.dumps(body, default=str, separators=(",", ":"))
-
-
-class KeyValueFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        extra = " ".join(
-            f"{k}={v}" for k, v in vars(record).items() if k not in _STANDARD and v is not None
-        )
-        head = f"{self.formatTime(record)} {record.levelname} {record.name}"
-        return f"{head} {record.getMessage()} {extra}"
-
-
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is at the time (servers and tests redirect it)."""
-
-    @property  # type: ignore[override]
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, _value) -> None:
-        pass
-
-
-def configure_key_log(*, as_json: bool) -> logging.Logger:
-    """One stderr handler on ``meshkeys.keys``, JSON or key=value; safe to call again."""
-    logger = logging.getLogger(KEY_LOGGER)
-    logger.setLevel(logging.INFO)
-    handler = next((h for h in logger.handlers if getattr(h, "meshkeys", False)), None)
-    if handler is None:
-        handler = _StderrHandler()
-        handler.meshkeys = True  # type: ignore[attr-defined]
-        logger.addHandler(handler)
-    handler.setFormatter(JsonFormatter() if as_json else KeyValueFormatter())
-    return logger
+# ---------------------------------------------------------------- key action log lines
 
 
 _OUTCOMES: dict[type[errors.DomainError], str] = {

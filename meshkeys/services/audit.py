@@ -7,31 +7,27 @@ SHA-256 of its canonical content and of the previous event of the same chain;
 locked while appending (``SELECT ... FOR UPDATE``), which keeps ``seq`` gapless
 and the chain linear under concurrent writers. On PostgreSQL a trigger refuses
 UPDATE and DELETE on ``audit_events``; on SQLite a trigger does the same.
+
+One structured log line per event (``logs.audit_line``) is written after its
+transaction commits, whichever door (UI, API, CLI) caused it.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
-import logging
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
-import sqlalchemy as sa
-from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from meshkeys import clock
-from meshkeys.models import NIL_UUID, AuditEvent, AuditEventPublic, AuditHead, AuditPage
-from meshkeys.services.context import Actor, RequestInfo
-from meshkeys.services.errors import InvalidInput, has_control_chars
+from meshkeys import logs
+from meshkeys.models import NIL_UUID, AuditEvent, AuditHead
+from meshkeys.services.context import Actor
+from meshkeys.services.uow import UnitOfWork
 
 # Stable, dotted action names: filters and exports depend on them.
 KEY_GENERATED = "key.generated"
@@ -69,10 +65,6 @@ ACTIONS = (
 )
 
 GENESIS = "0" * 64
-# One structured log line per audit event, written after its transaction commits, whichever door
-# (UI, API, CLI) caused it. Fields are the event's own: ids, names, statuses; never a secret.
-LOGGER = logging.getLogger("meshkeys.keys.audit")
-_PENDING = "meshkeys.audit.pending"
 # Field names that must never be written into an event's details.
 _FORBIDDEN_DETAIL_KEYS = {"secret", "key", "token", "password", "password_hash"}
 
@@ -103,28 +95,22 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(event)).hexdigest()
 
 
-def _lock_head(session: Session, chain_id: uuid.UUID) -> AuditHead:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(
+def _lock_head(uow: UnitOfWork, chain_id: uuid.UUID) -> AuditHead:
+    insert = postgresql.insert if uow.is_postgres else sqlite.insert
+    uow.session.execute(
         insert(AuditHead)
         .values(chain_id=chain_id, seq=0, head_hash=GENESIS)
         .on_conflict_do_nothing(index_elements=["chain_id"])
     )
-    head = session.exec(
-        select(AuditHead)
-        .where(AuditHead.chain_id == chain_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-    return head
+    query = select(AuditHead).where(AuditHead.chain_id == chain_id).with_for_update()
+    return uow.session.exec(query.execution_options(populate_existing=True)).one()
 
 
 def record(
-    session: Session,
+    uow: UnitOfWork,
     *,
     action: str,
-    actor: Actor | None,
+    actor: Actor | None = None,
     actor_email: str | None = None,
     project_id: uuid.UUID | None = None,
     key_id: uuid.UUID | None = None,
@@ -132,19 +118,25 @@ def record(
     old_status: str | None = None,
     new_status: str | None = None,
     details: dict[str, Any] | None = None,
-    request: RequestInfo | None = None,
     chain_id: uuid.UUID | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain of ``project_id`` (or the account chain). Does not commit."""
+    """Append one event to the chain of ``project_id`` (or the account chain). Does not commit.
+
+    The actor is the unit of work's unless named (a sign-in names the user it checks);
+    with neither, ``actor_email`` (or "system") is recorded. The time is ``uow.now`` and the
+    client is ``uow.request``. Its log line is written once the transaction commits.
+    """
     if action not in ACTIONS:
         raise ValueError(f"unknown audit action {action!r}")
     details = dict(details or {})
     leaked = _FORBIDDEN_DETAIL_KEYS & set(details)
     if leaked:
         raise ValueError(f"audit details must not carry secrets: {sorted(leaked)}")
+    if actor is None and uow.has_actor:
+        actor = uow.actor
     chain = chain_id or project_id or NIL_UUID
-    head = _lock_head(session, chain)
-    request = request or RequestInfo()
+    head = _lock_head(uow, chain)
+    request = uow.request
     event = AuditEvent(
         chain_id=chain,
         seq=head.seq + 1,
@@ -159,17 +151,17 @@ def record(
         details=details,
         client_ip=request.client_ip,
         user_agent=(request.user_agent or None) and request.user_agent[:400],
-        created_at=clock.now(),
+        created_at=uow.now,
         prev_hash=head.head_hash,
         hash="",
     )
     event.hash = event_hash(event)
     head.seq = event.seq
     head.head_hash = event.hash
-    session.add(event)
-    session.add(head)
-    session.flush()
-    session.info.setdefault(_PENDING, []).append(_log_fields(event))
+    uow.session.add(event)
+    uow.session.add(head)
+    uow.session.flush()
+    uow.after_commit(partial(logs.audit_line, event.action, _log_fields(event)))
     return event
 
 
@@ -186,137 +178,10 @@ def _log_fields(event: AuditEvent) -> dict[str, Any]:
         "client_ip": event.client_ip,
     }
     fields.update({f"detail_{k}": v for k, v in event.details.items()})
-    return {"action": event.action, "fields": fields}
+    return fields
 
 
-@sa_event.listens_for(OrmSession, "after_commit")
-def _log_committed(session: OrmSession) -> None:
-    for item in session.info.pop(_PENDING, []):
-        LOGGER.info(
-            item["action"], extra={k: v for k, v in item["fields"].items() if v is not None}
-        )
-
-
-@sa_event.listens_for(OrmSession, "after_soft_rollback")
-def _forget_rolled_back(session: OrmSession, previous_transaction) -> None:
-    session.info.pop(_PENDING, None)
-
-
-# ---------------------------------------------------------------- reading
-
-
-@dataclass(frozen=True)
-class AuditFilter:
-    action: str | None = None
-    key_id: uuid.UUID | None = None
-    actor: str | None = None  # actor email, exact (case-insensitive)
-    since: datetime | None = None
-    until: datetime | None = None
-
-    def validate(self) -> AuditFilter:
-        if self.action and self.action not in ACTIONS:
-            raise InvalidInput(f"unknown action {self.action!r}; use one of: {', '.join(ACTIONS)}")
-        if self.actor is not None and (len(self.actor) > 320 or has_control_chars(self.actor)):
-            raise InvalidInput("actor is an email address (at most 320 printable characters)")
-        bounds = []
-        for value in (self.since, self.until):
-            if value is not None and value.tzinfo is None:
-                raise InvalidInput("dates need a time zone, e.g. 2026-01-31T00:00:00Z")
-            try:
-                bounds.append(value.astimezone(UTC) if value is not None else None)
-            except OverflowError as exc:
-                raise InvalidInput("dates must lie between the years 1 and 9999 in UTC") from exc
-        since, until = bounds
-        if since and until and since > until:
-            raise InvalidInput("'since' is after 'until'; swap them")
-        return replace(self, since=since, until=until)
-
-
-def _filtered(chain_id: uuid.UUID, flt: AuditFilter):
-    query = select(AuditEvent).where(AuditEvent.chain_id == chain_id)
-    if flt.action:
-        query = query.where(AuditEvent.action == flt.action)
-    if flt.key_id:
-        query = query.where(AuditEvent.key_id == flt.key_id)
-    if flt.actor:
-        query = query.where(AuditEvent.actor_email == flt.actor.strip().lower())
-    if flt.since:
-        query = query.where(AuditEvent.created_at >= flt.since)
-    if flt.until:
-        query = query.where(AuditEvent.created_at < flt.until)
-    return query
-
-
-def encode_seq_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
-
-
-def decode_seq_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s") or not raw[1:].isdigit() or len(raw) > 19:
-            raise ValueError
-        return int(raw[1:])
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
-        raise InvalidInput("cursor is not valid; use the next_cursor of the previous page") from exc
-
-
-def page_events(
-    session: Session, *, chain_id: uuid.UUID, flt: AuditFilter, limit: int, cursor: str | None
-) -> AuditPage:
-    """Newest first, keyset on the chain's ``seq``."""
-    if not 1 <= limit <= 500:
-        raise InvalidInput("limit must be between 1 and 500")
-    query = _filtered(chain_id, flt.validate())
-    if cursor:
-        query = query.where(AuditEvent.seq < decode_seq_cursor(cursor))
-    rows = session.exec(query.order_by(AuditEvent.seq.desc()).limit(limit + 1)).all()
-    items = [AuditEventPublic.model_validate(r) for r in rows[:limit]]
-    next_cursor = encode_seq_cursor(rows[limit - 1].seq) if len(rows) > limit else None
-    return AuditPage(items=items, next_cursor=next_cursor)
-
-
-def iter_events(
-    session: Session,
-    *,
-    chain_id: uuid.UUID,
-    flt: AuditFilter,
-    batch: int = 1000,
-    newest_first: bool = True,
-) -> Iterator[AuditEventPublic]:
-    """Every matching event, fetched in keyset batches: memory stays O(batch)."""
-    base = _filtered(chain_id, flt.validate())
-    last: int | None = None
-    while True:
-        query = base
-        if last is not None:
-            query = query.where(AuditEvent.seq < last if newest_first else AuditEvent.seq > last)
-        order = AuditEvent.seq.desc() if newest_first else AuditEvent.seq.asc()
-        rows = session.exec(query.order_by(order).limit(batch)).all()
-        if not rows:
-            return
-        for row in rows:
-            yield AuditEventPublic.model_validate(row)
-        last = rows[-1].seq
-        session.expunge_all()
-
-
-def actions_per_day(
-    session: Session, *, chain_id: uuid.UUID, since: datetime
-) -> list[dict[str, Any]]:
-    """Counts per (day, action) since a time, for the audit chart; grouped by the database."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        day = sa.func.to_char(sa.func.timezone("UTC", AuditEvent.created_at), "YYYY-MM-DD")
-    else:
-        day = sa.func.substr(sa.cast(AuditEvent.created_at, sa.String), 1, 10)
-    rows = session.execute(
-        sa.select(day.label("day"), AuditEvent.action, sa.func.count())
-        .where(AuditEvent.chain_id == chain_id, AuditEvent.created_at >= since)
-        .group_by(day, AuditEvent.action)
-        .order_by(day)
-    ).all()
-    return [{"day": d, "action": a, "count": int(c)} for d, a, c in rows]
+# ---------------------------------------------------------------- checking
 
 
 @dataclass(frozen=True)
@@ -327,8 +192,9 @@ class ChainBreak:
     problem: str
 
 
-def verify_chain(session: Session, chain_id: uuid.UUID, batch: int = 1000) -> ChainBreak | None:
+def verify_chain(uow: UnitOfWork, chain_id: uuid.UUID, batch: int = 1000) -> ChainBreak | None:
     """Recompute a chain from its start; return the first broken event, or None."""
+    session = uow.session
     prev = GENESIS
     expected_seq = 1
     last = 0
@@ -362,5 +228,5 @@ def verify_chain(session: Session, chain_id: uuid.UUID, batch: int = 1000) -> Ch
     return None
 
 
-def chain_ids(session: Session) -> list[uuid.UUID]:
-    return list(session.exec(select(AuditHead.chain_id)).all())
+def chain_ids(uow: UnitOfWork) -> list[uuid.UUID]:
+    return list(uow.session.exec(select(AuditHead.chain_id)).all())

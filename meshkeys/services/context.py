@@ -16,6 +16,3 @@ class Actor:
 class RequestInfo:
     client_ip: str | None = None
     user_agent: str | None = None
-
-
-NO_REQUEST = RequestInfo()

@@ -42,3 +42,15 @@ def has_control_chars(text: str) -> bool:
     """True for NUL, other C0 controls, DEL and lone surrogates: none belongs in a name, an
     email or a search, and PostgreSQL refuses NUL in text outright."""
     return any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in text)
+
+
+def clean_name(value: str | None, *, what: str, max_length: int = 200) -> str:
+    """A name as typed, trimmed; InvalidInput when empty, too long or with control characters.
+
+    ``what`` names the thing in the message: "Give the key a name of 1 to 200 printable
+    characters". Every name meshkeys stores (keys, projects, tokens) goes through here.
+    """
+    name = (value or "").strip()
+    if not name or len(name) > max_length or has_control_chars(name):
+        raise InvalidInput(f"Give the {what} a name of 1 to {max_length} printable characters.")
+    return name

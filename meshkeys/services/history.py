@@ -1,4 +1,8 @@
-"""Reading a project's audit log, with the permission check (any member may read)."""
+"""Reading a project's audit log: filters, pages, the export, the chart. Any member may read.
+
+Pages are newest first, keyset on the chain's ``seq`` (``cursors.encode_seq``); the export
+streams in keyset batches, so its memory stays O(batch) whatever the log's size.
+"""
 
 from __future__ import annotations
 
@@ -7,70 +11,135 @@ import io
 import json
 import uuid
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session
+import sqlalchemy as sa
+from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
-from meshkeys import clock, db
-from meshkeys.models import AuditEventPublic, AuditPage, Role
-from meshkeys.services import access, audit
-from meshkeys.services.audit import AuditFilter
-from meshkeys.services.context import Actor
-from meshkeys.services.errors import InvalidInput
+from meshkeys.models import AuditEvent, AuditEventPublic, AuditPage, Role
+from meshkeys.services import access, cursors
+from meshkeys.services.audit import ACTIONS
+from meshkeys.services.errors import InvalidInput, has_control_chars
+from meshkeys.services.uow import UnitOfWork
+
+MAX_PAGE_SIZE = 500
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    action: str | None = None
+    key_id: uuid.UUID | None = None
+    actor: str | None = None  # actor email, exact (case-insensitive)
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def validate(self) -> AuditFilter:
+        if self.action and self.action not in ACTIONS:
+            raise InvalidInput(f"unknown action {self.action!r}; use one of: {', '.join(ACTIONS)}")
+        if self.actor is not None and (len(self.actor) > 320 or has_control_chars(self.actor)):
+            raise InvalidInput("actor is an email address (at most 320 printable characters)")
+        bounds = []
+        for value in (self.since, self.until):
+            if value is not None and value.tzinfo is None:
+                raise InvalidInput("dates need a time zone, e.g. 2026-01-31T00:00:00Z")
+            try:
+                bounds.append(value.astimezone(UTC) if value is not None else None)
+            except OverflowError as exc:
+                raise InvalidInput("dates must lie between the years 1 and 9999 in UTC") from exc
+        since, until = bounds
+        if since and until and since > until:
+            raise InvalidInput("'since' is after 'until'; swap them")
+        return replace(self, since=since, until=until)
+
+
+def _filtered(chain_id: uuid.UUID, flt: AuditFilter) -> SelectOfScalar[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.chain_id == chain_id)
+    if flt.action:
+        query = query.where(AuditEvent.action == flt.action)
+    if flt.key_id:
+        query = query.where(AuditEvent.key_id == flt.key_id)
+    if flt.actor:
+        query = query.where(AuditEvent.actor_email == flt.actor.strip().lower())
+    if flt.since:
+        query = query.where(AuditEvent.created_at >= flt.since)
+    if flt.until:
+        query = query.where(AuditEvent.created_at < flt.until)
+    return query
 
 
 def list_events(
-    session: Session,
+    uow: UnitOfWork,
     *,
-    actor: Actor,
     project_id: uuid.UUID,
     flt: AuditFilter | None = None,
     limit: int = 50,
     cursor: str | None = None,
 ) -> AuditPage:
-    db.read_only(session)
+    """One page of a project's events, newest first."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}")
+    query = _filtered(project_id, (flt or AuditFilter()).validate())
+    if cursor:
+        query = query.where(col(AuditEvent.seq) < cursors.decode_seq(cursor))
+    uow.read_only()
     access.require(
-        session,
-        actor=actor,
-        project_id=project_id,
-        minimum=Role.VIEWER,
-        attempted="reading the audit log",
+        uow, project_id=project_id, minimum=Role.VIEWER, attempted="reading the audit log"
     )
-    return audit.page_events(
-        session, chain_id=project_id, flt=flt or AuditFilter(), limit=limit, cursor=cursor
-    )
+    rows = uow.session.exec(query.order_by(col(AuditEvent.seq).desc()).limit(limit + 1)).all()
+    items = [AuditEventPublic.model_validate(r) for r in rows[:limit]]
+    next_cursor = cursors.encode_seq(rows[limit - 1].seq) if len(rows) > limit else None
+    return AuditPage(items=items, next_cursor=next_cursor)
 
 
 def export_events(
-    session: Session, *, actor: Actor, project_id: uuid.UUID, flt: AuditFilter | None = None
+    uow: UnitOfWork, *, project_id: uuid.UUID, flt: AuditFilter | None = None, batch: int = 1000
 ) -> Iterator[AuditEventPublic]:
     """All matching events, newest first, streamed in batches; access checked before any row."""
-    flt = (flt or AuditFilter()).validate()
-    db.read_only(session)
+    base = _filtered(project_id, (flt or AuditFilter()).validate())
+    uow.read_only()
     access.require(
-        session,
-        actor=actor,
-        project_id=project_id,
-        minimum=Role.VIEWER,
-        attempted="exporting the audit log",
+        uow, project_id=project_id, minimum=Role.VIEWER, attempted="exporting the audit log"
     )
-    return audit.iter_events(session, chain_id=project_id, flt=flt)
+    return _batches(uow, base, batch)
 
 
-def daily_counts(
-    session: Session, *, actor: Actor, project_id: uuid.UUID, days: int = 30
-) -> list[dict[str, Any]]:
-    db.read_only(session)
+def _batches(
+    uow: UnitOfWork, base: SelectOfScalar[AuditEvent], batch: int
+) -> Iterator[AuditEventPublic]:
+    last: int | None = None
+    while True:
+        query = base if last is None else base.where(col(AuditEvent.seq) < last)
+        rows = uow.session.exec(query.order_by(col(AuditEvent.seq).desc()).limit(batch)).all()
+        if not rows:
+            return
+        for row in rows:
+            yield AuditEventPublic.model_validate(row)
+        last = rows[-1].seq
+        uow.session.expunge_all()
+
+
+def daily_counts(uow: UnitOfWork, *, project_id: uuid.UUID, days: int = 30) -> list[dict[str, Any]]:
+    """Counts per (day, action) over the last ``days``, for the chart; grouped by the database."""
+    uow.read_only()
     access.require(
-        session,
-        actor=actor,
-        project_id=project_id,
-        minimum=Role.VIEWER,
-        attempted="reading the audit log",
+        uow, project_id=project_id, minimum=Role.VIEWER, attempted="reading the audit log"
     )
-    since: datetime = clock.now() - timedelta(days=days)
-    return audit.actions_per_day(session, chain_id=project_id, since=since)
+    since = uow.now - timedelta(days=days)
+    created = col(AuditEvent.created_at)
+    if uow.is_postgres:
+        day = sa.func.to_char(sa.func.timezone("UTC", created), "YYYY-MM-DD")
+    else:
+        day = sa.func.substr(sa.cast(created, sa.String), 1, 10)
+    rows = uow.session.execute(
+        sa.select(day.label("day"), AuditEvent.action, sa.func.count())
+        .where(AuditEvent.chain_id == project_id, created >= since)
+        .group_by(day, AuditEvent.action)
+        .order_by(day)
+    ).all()
+    return [{"day": d, "action": a, "count": int(c)} for d, a, c in rows]
 
 
 CSV_COLUMNS = (

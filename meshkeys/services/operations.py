@@ -1,93 +1,147 @@
 """Operator commands that span every project: master-key rotation, chain checks, demo data.
 
-They run from the CLI with the ``system`` RLS context; no door of the app calls them.
+They run from the CLI in a ``system`` unit of work (``UnitOfWork(system=True)``: row-level
+security lets it see every project); no door of the app calls them.
 """
 
 from __future__ import annotations
 
+import secrets as pysecrets
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import col, select
 
-from meshkeys import clock, db
 from meshkeys.crypto import generate_secret, key_hint
 from meshkeys.crypto.encryption import DecryptionError, Keyring
-from meshkeys.models import Project, SignatureKey
-from meshkeys.services import audit
+from meshkeys.models import KeyStatus, Project, RevokeReason, SignatureKey
+from meshkeys.services import audit, auth, projects
 from meshkeys.services.audit import ChainBreak
+from meshkeys.services.errors import InvalidInput
 from meshkeys.services.keys import associated_data
+from meshkeys.services.uow import UnitOfWork
+
+Progress = Callable[[int], None]
+
+
+def _require_system(uow: UnitOfWork) -> None:
+    if not uow.system:
+        raise PermissionError("operator commands need UnitOfWork(system=True)")
+
+
+def _not_current(keyring: Keyring) -> sa.ColumnElement[bool]:
+    return col(SignatureKey.key).not_like(f"mk1.{keyring.current_version}.%")
+
+
+def secrets_to_reencrypt(uow: UnitOfWork, *, keyring: Keyring) -> int:
+    """How many secrets are not yet under the current master key."""
+    _require_system(uow)
+    count = select(sa.func.count()).select_from(SignatureKey).where(_not_current(keyring))
+    total = uow.session.exec(count).one()
+    uow.rollback()
+    return total
 
 
 def rotate_master_key(
-    session: Session,
-    *,
-    keyring: Keyring,
-    batch: int = 500,
-    progress: Callable[[int], None] | None = None,
+    uow: UnitOfWork, *, keyring: Keyring, batch: int = 500, progress: Progress | None = None
 ) -> int:
     """Re-encrypt every secret not yet under the current master key. Resumable.
 
-    Works in batches, each committed on its own: interrupted, it picks up the
-    rows still under an old key. Rows are selected by their version tag, so a
-    finished run finds nothing more to do. Returns the number of rows changed.
+    Works in batches, each committed on its own: interrupted, it picks up the rows still
+    under an old key. Rows are selected by their version tag, so a finished run finds
+    nothing more to do. Returns the number of rows changed.
     """
-    prefix = f"mk1.{keyring.current_version}.%"
+    _require_system(uow)
     changed = 0
     last: uuid.UUID | None = None
     while True:
-        db.bind_actor(session, None, system=True)
-        query = select(SignatureKey).where(col(SignatureKey.key).not_like(prefix))
+        query = select(SignatureKey).where(_not_current(keyring))
         if last is not None:
-            query = query.where(SignatureKey.id > last)
-        rows = session.exec(query.order_by(SignatureKey.id).limit(batch).with_for_update()).all()
+            query = query.where(col(SignatureKey.id) > last)
+        query = query.order_by(col(SignatureKey.id)).limit(batch).with_for_update()
+        rows = uow.session.exec(query).all()
         if not rows:
-            session.commit()
+            uow.commit()
             break
         for row in rows:
             aad = associated_data(row.id, row.project_id)
             try:
                 plain = keyring.decrypt(row.key, associated_data=aad)
             except DecryptionError as exc:
-                session.rollback()
+                uow.rollback()
                 raise DecryptionError() from exc
             row.key = keyring.encrypt(plain, associated_data=aad)
-            session.add(row)
+            uow.session.add(row)
         last = rows[-1].id
         changed += len(rows)
-        session.commit()
+        uow.commit()
         if progress:
             progress(len(rows))
     if changed:
-        db.bind_actor(session, None, system=True)
         audit.record(
-            session,
+            uow,
             action=audit.MASTER_KEY_ROTATED,
-            actor=None,
             actor_email="system",
             details={"version": keyring.current_version, "rows": changed},
         )
-        session.commit()
+        uow.commit()
     return changed
 
 
-def verify_all_chains(session: Session) -> tuple[int, ChainBreak | None]:
+def verify_all_chains(uow: UnitOfWork) -> tuple[int, ChainBreak | None]:
     """Check every chain; return how many were checked and the first break."""
-    db.bind_actor(session, None, system=True)
-    ids = audit.chain_ids(session)
+    _require_system(uow)
+    uow.read_only()
+    ids = audit.chain_ids(uow)
     for n, chain in enumerate(ids, start=1):
-        db.bind_actor(session, None, system=True)
-        broken = audit.verify_chain(session, chain)
+        broken = audit.verify_chain(uow, chain)
         if broken:
+            uow.rollback()
             return n, broken
-    session.rollback()
+    uow.rollback()
     return len(ids), None
 
 
+@dataclass(frozen=True)
+class Seeded:
+    project_id: uuid.UUID
+    keys: int
+    owner: str
+
+
+def seed(
+    uow: UnitOfWork,
+    *,
+    project_name: str,
+    owner_email: str,
+    count: int,
+    keyring: Keyring,
+    progress: Progress | None = None,
+) -> Seeded:
+    """Demo data for benchmarks: the owner (created if missing, with a random password), their
+    project of this name (created if missing), and ``count`` keys in it."""
+    _require_system(uow)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise InvalidInput("--keys must be a whole number of at least 1")
+    owner = auth.find_or_create_user(uow, email=owner_email, password=pysecrets.token_urlsafe(24))
+    uow.act_as(owner)
+    project_id = projects.find_or_create_project(uow, name=project_name)
+    seed_keys(
+        uow,
+        project_id=project_id,
+        count=count,
+        created_by=owner.user_id,
+        keyring=keyring,
+        progress=progress,
+    )
+    return Seeded(project_id=project_id, keys=count, owner=owner.email)
+
+
 def seed_keys(
-    session: Session,
+    uow: UnitOfWork,
     *,
     project_id: uuid.UUID,
     count: int,
@@ -95,20 +149,20 @@ def seed_keys(
     keyring: Keyring,
     revoked_every: int = 10,
     batch: int = 5000,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Bulk demo data for benchmarks: ``count`` keys, one in ``revoked_every`` revoked.
 
-    Each key is a real encrypted secret. Seeded keys are not individually
-    audited (they are test data); one ``key.generated`` event per batch would
-    misrepresent them, so the audit log stays untouched.
+    Each key is a real encrypted secret. Seeded keys are not individually audited (they are
+    test data); one ``key.generated`` event per batch would misrepresent them, so the audit
+    log stays untouched.
     """
+    _require_system(uow)
     if count < 1:
         return
-    start = clock.now() - timedelta(seconds=count)
+    start = uow.now - timedelta(seconds=count)
     made = 0
     while made < count:
-        db.bind_actor(session, None, system=True)
         n = min(batch, count - made)
         rows = []
         revoked = 0
@@ -118,18 +172,17 @@ def seed_keys(
             is_revoked = revoked_every > 0 and i % revoked_every == revoked_every - 1
             revoked += is_revoked
             created = start + timedelta(seconds=i)
+            aad = associated_data(key_id, project_id)
             rows.append(
                 {
                     "id": key_id,
                     "project_id": project_id,
                     "name": f"seed-{i:07d}",
                     "name_search": f"seed-{i:07d}",
-                    "key": keyring.encrypt(
-                        secret.encode(), associated_data=associated_data(key_id, project_id)
-                    ),
+                    "key": keyring.encrypt(secret.encode(), associated_data=aad),
                     "key_hint": key_hint(secret),
-                    "status": "revoked" if is_revoked else "active",
-                    "revoke_reason": "retired" if is_revoked else None,
+                    "status": KeyStatus.REVOKED if is_revoked else KeyStatus.ACTIVE,
+                    "revoke_reason": RevokeReason.RETIRED if is_revoked else None,
                     "created_at": created,
                     "created_by": created_by,
                     "revoked_at": created if is_revoked else None,
@@ -137,18 +190,18 @@ def seed_keys(
                     "rotated_from": None,
                 }
             )
-        session.execute(sa.insert(SignatureKey), rows)
-        session.execute(
+        uow.session.execute(sa.insert(SignatureKey), rows)
+        uow.session.execute(
             sa.update(Project)
             .where(col(Project.id) == project_id)
             .values(key_count=Project.key_count + n, revoked_count=Project.revoked_count + revoked)
         )
-        session.commit()
+        uow.commit()
         made += n
         if progress:
             progress(n)
-    if db.is_postgres(session):
+    if uow.is_postgres:
         # A bulk load leaves the planner's statistics describing a small table: it would scan
         # the whole table until autovacuum's next analyze. Refresh them now.
-        session.execute(sa.text("ANALYZE signature_keys"))
-        session.commit()
+        uow.session.execute(sa.text("ANALYZE signature_keys"))
+        uow.commit()

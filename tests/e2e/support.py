@@ -27,7 +27,7 @@ from meshkeys import db
 from meshkeys.services import auth, projects
 from meshkeys.services.context import Actor
 from tests.e2e.apprunner import RunningApp, install_hydration_probe, run_app, wait_for_hydration
-from tests.helpers import reset_caches
+from tests.helpers import call, reset_caches
 
 PASSWORD = "correct-horse-battery"
 _KNOBS = (
@@ -74,7 +74,10 @@ def module_app():
 
 
 def services_session() -> Session:
-    return Session(db.get_engine(), expire_on_commit=False)
+    """A session for looking at the app's database: it reads without taking SQLite's write lock
+    (``db.READ_ONLY_OPTION``), so the app and units of work beside it never wait for it."""
+    engine = db.get_engine().execution_options(**{db.READ_ONLY_OPTION: True})
+    return Session(engine, expire_on_commit=False)
 
 
 @dataclass
@@ -87,9 +90,8 @@ class Team:
 
 
 def make_user(email: str) -> Actor:
-    with services_session() as s:
-        user = auth.create_user(s, email=email, password=PASSWORD)
-        return Actor(user_id=user.id, email=user.email)
+    user = call(auth.create_user, email=email, password=PASSWORD)
+    return Actor(user_id=user.id, email=user.email)
 
 
 def make_team(prefix: str) -> Team:
@@ -97,12 +99,9 @@ def make_team(prefix: str) -> Team:
     owner = make_user(f"{prefix}-owner@example.com")
     viewer = make_user(f"{prefix}-viewer@example.com")
     outsider = make_user(f"{prefix}-outsider@example.com")
-    with services_session() as s:
-        project = projects.create_project(s, actor=owner, name=f"{prefix} payments")
-        projects.add_member(
-            s, actor=owner, project_id=project.id, email=viewer.email, role="viewer"
-        )
-        other = projects.create_project(s, actor=outsider, name=f"{prefix} elsewhere")
+    project = call(projects.create_project, owner, name=f"{prefix} payments")
+    call(projects.add_member, owner, project_id=project.id, email=viewer.email, role="viewer")
+    other = call(projects.create_project, outsider, name=f"{prefix} elsewhere")
     return Team(owner, viewer, outsider, project.id, other.id)
 
 

@@ -12,7 +12,7 @@ from playwright.sync_api import Page, expect
 from sqlmodel import select
 
 from meshkeys.models import AuditEvent, SignatureKey
-from meshkeys.services import keys
+from meshkeys.services import key_commands
 from meshkeys.ui.state.keys import KeysState
 from tests.e2e.support import (
     audit_url,
@@ -24,6 +24,7 @@ from tests.e2e.support import (
     services_session,
     sign_in,
 )
+from tests.helpers import call
 
 # Records the page's websockets, so a test can send a frame of its own on Reflex's socket.
 SOCKET_RECORDER = """
@@ -48,8 +49,7 @@ app = module_app()
 @pytest.fixture(scope="module")
 def team(app):
     team = make_team("acl")
-    with services_session() as s:
-        keys.generate_key(s, actor=team.owner, project_id=team.project_id, name="shared-key")
+    call(key_commands.generate_key, team.owner, project_id=team.project_id, name="shared-key")
     return team
 
 

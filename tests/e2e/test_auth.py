@@ -15,6 +15,7 @@ from sqlmodel import select
 from meshkeys.models import AuditEvent, Project, UserSession
 from meshkeys.services import auth
 from tests.e2e.support import PASSWORD, goto, module_app, new_context, services_session, sign_in
+from tests.helpers import call
 
 ADMIN = "first-admin@example.com"
 
@@ -56,7 +57,7 @@ def test_first_visit_creates_the_first_admin_and_project(page: Page):
     assert cookie is not None and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert page.evaluate("document.cookie").find("meshkeys_session") == -1
     with services_session() as s:
-        assert not auth.needs_setup(s)
+        assert not call(auth.needs_setup)
         assert [p.name for p in s.exec(select(Project)).all()] == ["Payments"]
         stored = s.exec(select(UserSession.token_hash)).all()
         assert len(stored) == 1 and cookie["value"] not in stored  # only the hash is stored
@@ -104,8 +105,7 @@ def test_sign_in_then_sign_out_ends_the_session(page: Page, app):
     page.wait_for_url(re.compile(r"/login/?$"))
     expect(page.get_by_role("heading", name="Sign in to meshkeys")).to_be_visible()
     assert _session_cookie(page) is None
-    with services_session() as s:
-        assert auth.actor_for_session(s, token=token) is None  # ended server-side
+    assert call(auth.actor_for_session, token=token) is None  # ended server-side
 
     # Replaying the old cookie gets nothing: the page sends the browser back to /login.
     page.context.add_cookies([{"name": "meshkeys_session", "value": token, "url": app.url}])

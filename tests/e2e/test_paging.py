@@ -8,14 +8,14 @@ import uuid
 import pytest
 from playwright.sync_api import Page, expect
 
-from meshkeys.services import keys
+from meshkeys.services import key_commands
 from meshkeys.services.context import RequestInfo
+from meshkeys.services.uow import UnitOfWork
 from tests.e2e.support import (
     keys_url,
     make_team,
     module_app,
     new_context,
-    services_session,
     sign_in,
 )
 
@@ -30,20 +30,17 @@ def seeded(app):
     """120 keys svc-000..svc-119 (newest last), every tenth revoked: 108 active, 12 revoked."""
     team = make_team("page")
     ids = {}
-    with services_session() as s:
-        for i in range(COUNT):
-            key = keys.generate_key(
-                s,
-                actor=team.owner,
-                project_id=team.project_id,
-                name=f"svc-{i:03d}",
-                request=RequestInfo("10.0.0.1"),
-            )
-            ids[key.name] = str(key.id)
-        for i in range(0, COUNT, 10):
-            keys.revoke_key(
-                s, actor=team.owner, key_id=uuid.UUID(ids[f"svc-{i:03d}"]), reason="retired"
-            )
+    for i in range(COUNT):
+        key = key_commands.generate_key(
+            UnitOfWork(team.owner, request=RequestInfo("10.0.0.1")),
+            project_id=team.project_id,
+            name=f"svc-{i:03d}",
+        )
+        ids[key.name] = str(key.id)
+    for i in range(0, COUNT, 10):
+        key_commands.revoke_key(
+            UnitOfWork(team.owner), key_id=uuid.UUID(ids[f"svc-{i:03d}"]), reason="retired"
+        )
     return team, ids
 
 

@@ -22,6 +22,7 @@ from tests.e2e.support import (
     services_session,
     sign_in,
 )
+from tests.helpers import call
 
 app = module_app()
 
@@ -44,7 +45,7 @@ def page(browser, app, team):
 
 def role_in(project_id, email: str) -> str | None:
     with services_session() as s:
-        user = auth.find_user(s, email=email)
+        user = call(auth.find_user, email=email)
         member = s.get(Membership, (project_id, user.id))
         return member.role if member else None
 
@@ -111,7 +112,7 @@ def test_api_token_is_shown_once_listed_and_revoked(page: Page, team):
     token = dialog.locator("#shown-secret").inner_text().strip()
     assert token.startswith("mk_")
     with services_session() as s:
-        assert auth.actor_for_api_token(s, token=token).email == team.owner.email
+        assert call(auth.actor_for_api_token, token=token).email == team.owner.email
         stored = s.exec(select(ApiToken.token_hash)).all()
         assert token not in stored  # only its hash
     page.get_by_role("button", name="Copy").click()
@@ -127,7 +128,7 @@ def test_api_token_is_shown_once_listed_and_revoked(page: Page, team):
     expect(page.get_by_text("Token 'ci-deploy' revoked")).to_be_visible()
     expect(row).to_contain_text("revoked")
     with services_session() as s, pytest.raises(Unauthenticated):
-        auth.actor_for_api_token(s, token=token)
+        call(auth.actor_for_api_token, token=token)
 
 
 def test_dark_mode_toggle(page: Page):

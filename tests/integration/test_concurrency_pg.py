@@ -5,21 +5,23 @@ from __future__ import annotations
 import random
 import threading
 
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from meshkeys.models import AuditEvent, KeyStatus
-from meshkeys.services import audit, keys, operations
+from meshkeys.services import audit, key_commands, key_queries, operations
 from meshkeys.services.errors import Conflict
-from tests.helpers import make_world
+from tests.helpers import call, make_world, units
 
 THREADS = 6
 ROUNDS = 12
 
 
 def test_concurrent_revoke_and_reactivate_leave_state_and_log_consistent(committed_db):
-    with Session(committed_db, expire_on_commit=False) as s:
-        world = make_world(s)
-        key = keys.generate_key(s, actor=world.admin, project_id=world.project_id, name="hot")
+    uow = units(committed_db)
+    with uow() as _:
+        world = make_world(uow)
+        with uow(world.admin) as unit:
+            key = key_commands.generate_key(unit, project_id=world.project_id, name="hot")
 
     successes: list[str] = []
     conflicts: list[str] = []
@@ -32,13 +34,15 @@ def test_concurrent_revoke_and_reactivate_leave_state_and_log_consistent(committ
         start.wait()
         for _ in range(ROUNDS):
             try:
-                with Session(committed_db, expire_on_commit=False) as s:
-                    if rng.random() < 0.5:
-                        keys.revoke_key(s, actor=world.admin, key_id=key.id, reason="retired")
-                        outcome = "revoked"
-                    else:
-                        keys.reactivate_key(s, actor=world.owner, key_id=key.id)
-                        outcome = "reactivated"
+                uow = units(committed_db)
+                if rng.random() < 0.5:
+                    with uow(world.admin) as unit:
+                        key_commands.revoke_key(unit, key_id=key.id, reason="retired")
+                    outcome = "revoked"
+                else:
+                    with uow(world.owner) as unit:
+                        key_commands.reactivate_key(unit, key_id=key.id)
+                    outcome = "reactivated"
                 with lock:
                     successes.append(outcome)
             except Conflict:
@@ -57,8 +61,11 @@ def test_concurrent_revoke_and_reactivate_leave_state_and_log_consistent(committ
     assert len(successes) + len(conflicts) == THREADS * ROUNDS
     assert successes, "no operation succeeded: the test proved nothing"
 
-    with Session(committed_db, expire_on_commit=False) as s:
-        final = keys.get_key(s, actor=world.owner, key_id=key.id)
+    uow = units(committed_db)
+    with uow(system=True) as operator:
+        s = operator.session
+        with uow(world.owner) as unit:
+            final = key_queries.get_key(unit, key_id=key.id)
         trail = s.exec(
             select(AuditEvent).where(AuditEvent.key_id == key.id).order_by(AuditEvent.seq)
         ).all()
@@ -71,9 +78,10 @@ def test_concurrent_revoke_and_reactivate_leave_state_and_log_consistent(committ
             assert after.old_status == before.new_status
         last = changes[-1] if changes else trail[0]
         assert final.status == KeyStatus(last.new_status)
-        checked, broken = operations.verify_all_chains(s)
+        checked, broken = call(operations.verify_all_chains, system=True, bind=committed_db)
         assert broken is None and checked >= 2
-        totals = keys.key_totals(s, actor=world.owner, project_id=world.project_id)
+        with uow(world.owner) as unit:
+            totals = key_queries.key_totals(unit, project_id=world.project_id)
         expected_revoked = 1 if final.status == KeyStatus.REVOKED else 0
         assert (totals.total, totals.revoked) == (1, expected_revoked)
 
@@ -88,9 +96,10 @@ def test_only_one_first_admin_when_two_set_up_at_once(committed_db):
     def setup(n: int) -> None:
         start.wait()
         try:
-            with Session(committed_db, expire_on_commit=False) as s:
+            uow = units(committed_db)
+            with uow() as unit:
                 projects.setup_first_admin(
-                    s, email=f"admin{n}@example.com", password=PASSWORD, project_name=f"P{n}"
+                    unit, email=f"admin{n}@example.com", password=PASSWORD, project_name=f"P{n}"
                 )
             results.append("ok")
         except Conflict:
@@ -108,24 +117,23 @@ def test_two_owners_demoting_themselves_at_once_leave_one_owner(committed_db):
     from meshkeys.models import Role
     from meshkeys.services import projects
 
-    with Session(committed_db, expire_on_commit=False) as s:
-        world = make_world(s)
-        projects.change_member_role(
-            s,
-            actor=world.owner,
-            project_id=world.project_id,
-            user_id=world.admin.user_id,
-            role="owner",
-        )
+    uow = units(committed_db)
+    with uow() as _:
+        world = make_world(uow)
+        with uow(world.owner) as unit:
+            projects.change_member_role(
+                unit, project_id=world.project_id, user_id=world.admin.user_id, role="owner"
+            )
     results: dict[str, str] = {}
     start = threading.Barrier(2)
 
     def demote(actor) -> None:
         start.wait()
         try:
-            with Session(committed_db, expire_on_commit=False) as s:
+            uow = units(committed_db)
+            with uow(actor) as unit:
                 projects.change_member_role(
-                    s, actor=actor, project_id=world.project_id, user_id=actor.user_id, role="admin"
+                    unit, project_id=world.project_id, user_id=actor.user_id, role="admin"
                 )
             results[actor.email] = "ok"
         except Conflict:
@@ -137,6 +145,7 @@ def test_two_owners_demoting_themselves_at_once_leave_one_owner(committed_db):
     for t in threads:
         t.join(timeout=60)
     assert sorted(results.values()) == ["conflict", "ok"]
-    with Session(committed_db, expire_on_commit=False) as s:
-        members = projects.list_members(s, actor=world.viewer, project_id=world.project_id)
+    uow = units(committed_db)
+    with uow(world.viewer) as unit:
+        members = projects.list_members(unit, project_id=world.project_id)
     assert [m.role for m in members].count(Role.OWNER) == 1

@@ -9,10 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
-from meshkeys import db
 from meshkeys.crypto.masterkey import get_keyring
 from meshkeys.models import AuditEvent, SignatureKey
-from meshkeys.services import keys, operations
+from meshkeys.services import key_commands, key_queries, operations
 from tests.schema_checks import check_full_cycle
 
 
@@ -20,7 +19,7 @@ def test_empty_postgres_to_head_and_back_with_no_drift(empty_db):
     check_full_cycle(empty_db)
 
 
-def test_app_role_is_subject_to_row_level_security(session):
+def test_app_role_is_subject_to_row_level_security(uow, session):
     user, superuser, bypass = session.execute(
         sa.text(
             "SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"
@@ -36,15 +35,26 @@ def test_app_role_is_subject_to_row_level_security(session):
     assert forced == [("audit_events", True, True), ("signature_keys", True, True)]
 
 
+def _bind(session, user_id, *, system=False):
+    """Set the RLS context by hand, as the unit of work does: these tests probe the policies."""
+    session.execute(
+        sa.text(
+            "SELECT set_config('meshkeys.user_id', :uid, true), "
+            "set_config('meshkeys.system', :system, true)"
+        ),
+        {"uid": str(user_id) if user_id else "", "system": "on" if system else "off"},
+    )
+
+
 def _visible(session, model, user_id, *, system=False):
-    db.bind_actor(session, user_id, system=system)
+    _bind(session, user_id, system=system)
     return session.exec(select(model)).all()
 
 
-def test_rls_confines_each_transaction_to_the_actors_projects(session, world):
-    mine = keys.generate_key(session, actor=world.admin, project_id=world.project_id, name="mine")
-    theirs = keys.generate_key(
-        session, actor=world.outsider, project_id=world.other_project_id, name="theirs"
+def test_rls_confines_each_transaction_to_the_actors_projects(uow, session, world):
+    mine = key_commands.generate_key(uow(world.admin), project_id=world.project_id, name="mine")
+    theirs = key_commands.generate_key(
+        uow(world.outsider), project_id=world.other_project_id, name="theirs"
     )
     assert {k.id for k in _visible(session, SignatureKey, world.viewer.user_id)} == {mine.id}
     assert {k.id for k in _visible(session, SignatureKey, world.outsider.user_id)} == {theirs.id}
@@ -55,11 +65,9 @@ def test_rls_confines_each_transaction_to_the_actors_projects(session, world):
     assert chains == {world.project_id}
 
 
-def test_rls_refuses_writes_into_another_project(session, world):
-    keys.generate_key(
-        session, actor=world.outsider, project_id=world.other_project_id, name="theirs"
-    )
-    db.bind_actor(session, world.admin.user_id)
+def test_rls_refuses_writes_into_another_project(uow, session, world):
+    key_commands.generate_key(uow(world.outsider), project_id=world.other_project_id, name="theirs")
+    _bind(session, world.admin.user_id)
     # An UPDATE of rows the actor cannot see changes nothing.
     changed = session.execute(sa.update(SignatureKey).values(status="revoked")).rowcount
     assert changed == 0
@@ -80,13 +88,13 @@ def test_rls_refuses_writes_into_another_project(session, world):
     session.execute(sa.text("ROLLBACK TO SAVEPOINT probe"))
 
 
-def test_audit_events_refuse_update_delete_and_truncate(session, world):
+def test_audit_events_refuse_update_delete_and_truncate(uow, session, world):
     for statement in (
         "UPDATE audit_events SET actor_email = 'x'",
         "DELETE FROM audit_events",
         "TRUNCATE audit_events",
     ):
-        db.bind_actor(session, None, system=True)
+        _bind(session, None, system=True)
         session.execute(sa.text("SAVEPOINT probe"))
         with pytest.raises(sa.exc.DatabaseError, match="append-only"):
             session.execute(sa.text(statement))
@@ -98,16 +106,16 @@ def _plan(session, sql_text: str, **params) -> str:
     return "\n".join(r[0] for r in rows)
 
 
-def test_list_queries_use_indexes_not_sorts(session, world):
+def test_list_queries_use_indexes_not_sorts(uow, session, world):
     operations.seed_keys(
-        session,
+        uow(system=True),
         project_id=world.project_id,
         count=20_000,
         created_by=world.owner.user_id,
         keyring=get_keyring(),
     )
     session.execute(sa.text("ANALYZE signature_keys"))
-    db.bind_actor(session, world.owner.user_id)
+    _bind(session, world.owner.user_id)
     pid = str(world.project_id)
     newest = _plan(
         session,
@@ -125,20 +133,21 @@ def test_list_queries_use_indexes_not_sorts(session, world):
     assert "ix_signature_keys_project_status" in by_status and "Sort" not in by_status
     # The statement the service builds for a name search, planned under RLS.
     stmt = select(SignatureKey).where(
-        SignatureKey.project_id == world.project_id, keys._search_clause("Seed-00012", "postgresql")
+        SignatureKey.project_id == world.project_id,
+        key_queries._search_clause("seed-00012", "postgresql"),
     )
     compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
     search = _plan(session, str(compiled))
     assert "ix_signature_keys_project_name" in search and "Seq Scan on signature_keys" not in search
-    page = keys.list_keys(session, actor=world.viewer, project_id=world.project_id, q="Seed-00012")
+    page = key_queries.list_keys(uow(world.viewer), project_id=world.project_id, q="Seed-00012")
     assert page.total == 100 and all(k.name.startswith("seed-00012") for k in page.items)
 
 
-def test_services_see_nothing_of_other_projects_even_by_id(session, world):
-    theirs = keys.generate_key(
-        session, actor=world.outsider, project_id=world.other_project_id, name="theirs"
+def test_services_see_nothing_of_other_projects_even_by_id(uow, session, world):
+    theirs = key_commands.generate_key(
+        uow(world.outsider), project_id=world.other_project_id, name="theirs"
     )
-    db.bind_actor(session, world.admin.user_id)
+    _bind(session, world.admin.user_id)
     assert session.get(SignatureKey, theirs.id, populate_existing=True) is None
 
 
@@ -146,11 +155,11 @@ def test_psycopg_driver_is_in_use(pg_engine):
     assert pg_engine.dialect.driver == "psycopg" and psycopg.__version__
 
 
-def test_the_service_list_queries_are_index_scans_under_rls(session, world):
+def test_the_service_list_queries_are_index_scans_under_rls(uow, session, world):
     """EXPLAIN the exact statements list_keys sends (second page, filters, search) on 20k keys,
     right after a bulk seed (whose statistics must already describe the large table)."""
     operations.seed_keys(
-        session,
+        uow(system=True),
         project_id=world.project_id,
         count=20_000,
         created_by=world.owner.user_id,
@@ -166,27 +175,20 @@ def test_the_service_list_queries_are_index_scans_under_rls(session, world):
 
     sa.event.listen(connection, "before_cursor_execute", capture)
     try:
-        first = keys.list_keys(session, actor=world.viewer, project_id=world.project_id)
-        keys.list_keys(
-            session, actor=world.viewer, project_id=world.project_id, cursor=first.next_cursor
+        first = key_queries.list_keys(uow(world.viewer), project_id=world.project_id)
+        key_queries.list_keys(
+            uow(world.viewer), project_id=world.project_id, cursor=first.next_cursor
         )
-        keys.list_keys(
-            session,
-            actor=world.viewer,
+        key_queries.list_keys(
+            uow(world.viewer),
             project_id=world.project_id,
             status="revoked",
             cursor=first.next_cursor,
         )
-        found = keys.list_keys(
-            session, actor=world.viewer, project_id=world.project_id, q="seed-0000"
-        )
+        found = key_queries.list_keys(uow(world.viewer), project_id=world.project_id, q="seed-0000")
         # The oldest keys match: a newest-first walk would read all 20,000 rows to find them.
-        keys.list_keys(
-            session,
-            actor=world.viewer,
-            project_id=world.project_id,
-            q="seed-0000",
-            cursor=found.next_cursor,
+        key_queries.list_keys(
+            uow(world.viewer), project_id=world.project_id, q="seed-0000", cursor=found.next_cursor
         )
     finally:
         sa.event.remove(connection, "before_cursor_execute", capture)

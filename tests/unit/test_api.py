@@ -1,7 +1,6 @@
-"""The REST API in-process on SQLite: the shared scenarios, plus what only one ring needs to check.
+"""The REST API in-process on SQLite: what only this ring checks (OpenAPI, logs, mounting).
 
-The scenarios in tests/api_cases.py run here and, against PostgreSQL, in
-tests/integration/test_api_pg.py.
+The API scenarios are in tests/scenarios/test_api.py and run on both backends.
 """
 
 from __future__ import annotations
@@ -16,17 +15,10 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from meshkeys.api.app import create_api, mount_api
-from meshkeys.api.observability import KEY_LOGGER, configure_key_log
-from tests.api_cases import *  # noqa: F403 - the shared scenarios, collected here
-from tests.api_cases import ApiWorld, assert_error, build_api_world
+from meshkeys.logs import KEY_LOGGER
+from meshkeys.logs import configure as configure_key_log
+from tests.api_world import ApiWorld, assert_error
 from tests.helpers import configure, reset_caches
-
-
-@pytest.fixture
-def api(world, engine):
-    with TestClient(create_api()) as client:
-        yield build_api_world(world, client, engine)
-
 
 # ---------------------------------------------------------------- only here
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from meshkeys.api.app import create_api
-from meshkeys.api.routes.session import SESSION_COOKIE
-from meshkeys.db import session_scope
 from meshkeys.services import auth
-from tests.helpers import PASSWORD, all_events
+from meshkeys.services.uow import UnitOfWork
+from meshkeys.web_session import SESSION_COOKIE
+from tests.helpers import PASSWORD, all_events, call
 
 
 def _client() -> TestClient:
@@ -42,15 +42,13 @@ def test_setup_then_login_then_logout(db_path):
     signed_in = client.post("/auth/login", json={"email": "a@example.com", "password": PASSWORD})
     assert signed_in.status_code == 200
     token = signed_in.cookies[SESSION_COOKIE]
-    with session_scope() as s:
-        assert auth.actor_for_session(s, token=token).email == "a@example.com"
+    assert call(auth.actor_for_session, token=token).email == "a@example.com"
 
     client.cookies.set(SESSION_COOKIE, token)
     out = client.post("/auth/logout")
     assert out.status_code == 200 and f'{SESSION_COOKIE}=""' in out.headers["set-cookie"]
-    with session_scope() as s:
-        assert auth.actor_for_session(s, token=token) is None
-        events = [(e.action, e.client_ip) for e in all_events(s)]
+    assert call(auth.actor_for_session, token=token) is None
+    events = [(e.action, e.client_ip) for e in all_events(UnitOfWork)]
     assert ("login.failed", "testclient") in events and ("login.succeeded", "testclient") in events
 
 
@@ -89,8 +87,9 @@ def test_repeated_failures_answer_429_with_retry_after(db_path):
 def test_the_websocket_sees_the_session_cookie_only_as_a_digest():
     import asyncio
 
-    from meshkeys.api.routes.session import SessionCookieDigest, session_digest
+    from meshkeys.api.routes.session import SessionCookieDigest
     from meshkeys.crypto.secrets import hash_token
+    from meshkeys.web_session import session_digest
 
     seen = {}
 
@@ -131,7 +130,6 @@ def test_sessions_resolve_by_digest(db_path):
     token = client.post(
         "/auth/login", json={"email": "a@example.com", "password": PASSWORD}
     ).cookies[SESSION_COOKIE]
-    with session_scope() as s:
-        assert auth.actor_for_session_digest(s, digest=hash_token(token)).email == "a@example.com"
-        assert auth.actor_for_session_digest(s, digest=hash_token(hash_token(token))) is None
-        assert auth.actor_for_session_digest(s, digest="short") is None
+    assert call(auth.actor_for_session_digest, digest=hash_token(token)).email == "a@example.com"
+    assert call(auth.actor_for_session_digest, digest=hash_token(hash_token(token))) is None
+    assert call(auth.actor_for_session_digest, digest="short") is None

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 import threading
 
-from sqlmodel import Session
-
-from meshkeys.services import auth, history, keys
+from meshkeys.services import auth, history, key_commands, key_queries
+from meshkeys.services.uow import UnitOfWork
 
 
 def test_a_long_read_does_not_block_a_writer(engine, world):
-    with Session(engine, expire_on_commit=False) as writer_setup:
-        keys.generate_key(writer_setup, actor=world.admin, project_id=world.project_id, name="a")
-    with Session(engine, expire_on_commit=False) as reader:
-        stream = history.export_events(reader, actor=world.viewer, project_id=world.project_id)
+    with UnitOfWork(world.admin) as setup:
+        key_commands.generate_key(setup, project_id=world.project_id, name="a")
+    with UnitOfWork(world.viewer) as reader:
+        stream = history.export_events(reader, project_id=world.project_id)
         next(stream)  # the export's transaction is open, mid-stream
-        assert reader.in_transaction()
+        assert reader.session.in_transaction()
         done = []
 
         def write():
-            with Session(engine, expire_on_commit=False) as writer:
-                keys.generate_key(writer, actor=world.admin, project_id=world.project_id, name="b")
+            with UnitOfWork(world.admin) as writer:
+                key_commands.generate_key(writer, project_id=world.project_id, name="b")
                 done.append(True)
 
         thread = threading.Thread(target=write)
@@ -30,14 +29,18 @@ def test_a_long_read_does_not_block_a_writer(engine, world):
         assert len(list(stream)) >= 1
 
 
-def test_resolving_a_token_leaves_no_transaction_open(session, world):
-    token = auth.create_api_token(session, actor=world.admin, name="t").token
+def test_resolving_a_token_leaves_no_transaction_open(engine, world):
+    with UnitOfWork(world.admin) as unit:
+        token = auth.create_api_token(unit, name="t").token
     for _ in range(2):  # the first call writes last_used_at, the second does not
-        auth.actor_for_api_token(session, token=token)
-        assert not session.in_transaction()
-    browser = auth.start_session(session, actor=world.admin)
-    assert auth.actor_for_session(session, token=browser) == world.admin
-    assert not session.in_transaction()
+        with UnitOfWork() as unit:
+            assert auth.actor_for_api_token(unit, token=token) == world.admin
+            assert not unit.session.in_transaction()
+    with UnitOfWork(world.admin) as unit:
+        browser = auth.start_session(unit)
+    with UnitOfWork() as unit:
+        assert auth.actor_for_session(unit, token=browser) == world.admin
+        assert not unit.session.in_transaction()
 
 
 def test_concurrent_writers_queue_and_all_succeed(engine, world):
@@ -45,11 +48,9 @@ def test_concurrent_writers_queue_and_all_succeed(engine, world):
 
     def write(n: int) -> None:
         try:
-            with Session(engine, expire_on_commit=False) as s:
-                key = keys.generate_key(
-                    s, actor=world.admin, project_id=world.project_id, name=f"k{n}"
-                )
-                keys.revoke_key(s, actor=world.admin, key_id=key.id, reason="retired")
+            with UnitOfWork(world.admin) as unit:
+                key = key_commands.generate_key(unit, project_id=world.project_id, name=f"k{n}")
+                key_commands.revoke_key(unit, key_id=key.id, reason="retired")
         except BaseException as exc:
             errors.append(exc)
 
@@ -59,6 +60,6 @@ def test_concurrent_writers_queue_and_all_succeed(engine, world):
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    with Session(engine) as s:
-        totals = keys.key_totals(s, actor=world.owner, project_id=world.project_id)
+    with UnitOfWork(world.owner) as unit:
+        totals = key_queries.key_totals(unit, project_id=world.project_id)
     assert (totals.total, totals.revoked) == (8, 8)

@@ -11,12 +11,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BeforeValidator
 
-from meshkeys import clock
-from meshkeys.api.deps import CurrentActor, DbSession
+from meshkeys.api.deps import SignedIn
 from meshkeys.api.errors import error_responses
 from meshkeys.models import AuditPage
 from meshkeys.services import audit, history
-from meshkeys.services.audit import AuditFilter
+from meshkeys.services.history import AuditFilter
 
 router = APIRouter(prefix="/audit", tags=["audit"], responses=error_responses(400, 401, 404, 422))
 
@@ -54,17 +53,14 @@ Filter = Annotated[AuditFilter, Depends(audit_filter)]
 
 @router.get("", response_model=AuditPage)
 def list_events(
-    session: DbSession,
-    actor: CurrentActor,
+    uow: SignedIn,
     flt: Filter,
     project_id: Annotated[uuid.UUID, Query(description="The project whose log to read.")],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> AuditPage:
     """One page of events, newest first. Any member of the project may read its log."""
-    return history.list_events(
-        session, actor=actor, project_id=project_id, flt=flt, limit=limit, cursor=cursor
-    )
+    return history.list_events(uow, project_id=project_id, flt=flt, limit=limit, cursor=cursor)
 
 
 @router.get(
@@ -81,8 +77,7 @@ def list_events(
     },
 )
 def export_events(
-    session: DbSession,
-    actor: CurrentActor,
+    uow: SignedIn,
     flt: Filter,
     project_id: Annotated[uuid.UUID, Query(description="The project whose log to export.")],
     format: Annotated[Literal["csv", "jsonl"], Query(description="`csv` or `jsonl`.")] = "csv",
@@ -90,10 +85,10 @@ def export_events(
     """Download the filtered events as CSV or JSON Lines, streamed in batches (never in memory).
 
     Access is checked before the first byte is sent; the rows are read while the answer
-    streams, through the request's session (closed once the last line is sent).
+    streams, through the request's unit of work (closed once the last line is sent).
     """
-    events = history.export_events(session, actor=actor, project_id=project_id, flt=flt)
-    filename = f"meshkeys-audit-{project_id}-{clock.now():%Y%m%dT%H%M%SZ}.{format}"
+    events = history.export_events(uow, project_id=project_id, flt=flt)
+    filename = f"meshkeys-audit-{project_id}-{uow.now:%Y%m%dT%H%M%SZ}.{format}"
     return StreamingResponse(
         history.export_lines(events, format),
         media_type=history.EXPORT_FORMATS[format],

@@ -7,12 +7,12 @@ from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 
-from meshkeys.api.deps import ClientInfo, CurrentActor, DbSession
+from meshkeys.api.deps import SignedIn
 from meshkeys.api.errors import MAX_BODY_BYTES, error_responses
 from meshkeys.api.observability import key_action
 from meshkeys.api.schemas import GenerateKeyRequest, RevokeKeyRequest, RotateKeyRequest
 from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyWithSecret
-from meshkeys.services import keys
+from meshkeys.services import key_commands, key_queries
 from meshkeys.services.keys import MAX_NAME_LENGTH, MAX_PAGE_SIZE
 
 router = APIRouter(
@@ -29,18 +29,14 @@ router = APIRouter(
 def generate_key(
     body: GenerateKeyRequest,
     request: Request,
-    session: DbSession,
-    actor: CurrentActor,
-    info: ClientInfo,
+    uow: SignedIn,
 ) -> KeyWithSecret:
     """Create a key. The answer carries its `secret`: the only time it is returned.
 
     Needs the admin or owner role in the project.
     """
-    with key_action(request, "generate", actor, project_id=body.project_id) as note:
-        key = keys.generate_key(
-            session, actor=actor, project_id=body.project_id, name=body.name, request=info
-        )
+    with key_action(request, "generate", uow.actor, project_id=body.project_id) as note:
+        key = key_commands.generate_key(uow, project_id=body.project_id, name=body.name)
         note.key_id = key.id
     return key
 
@@ -58,8 +54,7 @@ def generate_with_another_method() -> NoReturn:
 
 @router.get("", response_model=KeyPage, responses=error_responses(400, 404))
 def list_keys(
-    session: DbSession,
-    actor: CurrentActor,
+    uow: SignedIn,
     project_id: Annotated[uuid.UUID, Query(description="The project whose keys to list.")],
     status: Annotated[
         KeyStatus | None,
@@ -75,15 +70,15 @@ def list_keys(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> KeyPage:
     """One page of keys, newest first; `total` counts every key matching the filters."""
-    return keys.list_keys(
-        session, actor=actor, project_id=project_id, status=status, q=q, limit=limit, cursor=cursor
+    return key_queries.list_keys(
+        uow, project_id=project_id, status=status, q=q, limit=limit, cursor=cursor
     )
 
 
 @router.get("/{key_id}", response_model=KeyPublic, responses=error_responses(404))
-def get_key(key_id: uuid.UUID, session: DbSession, actor: CurrentActor) -> KeyPublic:
+def get_key(key_id: uuid.UUID, uow: SignedIn) -> KeyPublic:
     """One key, with its masked secret only."""
-    return keys.get_key(session, actor=actor, key_id=key_id)
+    return key_queries.get_key(uow, key_id=key_id)
 
 
 @router.post(
@@ -93,9 +88,7 @@ def revoke_key(
     key_id: uuid.UUID,
     body: RevokeKeyRequest,
     request: Request,
-    session: DbSession,
-    actor: CurrentActor,
-    info: ClientInfo,
+    uow: SignedIn,
 ) -> KeyPublic:
     """Revoke now (`grace_seconds` 0) or after a grace period; already revoked is a 409.
 
@@ -104,18 +97,16 @@ def revoke_key(
     with key_action(
         request,
         "revoke",
-        actor,
+        uow.actor,
         key_id=key_id,
-        reason=body.reason.value,
+        reason=str(body.reason),
         grace_seconds=body.grace_seconds,
     ) as note:
-        key = keys.revoke_key(
-            session,
-            actor=actor,
+        key = key_commands.revoke_key(
+            uow,
             key_id=key_id,
             reason=body.reason,
             grace_seconds=body.grace_seconds,
-            request=info,
         )
         note.project_id = key.project_id
     return key
@@ -124,12 +115,10 @@ def revoke_key(
 @router.post(
     "/{key_id}/reactivate", response_model=KeyPublic, responses=error_responses(403, 404, 409)
 )
-def reactivate_key(
-    key_id: uuid.UUID, request: Request, session: DbSession, actor: CurrentActor, info: ClientInfo
-) -> KeyPublic:
+def reactivate_key(key_id: uuid.UUID, request: Request, uow: SignedIn) -> KeyPublic:
     """Make a revoked key active again. Already active, or revoked as compromised: 409."""
-    with key_action(request, "reactivate", actor, key_id=key_id) as note:
-        key = keys.reactivate_key(session, actor=actor, key_id=key_id, request=info)
+    with key_action(request, "reactivate", uow.actor, key_id=key_id) as note:
+        key = key_commands.reactivate_key(uow, key_id=key_id)
         note.project_id = key.project_id
     return key
 
@@ -143,9 +132,7 @@ def reactivate_key(
 def rotate_key(
     key_id: uuid.UUID,
     request: Request,
-    session: DbSession,
-    actor: CurrentActor,
-    info: ClientInfo,
+    uow: SignedIn,
     body: Annotated[RotateKeyRequest | None, Body()] = None,
 ) -> KeyWithSecret:
     """Generate a successor (same name) and revoke this key after `grace_seconds` (default 24 h).
@@ -153,10 +140,8 @@ def rotate_key(
     The answer is the NEW key with its `secret`, shown this once.
     """
     grace = (body or RotateKeyRequest()).grace_seconds
-    with key_action(request, "rotate", actor, key_id=key_id, grace_seconds=grace) as note:
-        key = keys.rotate_key(
-            session, actor=actor, key_id=key_id, grace_seconds=grace, request=info
-        )
+    with key_action(request, "rotate", uow.actor, key_id=key_id, grace_seconds=grace) as note:
+        key = key_commands.rotate_key(uow, key_id=key_id, grace_seconds=grace)
         note.project_id = key.project_id
         note.fields["new_key_id"] = key.id
     return key

@@ -12,7 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from meshkeys.api.observability import metrics_of
 from meshkeys.api.schemas import Health
-from meshkeys.db import session_scope
+from meshkeys.services.uow import UnitOfWork
 
 router = APIRouter(tags=["operations"])
 log = logging.getLogger("meshkeys.api")
@@ -26,8 +26,8 @@ log = logging.getLogger("meshkeys.api")
 def health():
     """200 when the database answers a query, else 503."""
     try:
-        with session_scope() as session:
-            session.execute(text("SELECT 1"))
+        with UnitOfWork() as uow:
+            uow.session.execute(text("SELECT 1"))
     except (SQLAlchemyError, OSError) as exc:
         log.warning("health check failed: %s", type(exc).__name__)
         return JSONResponse(Health(status="unavailable").model_dump(), status_code=503)

@@ -3,8 +3,9 @@
 The cookie holds a random session token; the database holds only its hash
 (``services.auth.start_session``). It is HttpOnly (no script reads it),
 SameSite=Strict (no other site sends it), and Secure when the request came over
-HTTPS. The Reflex states read it from the websocket handshake headers and
-resolve the actor through ``services.auth.actor_for_session`` on every event.
+HTTPS. The Reflex states read it, as a digest (``meshkeys.web_session``), from the
+websocket handshake headers and resolve the actor through
+``services.auth.actor_for_session_digest`` on every event.
 
 All three routes take JSON and answer JSON (``{"detail": ...}`` on errors, as
 the REST API does), so the login page can show the service's message in place.
@@ -23,8 +24,6 @@ from meshkeys.api.deps import describe_client
 from meshkeys.api.errors import ErrorBody, error_responses
 from meshkeys.api.middleware import is_https
 from meshkeys.config import get_settings
-from meshkeys.crypto.secrets import hash_token
-from meshkeys.db import session_scope
 from meshkeys.services import auth, projects
 from meshkeys.services.errors import (
     Conflict,
@@ -33,33 +32,15 @@ from meshkeys.services.errors import (
     RateLimited,
     Unauthenticated,
 )
+from meshkeys.services.uow import UnitOfWork
+from meshkeys.web_session import (
+    REFLEX_EVENT_PATH,
+    SESSION_COOKIE,
+    digest_cookie_header,
+    session_digest,
+)
 
-SESSION_COOKIE = "meshkeys_session"
-# Reflex's websocket (and its HTTP polling fallback) lives under this path.
-REFLEX_EVENT_PATH = "/_event"
-DIGEST_PREFIX = "sha256."
-
-
-def digest_cookie_header(value: str) -> str:
-    """The ``Cookie`` header with the session cookie's value replaced by ``sha256.<hex>``.
-
-    Every value is hashed, whatever it looks like: a digest copied out of a state
-    store and sent back as a cookie is hashed again and matches nothing.
-    """
-    parts = []
-    for part in value.split(";"):
-        name, sep, raw = part.strip().partition("=")
-        if sep and name == SESSION_COOKIE:
-            part = f"{SESSION_COOKIE}={DIGEST_PREFIX}{hash_token(raw.strip().strip(chr(34)))}"
-        parts.append(part.strip())
-    return "; ".join(p for p in parts if p)
-
-
-def session_digest(cookie_value: str | None) -> str | None:
-    """The digest a page state reads from its (rewritten) websocket headers."""
-    if cookie_value and cookie_value.startswith(DIGEST_PREFIX):
-        return cookie_value[len(DIGEST_PREFIX) :]
-    return None
+__all__ = ["SESSION_COOKIE", "SessionCookieDigest", "router", "session_digest"]
 
 
 class SessionCookieDigest:
@@ -160,11 +141,10 @@ def _with_cookie(response: JSONResponse, request: Request, token: str) -> JSONRe
 def login(body: LoginBody, request: Request) -> JSONResponse:
     if not _same_origin(request):
         return _error(403, "Sign in from the meshkeys page itself.")
-    info = describe_client(request)
     try:
-        with session_scope() as s:
-            actor = auth.authenticate(s, email=body.email, password=body.password, request=info)
-            token = auth.start_session(s, actor=actor, request=info)
+        with UnitOfWork(request=describe_client(request)) as uow:
+            actor = auth.authenticate(uow, email=body.email, password=body.password)
+            token = auth.start_session(uow)
     except RateLimited as exc:
         return _error(429, exc.message, {"Retry-After": str(exc.retry_after)})
     except Unauthenticated as exc:
@@ -178,8 +158,8 @@ def logout(request: Request) -> JSONResponse:
     if not _same_origin(request):
         return _error(403, "Sign out from the meshkeys page itself.")
     token = request.cookies.get(SESSION_COOKIE)
-    with session_scope() as s:
-        auth.end_session(s, token=token)
+    with UnitOfWork(request=describe_client(request)) as uow:
+        auth.end_session(uow, token=token)
     response = JSONResponse({"next": "/login"})
     response.delete_cookie(
         SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_is_https(request)
@@ -190,8 +170,8 @@ def logout(request: Request) -> JSONResponse:
 
 @router.get("/setup", response_model=SetupNeeded)
 def setup_needed() -> JSONResponse:
-    with session_scope() as s:
-        return JSONResponse({"needs_setup": auth.needs_setup(s)})
+    with UnitOfWork() as uow:
+        return JSONResponse({"needs_setup": auth.needs_setup(uow)})
 
 
 @router.post(
@@ -204,17 +184,15 @@ def setup(body: SetupBody, request: Request) -> JSONResponse:
     """First run only: create the first admin and their first project, and sign them in."""
     if not _same_origin(request):
         return _error(403, "Set up meshkeys from its own page.")
-    info = describe_client(request)
     try:
-        with session_scope() as s:
+        with UnitOfWork(request=describe_client(request)) as uow:
             actor, project = projects.setup_first_admin(
-                s,
+                uow,
                 email=body.email,
                 password=body.password,
                 project_name=body.project_name or "My first project",
-                request=info,
             )
-            token = auth.start_session(s, actor=actor, request=info)
+            token = auth.start_session(uow)
     except Conflict as exc:
         return _error(409, exc.message)
     except InvalidInput as exc:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from meshkeys.api.deps import ClientInfo, CurrentActor, DbSession
+from meshkeys.api.deps import SignedIn
 from meshkeys.api.errors import MAX_BODY_BYTES, ErrorBody, error_responses
 from meshkeys.api.observability import key_action, metrics_of
 from meshkeys.api.schemas import SignRequest, SignResponse, VerifyRequest, VerifyResult
-from meshkeys.services import keys
+from meshkeys.services import signing
 from meshkeys.services.errors import InvalidInput
 
 router = APIRouter(
@@ -21,22 +21,18 @@ router = APIRouter(
 
 
 @router.post("/sign", response_model=SignResponse, responses=error_responses(400, 403, 409))
-def sign(
-    body: SignRequest, request: Request, session: DbSession, actor: CurrentActor, info: ClientInfo
-) -> SignResponse:
+def sign(body: SignRequest, request: Request, uow: SignedIn) -> SignResponse:
     """The three Standard Webhooks headers for `payload`, signed by every active key.
 
     Keys in a revocation grace period still sign. A project without an active key is a 409.
     """
-    with key_action(request, "sign", actor, project_id=body.project_id):
-        headers = keys.sign_payload(
-            session,
-            actor=actor,
+    with key_action(request, "sign", uow.actor, project_id=body.project_id):
+        headers = signing.sign_payload(
+            uow,
             project_id=body.project_id,
             payload=body.payload.encode("utf-8"),
             msg_id=body.msg_id,
             timestamp=body.timestamp,
-            request=info,
         )
     return SignResponse(headers=headers)
 
@@ -54,12 +50,11 @@ def sign(
         **error_responses(409),
     },
 )
-def verify(body: VerifyRequest, request: Request, session: DbSession, actor: CurrentActor):
+def verify(body: VerifyRequest, request: Request, uow: SignedIn):
     """Check a received webhook against the project's active keys; answers which key matched."""
     try:
-        key_id = keys.verify_payload(
-            session,
-            actor=actor,
+        key_id = signing.verify_payload(
+            uow,
             project_id=body.project_id,
             payload=body.payload.encode("utf-8"),
             headers=body.headers,

@@ -12,8 +12,8 @@ import reflex as rx
 from meshkeys import clock
 from meshkeys.models import AuditEventPublic
 from meshkeys.services import audit, history
-from meshkeys.services.audit import AuditFilter
 from meshkeys.services.errors import InvalidInput
+from meshkeys.services.history import AuditFilter
 from meshkeys.ui.state.paging import KeysetPager
 from meshkeys.ui.state.session import SessionState
 
@@ -181,9 +181,7 @@ class AuditState(KeysetPager, SessionState):
         def work() -> tuple[uuid.UUID, str, int]:
             project_id, flt = self._route_project_id(), self._filter()
             return project_id, *self._call(
-                lambda s, actor: csv_text(
-                    history.export_events(s, actor=actor, project_id=project_id, flt=flt)
-                )
+                lambda uow: csv_text(history.export_events(uow, project_id=project_id, flt=flt))
             )
 
         def done(result: tuple[uuid.UUID, str, int]):

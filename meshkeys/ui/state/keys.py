@@ -13,8 +13,9 @@ from collections.abc import Callable
 import reflex as rx
 
 from meshkeys.models import KeyPublic, KeyStatus, KeyWithSecret
-from meshkeys.services import keys
+from meshkeys.services import key_commands, key_queries
 from meshkeys.services.errors import InvalidInput
+from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
 from meshkeys.ui.state.paging import KeysetPager
 from meshkeys.ui.state.secret import show_secret
 from meshkeys.ui.state.session import SessionState, fmt_time
@@ -51,7 +52,7 @@ def to_row(key: KeyPublic) -> KeyRow:
         name=key.name,
         masked=key.masked_secret,
         status=status,
-        reason=key.revoke_reason.value if key.revoke_reason else "",
+        reason=str(key.revoke_reason or ""),
         created=fmt_time(key.created_at),
         ended=ended,
     )
@@ -95,21 +96,15 @@ class KeysState(KeysetPager, SessionState):
     # ------------------------------------------------------------ loading
 
     def _fetch(self, cursor: str | None) -> str | None:
-        project_id = self._route_project_id()
-
-        def page_and_totals(session, actor):  # one unit of work, one actor lookup
-            page = keys.list_keys(
-                session,
-                actor=actor,
-                project_id=project_id,
-                status=None if self.status_filter == "all" else self.status_filter,
-                q=self.query or None,
-                limit=PAGE_SIZE,
-                cursor=cursor,
-            )
-            return page, keys.key_totals(session, actor=actor, project_id=project_id)
-
-        page, totals = self._call(page_and_totals)
+        page = self._call(
+            key_queries.list_keys,
+            project_id=self._route_project_id(),
+            status=None if self.status_filter == "all" else self.status_filter,
+            q=self.query or None,
+            limit=PAGE_SIZE,
+            cursor=cursor,
+        )
+        totals = page.totals
         self.rows = [to_row(k) for k in page.items]
         self.matching = page.total
         self.total_active = totals.active
@@ -186,8 +181,7 @@ class KeysState(KeysetPager, SessionState):
     def generate(self, form: dict):
         def work() -> KeyWithSecret:
             key = self._call(
-                keys.generate_key,
-                with_request=True,
+                key_commands.generate_key,
                 project_id=self._route_project_id(),
                 name=str(form.get("name", "")),
             )
@@ -209,8 +203,7 @@ class KeysState(KeysetPager, SessionState):
 
         def work() -> KeyPublic:
             key = self._call(
-                keys.revoke_key,
-                with_request=True,
+                key_commands.revoke_key,
                 key_id=_key_id(form),
                 reason=reason,
                 grace_seconds=_grace(form, 0),
@@ -229,7 +222,7 @@ class KeysState(KeysetPager, SessionState):
     @rx.event
     def reactivate(self, form: dict):
         def work() -> KeyPublic:
-            key = self._call(keys.reactivate_key, with_request=True, key_id=_key_id(form))
+            key = self._call(key_commands.reactivate_key, key_id=_key_id(form))
             self._then(self._reload)
             return key
 
@@ -241,10 +234,9 @@ class KeysState(KeysetPager, SessionState):
     def rotate(self, form: dict):
         def work() -> KeyWithSecret:
             key = self._call(
-                keys.rotate_key,
-                with_request=True,
+                key_commands.rotate_key,
                 key_id=_key_id(form),
-                grace_seconds=_grace(form, keys.DEFAULT_ROTATION_GRACE_SECONDS),
+                grace_seconds=_grace(form, DEFAULT_ROTATION_GRACE_SECONDS),
             )
             self._then(self._first_page)
             return key
@@ -265,7 +257,7 @@ class KeysState(KeysetPager, SessionState):
     @rx.event
     def reveal(self, form: dict):
         def work() -> KeyWithSecret:
-            key = self._call(keys.reveal_key, with_request=True, key_id=_key_id(form))
+            key = self._call(key_commands.reveal_key, key_id=_key_id(form))
             self.close_dialog()
             return key
 

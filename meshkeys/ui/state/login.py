@@ -11,8 +11,8 @@ from typing import Any
 
 import reflex as rx
 
-from meshkeys.db import session_scope
 from meshkeys.services import auth
+from meshkeys.services.uow import UnitOfWork
 from meshkeys.ui.state.session import SessionState
 
 
@@ -25,9 +25,10 @@ class LoginState(SessionState):
     def load(self):
         self.error = ""
         self.busy = ""
-        with session_scope() as s:
-            self.needs_setup = auth.needs_setup(s)
-            signed_in = auth.actor_for_session_digest(s, digest=self._session_token()) is not None
+        with UnitOfWork() as uow:
+            self.needs_setup = auth.needs_setup(uow)
+            digest = self._session_token()
+            signed_in = auth.actor_for_session_digest(uow, digest=digest) is not None
         self.checked = True
         if signed_in and not self.needs_setup:
             return rx.redirect("/")

@@ -51,7 +51,7 @@ class ProjectsState(SessionState):
             ProjectRow(
                 id=str(p.id),
                 name=p.name,
-                role=p.role.value if p.role else "",
+                role=str(p.role or ""),
                 created=fmt_time(p.created_at),
             )
             for p in items
@@ -66,7 +66,7 @@ class ProjectsState(SessionState):
             MemberRow(
                 user_id=str(m.user_id),
                 email=m.email,
-                role=m.role.value,
+                role=str(m.role),
                 since=fmt_time(m.created_at),
             )
             for m in items
@@ -85,9 +85,7 @@ class ProjectsState(SessionState):
     @rx.event
     def create(self, form: dict):
         def work():
-            project = self._call(
-                projects.create_project, with_request=True, name=str(form.get("name", ""))
-            )
+            project = self._call(projects.create_project, name=str(form.get("name", "")))
             self._load_nav(project=False)
             self._reload()
             self.creating = False
@@ -118,7 +116,6 @@ class ProjectsState(SessionState):
         def work():
             member = self._call(
                 projects.add_member,
-                with_request=True,
                 project_id=self._project(),
                 email=str(form.get("email", "")),
                 role=str(form.get("role", "") or "viewer"),
@@ -129,7 +126,7 @@ class ProjectsState(SessionState):
         yield from self._action(
             "add",
             work,
-            lambda member: rx.toast.success(f"{member.email} added as {member.role.value}."),
+            lambda member: rx.toast.success(f"{member.email} added as {member.role}."),
         )
 
     @rx.event
@@ -137,7 +134,6 @@ class ProjectsState(SessionState):
         def work():
             member = self._call(
                 projects.change_member_role,
-                with_request=True,
                 project_id=self._project(),
                 user_id=_uuid(user_id, "member"),
                 role=role,
@@ -149,7 +145,7 @@ class ProjectsState(SessionState):
             yield from self._action(
                 "role",
                 work,
-                lambda member: rx.toast.success(f"{member.email} is now {member.role.value}."),
+                lambda member: rx.toast.success(f"{member.email} is now {member.role}."),
             )
         finally:
             # The select shows what the database says, also after a refusal.
@@ -171,7 +167,6 @@ class ProjectsState(SessionState):
         def work():
             self._call(
                 projects.remove_member,
-                with_request=True,
                 project_id=self._project(),
                 user_id=_uuid(self.remove_id, "member"),
             )

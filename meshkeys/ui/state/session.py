@@ -1,11 +1,10 @@
 """The base of every signed-in page: who acts (from the HttpOnly cookie) and the project switcher.
 
-The session cookie is set by ``meshkeys.api.routes.session`` and never reaches
-JavaScript. Reflex receives it in the websocket handshake headers
-(``self.router.headers.cookie``, kept private by Reflex), so every handler can
-resolve the actor through ``services.auth.actor_for_session`` right before it
-calls a service. The page guard (``on_load`` redirect) is only for comfort:
-the services check the actor's role on every call.
+The session cookie is set by the API's ``/auth/login`` route and never reaches JavaScript.
+Reflex receives it, as a digest (``meshkeys.web_session``), in the websocket handshake headers
+(``self.router.headers.cookie``), so every handler opens a unit of work signed in through
+``services.auth.actor_for_session_digest`` and calls a service with it. The page guard
+(``on_load`` redirect) is only for comfort: the services check the actor's role on every call.
 """
 
 from __future__ import annotations
@@ -17,11 +16,11 @@ from typing import Any, TypeVar
 
 import reflex as rx
 
-from meshkeys.api.routes.session import SESSION_COOKIE, session_digest
-from meshkeys.db import session_scope
 from meshkeys.services import auth, projects
-from meshkeys.services.context import Actor, RequestInfo
+from meshkeys.services.context import RequestInfo
 from meshkeys.services.errors import DomainError, NotFound
+from meshkeys.services.uow import UnitOfWork
+from meshkeys.web_session import SESSION_COOKIE, parse_cookie, session_digest
 
 T = TypeVar("T")
 
@@ -37,15 +36,6 @@ class ProjectItem:
     id: str
     name: str
     role: str
-
-
-def parse_cookie(header: str, name: str) -> str | None:
-    """The value of one cookie in a ``Cookie`` header (tolerant of malformed neighbours)."""
-    for part in (header or "").split(";"):
-        key, sep, value = part.strip().partition("=")
-        if sep and key == name:
-            return value.strip().strip('"') or None
-    return None
 
 
 def fmt_time(value: Any) -> str:
@@ -83,22 +73,18 @@ class SessionState(rx.State):
             user_agent=(self.router.headers.user_agent or "")[:400] or None,
         )
 
-    def _call(self, fn: Callable[..., T], /, *, with_request: bool = False, **kwargs: Any) -> T:
-        """Resolve the actor from the cookie and call a service with it, in one unit of work."""
-        with session_scope() as s:
-            actor = auth.actor_for_session_digest(s, digest=self._session_token())
-            if actor is None:
-                raise SignedOut
-            if with_request:
-                kwargs["request"] = self._request_info()
-            return fn(s, actor=actor, **kwargs)
-
-    def _actor(self) -> Actor:
-        with session_scope() as s:
-            actor = auth.actor_for_session_digest(s, digest=self._session_token())
-        if actor is None:
+    def _signed_in(self) -> UnitOfWork:
+        """A unit of work acting as the session's user; SignedOut without a valid session."""
+        uow = UnitOfWork(request=self._request_info())
+        if auth.actor_for_session_digest(uow, digest=self._session_token()) is None:
+            uow.close()
             raise SignedOut
-        return actor
+        return uow
+
+    def _call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
+        """Call one service in a unit of work signed in as the session's user."""
+        with self._signed_in() as uow:
+            return fn(uow, **kwargs)
 
     def _route_project_id(self) -> uuid.UUID:
         raw = str(self.router.page.params.get("project_id", "") or "")
@@ -151,15 +137,11 @@ class SessionState(rx.State):
 
     def _load_nav(self, *, project: bool) -> None:
         """The user's email and projects; with ``project``, the URL's project and role."""
-        with session_scope() as s:
-            actor = auth.actor_for_session_digest(s, digest=self._session_token())
-            if actor is None:
-                raise SignedOut
-            items = projects.list_projects(s, actor=actor)
-            self.user_email = actor.email
+        with self._signed_in() as uow:
+            items = projects.list_projects(uow)
+            self.user_email = uow.actor.email
             self.nav_projects = [
-                ProjectItem(id=str(p.id), name=p.name, role=p.role.value if p.role else "")
-                for p in items
+                ProjectItem(id=str(p.id), name=p.name, role=str(p.role or "")) for p in items
             ]
             self.not_found = ""
             if not project:
@@ -168,7 +150,7 @@ class SessionState(rx.State):
                 self.role = ""
                 return
             try:
-                info = projects.get_project(s, actor=actor, project_id=self._route_project_id())
+                info = projects.get_project(uow, project_id=self._route_project_id())
             except NotFound as exc:
                 self.current_project_id = ""
                 self.current_project_name = ""
@@ -177,7 +159,7 @@ class SessionState(rx.State):
                 raise
         self.current_project_id = str(info.id)
         self.current_project_name = info.name
-        self.role = info.role.value if info.role else ""
+        self.role = str(info.role or "")
 
     # ------------------------------------------------------------ vars and events
 

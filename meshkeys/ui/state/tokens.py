@@ -51,9 +51,7 @@ class TokensState(SessionState):
     @rx.event
     def create(self, form: dict):
         def work():
-            token = self._call(
-                auth.create_api_token, with_request=True, name=str(form.get("name", ""))
-            )
+            token = self._call(auth.create_api_token, name=str(form.get("name", "")))
             self._reload()
             self.creating = False
             return token
@@ -87,7 +85,7 @@ class TokensState(SessionState):
                 token_id = uuid.UUID(self.revoke_id)
             except ValueError:
                 raise InvalidInput("Pick a token from the list.") from None
-            token = self._call(auth.revoke_api_token, with_request=True, token_id=token_id)
+            token = self._call(auth.revoke_api_token, token_id=token_id)
             self.revoke_id = self.revoke_name = ""
             self._reload()
             return token

@@ -1,9 +1,5 @@
-"""REST API scenarios shared by the unit ring (SQLite) and the integration ring (PostgreSQL).
-
-Each ring's test module defines an ``api`` fixture returning an ``ApiWorld`` (a TestClient over
-``create_api()`` plus a World whose four users each hold an API token) and star-imports the
-``test_*`` functions below, so the same requests run against both databases.
-"""
+"""REST API scenarios: run on SQLite in the unit ring and on PostgreSQL in the integration ring
+(``--backend``), from this one definition. The ``api`` fixture is in tests/backends.py."""
 
 from __future__ import annotations
 
@@ -12,106 +8,21 @@ import csv
 import io
 import json
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import standardwebhooks
 import svix.webhooks
-from fastapi.testclient import TestClient
-from sqlalchemy.engine import Engine
-from sqlmodel import Session
 
 from meshkeys import clock
 from meshkeys.services import auth
-from tests.helpers import World
-
-ROLES = ("owner", "admin", "viewer", "outsider")
-USER_AGENT = "meshkeys-api-tests/1.0"
-NOT_FOUND_KEY = "Key not found in your projects"
-
-
-@dataclass
-class ApiWorld:
-    client: TestClient
-    world: World
-    tokens: dict[str, str]
-    engine: Engine
-
-    @property
-    def project(self) -> str:
-        return str(self.world.project_id)
-
-    def headers(self, who: str = "admin") -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}", "User-Agent": USER_AGENT}
-
-    def get(self, url: str, who: str = "admin", **kwargs):
-        return self.client.get(url, headers=self.headers(who), **kwargs)
-
-    def post(self, url: str, who: str = "admin", **kwargs):
-        return self.client.post(url, headers=self.headers(who), **kwargs)
-
-    def generate(self, name: str = "prod", who: str = "admin") -> dict:
-        answer = self.post("/keys/generate", who, json={"project_id": self.project, "name": name})
-        assert answer.status_code == 201, answer.text
-        return answer.json()
-
-    def sign(self, payload: str, who: str = "admin", **extra) -> dict[str, str]:
-        answer = self.post(
-            "/webhooks/sign", who, json={"project_id": self.project, "payload": payload, **extra}
-        )
-        assert answer.status_code == 200, answer.text
-        return answer.json()["headers"]
-
-    def verify(self, payload: str, headers: dict[str, str], who: str = "viewer"):
-        return self.post(
-            "/webhooks/verify",
-            who,
-            json={"project_id": self.project, "payload": payload, "headers": headers},
-        )
-
-    def events(self, who: str = "owner", **params) -> list[dict]:
-        answer = self.get(
-            "/audit", who, params={"project_id": self.project, "limit": 500, **params}
-        )
-        assert answer.status_code == 200, answer.text
-        return answer.json()["items"]
-
-
-def build_api_world(world: World, client: TestClient, engine: Engine) -> ApiWorld:
-    with Session(engine, expire_on_commit=False) as session:
-        tokens = {
-            role: auth.create_api_token(session, actor=getattr(world, role), name="api tests").token
-            for role in ROLES
-        }
-    return ApiWorld(client=client, world=world, tokens=tokens, engine=engine)
-
-
-def assert_error(answer, status: int, *, contains: str = "") -> dict:
-    assert answer.status_code == status, answer.text
-    body = answer.json()
-    assert isinstance(body["detail"], str) and body["detail"], body
-    assert contains in body["detail"], body
-    return body
-
-
-def _standard_headers(
-    secret: str,
-    payload: str,
-    *,
-    at: datetime | None = None,
-    msg_id: str = "msg_from_standardwebhooks",
-) -> dict[str, str]:
-    at = at or datetime.now(UTC)
-    signature = standardwebhooks.Webhook(secret).sign(msg_id, at, payload)
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": signature,
-    }
-
-
-# ---------------------------------------------------------------- authentication
+from tests.api_world import (
+    NOT_FOUND_KEY,
+    USER_AGENT,
+    _standard_headers,
+    assert_error,
+)
+from tests.helpers import call
 
 
 @pytest.mark.parametrize(
@@ -140,10 +51,9 @@ def test_requests_without_a_valid_token_get_401_with_a_bearer_challenge(api, aut
 
 def test_a_revoked_token_stops_working_and_use_is_recorded(api):
     assert api.get(f"/keys?project_id={api.project}").status_code == 200
-    with Session(api.engine) as s:
-        (token,) = auth.list_api_tokens(s, actor=api.world.admin)
-        assert token.last_used_at is not None
-        auth.revoke_api_token(s, actor=api.world.admin, token_id=token.id)
+    (token,) = call(auth.list_api_tokens, api.world.admin, bind=api.engine)
+    assert token.last_used_at is not None
+    call(auth.revoke_api_token, api.world.admin, bind=api.engine, token_id=token.id)
     assert_error(api.get(f"/keys?project_id={api.project}"), 401, contains="revoked")
 
 

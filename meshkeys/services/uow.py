@@ -1,0 +1,173 @@
+"""The unit of work: one session, its transactions, who acts in them, and what runs after commit.
+
+    with UnitOfWork(actor, request=info) as uow:
+        key = key_commands.revoke_key(uow, key_id=key_id, reason="retired")
+
+- It owns the session. Services receive the unit of work and call ``uow.commit()``; nothing
+  else commits, rolls back or binds.
+- Every transaction it begins says who acts, for PostgreSQL's row-level security: a SQLAlchemy
+  ``after_begin`` listener reads the acting user from ``session.info``, so a rollback (or a
+  commit followed by more work) cannot lose it and no call site binds by hand.
+- ``uow.now`` is fixed for one transaction: a change and its audit event carry the same time.
+- Work registered with ``after_commit`` (the audit log lines) runs once the commit succeeded,
+  and is forgotten on rollback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from types import TracebackType
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session as OrmSession
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Session
+
+from meshkeys import clock, db
+from meshkeys.services.context import Actor, RequestInfo
+from meshkeys.services.errors import Unauthenticated
+
+_INFO_KEY = "meshkeys.uow"
+
+
+class UnitOfWork:
+    """One session for one action of a door (a request, a UI event, a CLI command).
+
+    ``actor`` is the acting user (None until a door has resolved one: see ``act_as``);
+    ``system=True`` is for operator commands that span every project (CLI only).
+    ``bind`` is an engine or a connection; the default is the configured database.
+    ``session`` lends the unit of work a session it does not own (tests that check rows in
+    between): it binds the actor at once if a transaction is open, and never closes it.
+    """
+
+    def __init__(
+        self,
+        actor: Actor | None = None,
+        *,
+        request: RequestInfo | None = None,
+        system: bool = False,
+        bind: Engine | Connection | None = None,
+        session: Session | None = None,
+    ) -> None:
+        self._actor = actor
+        self.system = system
+        self.request = request or RequestInfo()
+        self._owns_session = session is None
+        if session is None:
+            session = Session(bind if bind is not None else db.get_engine(), expire_on_commit=False)
+        self.session = session
+        self.session.info[_INFO_KEY] = self
+        self._now: datetime | None = None
+        self._after_commit: list[Callable[[], None]] = []
+        if not self._owns_session and session.in_transaction():
+            _bind_rls(self, session.connection())
+
+    # ------------------------------------------------------------ who acts
+
+    @property
+    def actor(self) -> Actor:
+        """The acting user; Unauthenticated when no door has named one."""
+        if self._actor is None:
+            raise Unauthenticated("Sign in first: this action needs a user.")
+        return self._actor
+
+    @property
+    def has_actor(self) -> bool:
+        return self._actor is not None
+
+    def act_as(self, actor: Actor | None) -> None:
+        """Name the acting user once a door has resolved it (from a cookie or a token).
+
+        The transaction in progress, if any, is told at once; later ones by the listener.
+        """
+        self._actor = actor
+        if self.session.in_transaction():
+            _bind_rls(self, self.session.connection())
+
+    # ------------------------------------------------------------ transactions
+
+    @property
+    def now(self) -> datetime:
+        """One "now" per transaction: a change and its audit event agree on the time."""
+        if self._now is None:
+            self._now = clock.now()
+        return self._now
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    def read_only(self) -> None:
+        """Declare that the transaction about to start only reads (see ``db.read_only``)."""
+        db.read_only(self.session)
+
+    def serialize(self, name: str) -> None:
+        """Hold a lock named ``name`` until this transaction ends (see ``db.serialize``)."""
+        db.serialize(self.session, name)
+
+    def after_commit(self, work: Callable[[], None]) -> None:
+        """Run ``work`` after the current transaction commits (never if it rolls back)."""
+        self._after_commit.append(work)
+
+    def commit(self) -> None:
+        self.session.commit()
+        self._now = None
+        pending, self._after_commit = self._after_commit, []
+        for work in pending:
+            work()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._now = None
+        self._after_commit = []
+
+    def close(self) -> None:
+        """End the unit of work: what was not committed is rolled back. Rows already loaded
+        stay readable (closing detaches them; it does not expire them as a rollback would)."""
+        if self._owns_session:
+            self._now = None
+            self._after_commit = []
+            self.session.close()
+        else:
+            self.rollback()
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _bind_rls(uow: UnitOfWork, connection: Connection) -> None:
+    """Tell PostgreSQL's row-level security who acts in the transaction just begun."""
+    if connection.dialect.name != "postgresql":
+        return
+    user_id = uow._actor.user_id if uow._actor is not None else None
+    connection.execute(
+        sa.text(
+            "SELECT set_config('meshkeys.user_id', :uid, true), "
+            "set_config('meshkeys.system', :system, true)"
+        ),
+        {"uid": str(user_id) if user_id else "", "system": "on" if uow.system else "off"},
+    )
+
+
+@event.listens_for(OrmSession, "after_begin")
+def _bind_actor(
+    session: OrmSession, _transaction: SessionTransaction, connection: Connection
+) -> None:
+    uow = session.info.get(_INFO_KEY)
+    if isinstance(uow, UnitOfWork):
+        _bind_rls(uow, connection)

@@ -1,0 +1,220 @@
+"""Users, sign-in with rate limiting, sessions, API tokens, projects and members."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from meshkeys import clock
+from meshkeys.models import Role, User
+from meshkeys.services import auth, projects
+from meshkeys.services.context import RequestInfo
+from meshkeys.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    Unauthenticated,
+)
+from tests.helpers import PASSWORD, all_events, make_user
+
+REQ = RequestInfo(client_ip="203.0.113.9", user_agent="pytest")
+
+
+def test_passwords_are_stored_as_scrypt_hashes(uow, session):
+    make_user(uow, "a@example.com")
+    stored = session.exec(select(User.password_hash)).one()
+    assert stored.startswith("scrypt$") and PASSWORD not in stored
+
+
+@pytest.mark.parametrize("email,password", [("not-an-email", PASSWORD), ("a@example.com", "short")])
+def test_create_user_validates(uow, session, email, password):
+    with pytest.raises(InvalidInput):
+        auth.create_user(uow(), email=email, password=password)
+
+
+def test_duplicate_email_is_a_conflict(uow, session):
+    make_user(uow, "a@example.com")
+    with pytest.raises(Conflict):
+        auth.create_user(uow(), email="A@Example.com", password=PASSWORD)
+
+
+def test_login_success_and_failure_are_audited(uow, session):
+    actor = make_user(uow, "a@example.com")
+    assert auth.authenticate(uow(request=REQ), email="A@example.com", password=PASSWORD) == actor
+    with pytest.raises(Unauthenticated, match="Email or password is wrong"):
+        auth.authenticate(uow(request=REQ), email="a@example.com", password="wrong-password")
+    with pytest.raises(Unauthenticated, match="Email or password is wrong"):
+        auth.authenticate(uow(request=REQ), email="nobody@example.com", password=PASSWORD)
+    rows = all_events(uow)
+    assert [(e.action, e.actor_email, e.client_ip) for e in rows] == [
+        ("login.succeeded", "a@example.com", "203.0.113.9"),
+        ("login.failed", "a@example.com", "203.0.113.9"),
+        ("login.failed", "nobody@example.com", "203.0.113.9"),
+    ]
+    assert all("wrong-password" not in str(e.details) for e in rows)
+
+
+def test_failed_logins_are_rate_limited_per_account_with_a_retry_time(uow, session, monkeypatch):
+    make_user(uow, "a@example.com")
+    start = clock.now()
+    monkeypatch.setattr(clock, "now", lambda: start)
+    for _ in range(auth.MAX_FAILURES_PER_ACCOUNT):
+        with pytest.raises(Unauthenticated):
+            auth.authenticate(uow(request=REQ), email="a@example.com", password="bad-password")
+    with pytest.raises(RateLimited, match=r"Try again in \d+ seconds") as info:
+        auth.authenticate(uow(request=REQ), email="a@example.com", password=PASSWORD)
+    assert 0 < info.value.retry_after <= 15 * 60 + 1
+    monkeypatch.setattr(clock, "now", lambda: start + auth.LOGIN_WINDOW + timedelta(seconds=1))
+    assert auth.authenticate(uow(request=REQ), email="a@example.com", password=PASSWORD)
+
+
+def test_failed_logins_are_rate_limited_per_ip(uow, session):
+    make_user(uow, "victim@example.com")
+    for i in range(auth.MAX_FAILURES_PER_IP):
+        with pytest.raises(Unauthenticated):
+            auth.authenticate(uow(request=REQ), email=f"guess{i}@example.com", password="x" * 10)
+    with pytest.raises(RateLimited):
+        auth.authenticate(uow(request=REQ), email="victim@example.com", password=PASSWORD)
+    other_ip = RequestInfo(client_ip="198.51.100.1")
+    assert auth.authenticate(uow(request=other_ip), email="victim@example.com", password=PASSWORD)
+
+
+def test_sessions_store_only_a_hash_and_end_server_side(uow, session, monkeypatch):
+    actor = make_user(uow, "a@example.com")
+    token = auth.start_session(uow(actor, request=REQ))
+    from meshkeys.models import UserSession
+
+    stored = session.exec(select(UserSession.token_hash)).one()
+    assert token not in stored
+    assert auth.actor_for_session(uow(), token=token) == actor
+    assert auth.actor_for_session(uow(), token=token + "x") is None
+    assert auth.actor_for_session(uow(), token=None) is None
+    auth.end_session(uow(), token=token)
+    assert auth.actor_for_session(uow(), token=token) is None
+
+    second = auth.start_session(uow(actor))
+    later = clock.now() + timedelta(days=2)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    assert auth.actor_for_session(uow(), token=second) is None  # expired
+
+
+def test_api_tokens_are_shown_once_hashed_and_revocable(uow, session):
+    actor = make_user(uow, "a@example.com")
+    created = auth.create_api_token(uow(actor), name="ci")
+    assert created.token.startswith("mk_") and created.token_prefix == created.token[:7]
+    assert auth.actor_for_api_token(uow(), token=created.token) == actor
+    listed = auth.list_api_tokens(uow(actor))
+    assert [t.id for t in listed] == [created.id] and listed[0].last_used_at is not None
+    assert "token" not in listed[0].model_dump()
+    for forged in (None, "", "mk_forged", "Bearer x", created.token[:-1]):
+        with pytest.raises(Unauthenticated):
+            auth.actor_for_api_token(uow(), token=forged)
+    auth.revoke_api_token(uow(actor), token_id=created.id)
+    with pytest.raises(Unauthenticated):
+        auth.actor_for_api_token(uow(), token=created.token)
+    with pytest.raises(Conflict):
+        auth.revoke_api_token(uow(actor), token_id=created.id)
+    other = make_user(uow, "b@example.com")
+    with pytest.raises(NotFound):
+        auth.revoke_api_token(uow(other), token_id=created.id)
+    actions = [e.action for e in all_events(uow)]
+    assert actions == ["token.created", "token.revoked"]
+
+
+def test_first_run_setup_only_once(uow, session):
+    assert auth.needs_setup(uow())
+    actor, project = projects.setup_first_admin(
+        uow(), email="admin@example.com", password=PASSWORD, project_name="First"
+    )
+    assert not auth.needs_setup(uow())
+    assert [p.id for p in projects.list_projects(uow(actor))] == [project.id]
+    with pytest.raises(Conflict, match="already set up"):
+        projects.setup_first_admin(
+            uow(), email="x@example.com", password=PASSWORD, project_name="X"
+        )
+
+
+def test_members_and_roles(uow, session, world):
+    members = projects.list_members(uow(world.viewer), project_id=world.project_id)
+    assert {(m.email, m.role) for m in members} == {
+        (world.owner.email, Role.OWNER),
+        (world.admin.email, Role.ADMIN),
+        (world.viewer.email, Role.VIEWER),
+    }
+    with pytest.raises(PermissionDenied):
+        projects.add_member(
+            uow(world.admin), project_id=world.project_id, email=world.outsider.email, role="viewer"
+        )
+    with pytest.raises(Conflict, match="already a member"):
+        projects.add_member(
+            uow(world.owner), project_id=world.project_id, email=world.admin.email, role="viewer"
+        )
+    with pytest.raises(InvalidInput):
+        projects.add_member(
+            uow(world.owner), project_id=world.project_id, email=world.outsider.email, role="god"
+        )
+    changed = projects.change_member_role(
+        uow(world.owner), project_id=world.project_id, user_id=world.viewer.user_id, role="admin"
+    )
+    assert changed.role == Role.ADMIN
+    with pytest.raises(Conflict, match="at least one owner"):
+        projects.remove_member(
+            uow(world.owner), project_id=world.project_id, user_id=world.owner.user_id
+        )
+    with pytest.raises(Conflict, match="at least one owner"):
+        projects.change_member_role(
+            uow(world.owner),
+            project_id=world.project_id,
+            user_id=world.owner.user_id,
+            role="viewer",
+        )
+    projects.remove_member(
+        uow(world.owner), project_id=world.project_id, user_id=world.viewer.user_id
+    )
+    with pytest.raises(NotFound):
+        projects.get_project(uow(world.viewer), project_id=world.project_id)
+    with pytest.raises(NotFound):
+        projects.get_project(uow(world.outsider), project_id=world.project_id)
+    actions = [e.action for e in all_events(uow, world.project_id)]
+    assert actions == [
+        "project.created",
+        "member.added",
+        "member.added",
+        "access.denied",
+        "member.role_changed",
+        "member.removed",
+    ]
+
+
+def test_a_failed_first_run_writes_nothing_and_can_be_retried(uow, session):
+    with pytest.raises(InvalidInput):
+        projects.setup_first_admin(
+            uow(), email="boss@example.com", password=PASSWORD, project_name="   "
+        )
+    session.rollback()
+    assert auth.needs_setup(uow())
+    actor, project = projects.setup_first_admin(
+        uow(), email="boss@example.com", password=PASSWORD, project_name="Main"
+    )
+    assert projects.list_projects(uow(actor))[0].id == project.id
+
+
+@pytest.mark.parametrize("email", ["a\x00@example.com", "nul\x00"])
+def test_control_characters_in_a_sign_in_are_a_clean_failure(uow, session, email):
+    make_user(uow, "a@example.com")
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(uow(request=REQ), email=email, password=PASSWORD)
+    assert all("\x00" not in e.actor_email for e in all_events(uow))
+
+
+@pytest.mark.parametrize("name", ["bad\x00name", "tab\tname"])
+def test_project_and_token_names_refuse_control_characters(uow, session, name):
+    actor = make_user(uow, "a@example.com")
+    with pytest.raises(InvalidInput):
+        projects.create_project(uow(actor), name=name)
+    with pytest.raises(InvalidInput):
+        auth.create_api_token(uow(actor), name=name)
