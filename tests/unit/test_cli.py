@@ -126,3 +126,20 @@ def test_seed_creates_real_keys(run):
         ).stdout
     )
     assert listed["total"] == 2  # one in ten revoked
+
+
+def test_cli_actions_write_the_same_structured_log_lines_as_the_other_doors(run, monkeypatch):
+    monkeypatch.setenv("MESHKEYS_LOG_JSON", "1")
+    from meshkeys.config import reset_settings
+
+    reset_settings()
+    run("user", "create", "ops@example.com", "--password-stdin", input=PASSWORD + "\n")
+    project_id = run("project", "create", "Payments", "--owner", "ops@example.com").stdout.strip()
+    made = run(
+        "keys", "generate", "--project", project_id, "--name", "prod", "--user", "ops@example.com"
+    )
+    secret = made.stdout.split()[1]
+    lines = [json.loads(line) for line in made.stderr.splitlines() if line.startswith("{")]
+    assert [(e["logger"], e["event"]) for e in lines] == [("meshkeys.keys.audit", "key.generated")]
+    assert lines[0]["actor"] == "ops@example.com" and lines[0]["project_id"] == project_id
+    assert secret.startswith("whsec_") and secret not in made.stderr

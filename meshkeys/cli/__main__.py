@@ -1,0 +1,5 @@
+"""`python -m meshkeys.cli`: the same as the `meshkeys` command."""
+
+from meshkeys.cli import main
+
+main()

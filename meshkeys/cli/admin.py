@@ -1,0 +1,197 @@
+"""`meshkeys db|user|project|member|token`: the schema, users, projects, members, API tokens."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from meshkeys.cli import (
+    _as_user,
+    _choice,
+    _emit,
+    _uuid,
+    handles_errors,
+    json_option,
+    main,
+    user_option,
+)
+from meshkeys.models import Role
+from meshkeys.services import auth, projects
+from meshkeys.services.uow import UnitOfWork
+
+# ---------------------------------------------------------------- db
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@handles_errors
+def db_upgrade(revision: str) -> None:
+    """Apply migrations to MESHKEYS_DATABASE_URL."""
+    from meshkeys import migrations
+    from meshkeys.config import get_settings
+
+    migrations.upgrade(revision=revision)
+    click.echo(f"database at {_redact(get_settings().database_url)} is at {revision}")
+
+
+@db.command("downgrade")
+@click.option("--revision", default="base", show_default=True)
+@handles_errors
+def db_downgrade(revision: str) -> None:
+    """Revert migrations (default: everything)."""
+    from meshkeys import migrations
+
+    migrations.downgrade(revision=revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# ---------------------------------------------------------------- users, projects, members
+
+
+@main.group()
+def user() -> None:
+    """Users."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@json_option
+@handles_errors
+def user_create(email: str, password_stdin: bool, as_json: bool) -> None:
+    """Create a user (password from a prompt, or stdin)."""
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    with UnitOfWork() as uow:
+        created = auth.create_user(uow, email=email, password=password)
+    _emit(created, as_json, lambda u: f"created user {u.email} ({u.id})")
+
+
+@main.group()
+def project() -> None:
+    """Projects."""
+
+
+@project.command("create")
+@click.argument("name")
+@click.option("--owner", required=True, help="Email of the owning user.")
+@json_option
+@handles_errors
+def project_create(name: str, owner: str, as_json: bool) -> None:
+    """Create a project and print its id."""
+
+    with _as_user(owner) as uow:
+        created = projects.create_project(uow, name=name)
+    _emit(created, as_json, lambda p: str(p.id))
+
+
+@project.command("list")
+@user_option
+@json_option
+@handles_errors
+def project_list(user_email: str, as_json: bool) -> None:
+    """Projects the user is a member of."""
+
+    with _as_user(user_email) as uow:
+        items = projects.list_projects(
+            uow,
+        )
+    _emit(items, as_json, lambda ps: "\n".join(f"{p.id}  {p.role:<6}  {p.name}" for p in ps))
+
+
+@main.group()
+def member() -> None:
+    """Project members."""
+
+
+@member.command("add")
+@click.argument("project_id")
+@click.argument("email")
+@click.option("--role", type=_choice(Role), required=True)
+@user_option
+@json_option
+@handles_errors
+def member_add(project_id: str, email: str, role: str, user_email: str, as_json: bool) -> None:
+    """Add EMAIL to PROJECT_ID with a role (the acting --user must be an owner)."""
+
+    with _as_user(user_email) as uow:
+        added = projects.add_member(
+            uow,
+            project_id=_uuid(project_id, "PROJECT_ID"),
+            email=email,
+            role=role,
+        )
+    _emit(added, as_json, lambda m: f"{m.email} is now {m.role} of {project_id}")
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+@main.group()
+def token() -> None:
+    """API tokens (Authorization: Bearer mk_...)."""
+
+
+def _token_line(t: Any) -> str:
+    state = (
+        f"revoked {t.revoked_at:%Y-%m-%d}"
+        if t.revoked_at
+        else (f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used")
+    )
+    return f"{t.id}  {t.token_prefix}…  {t.created_at:%Y-%m-%d %H:%M}  {state:<24}  {t.name}"
+
+
+@token.command("create")
+@user_option
+@click.option("--name", default="cli", show_default=True, help="A name to recognise the token by.")
+@json_option
+@handles_errors
+def token_create(user_email: str, name: str, as_json: bool) -> None:
+    """Create an API token for --user; it is printed once (only its hash is stored)."""
+
+    with _as_user(user_email) as uow:
+        created = auth.create_api_token(uow, name=name)
+    _emit(created, as_json, lambda t: f"{t.token}\n(the token is shown once; store it now)")
+
+
+@token.command("list")
+@user_option
+@json_option
+@handles_errors
+def token_list(user_email: str, as_json: bool) -> None:
+    """The API tokens of --user (never the tokens themselves)."""
+
+    with _as_user(user_email) as uow:
+        items = auth.list_api_tokens(
+            uow,
+        )
+    _emit(items, as_json, lambda ts: "\n".join(_token_line(t) for t in ts) or "no tokens")
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@user_option
+@json_option
+@handles_errors
+def token_revoke(token_id: str, user_email: str, as_json: bool) -> None:
+    """Revoke one of --user's API tokens by its id (from `meshkeys token list`)."""
+
+    with _as_user(user_email) as uow:
+        revoked = auth.revoke_api_token(uow, token_id=_uuid(token_id, "TOKEN_ID"))
+    _emit(revoked, as_json, _token_line)
