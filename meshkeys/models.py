@@ -20,7 +20,7 @@ from sqlmodel import Field, SQLModel
 NIL_UUID = uuid.UUID(int=0)
 
 
-class UTCDateTime(sa.types.TypeDecorator):
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Timezone-aware timestamps on every backend.
 
     PostgreSQL stores ``timestamptz``; SQLite has no time zone, so values are
