@@ -45,13 +45,14 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
-# Stamps: re-install only when pyproject.toml changes.
-$(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e .
+# Stamps: re-install only when pyproject.toml or constraints.txt changes. constraints.txt pins
+# every package, the transitive ones too (docs/DEPENDENCIES.md).
+$(STAMP_RUN): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -c constraints.txt -e .
 	@touch $@
 
-$(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[dev]'
+$(STAMP_DEV): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
 	@touch $@ $(STAMP_RUN)
 
 install: $(STAMP_RUN)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
 from pre_commit.clientlib import load_config
@@ -54,3 +55,23 @@ def test_rings_refuse_an_unknown_step():
         [str(ROOT / ".ci" / "rings"), "fromat"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 2 and "unknown step 'fromat'" in done.stderr
+
+
+def _pins(lines: list[str]) -> dict[str, str]:
+    pins = {}
+    for line in lines:
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            name, sep, version = requirement.partition("==")
+            assert sep and version, f"not an exact pin: {line!r}"
+            pins[re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()] = version
+    return pins
+
+
+def test_constraints_pin_every_installed_package_as_pyproject_does():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    direct = _pins(project["dependencies"] + project["optional-dependencies"]["dev"])
+    locked = _pins((ROOT / "constraints.txt").read_text().splitlines())
+    assert {name: locked.get(name) for name in direct} == direct
+    installed = {name: metadata.version(name) for name in locked}
+    assert installed == locked, "the venv is not the locked set: make install-dev"
