@@ -1,7 +1,7 @@
 # meshkeys
 #   make run    create .venv, install, migrate the SQLite database, serve http://localhost:3000
-#   make test   install dev extras, check Chromium and PostgreSQL, then lint + unit + integration
-#               + e2e, each ring in its own process (see .ci/rings)
+#   make test   install dev extras, check Chromium and PostgreSQL, then format, lint, mypy, unit,
+#               integration, coverage gate, e2e: each step its own process (see .ci/rings)
 #   make lint | test-unit | test-integration | test-e2e | clean | distclean | help
 
 SHELL := /bin/bash
@@ -45,13 +45,14 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
-# Stamps: re-install only when pyproject.toml changes.
-$(STAMP_RUN): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e .
+# Stamps: re-install only when pyproject.toml or constraints.txt changes. constraints.txt pins
+# every package, the transitive ones too (docs/DEPENDENCIES.md).
+$(STAMP_RUN): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -c constraints.txt -e .
 	@touch $@
 
-$(STAMP_DEV): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -e '.[dev]'
+$(STAMP_DEV): pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python -m pip install -c constraints.txt -e '.[dev]'
 	@touch $@ $(STAMP_RUN)
 
 install: $(STAMP_RUN)
@@ -69,11 +70,12 @@ run: $(STAMP_RUN)
 
 # ---------------------------------------------------------------------------------------- test
 
+# The same three steps as the pre-commit hooks (.pre-commit-config.yaml).
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check .
+	.ci/rings format lint mypy
 
 test: $(STAMP_DEV) check-chromium check-postgres
-	.ci/rings lint unit integration e2e
+	.ci/rings format lint mypy unit integration coverage e2e
 
 test-unit: $(STAMP_DEV)
 	.ci/rings unit
@@ -120,7 +122,8 @@ check-postgres:
 # Build and test leftovers. Never the database (*.db) nor the master key (.meshkeys/): without
 # the key, the secrets in the database cannot be decrypted.
 clean:
-	rm -rf .web .states .pytest_cache .ruff_cache build *.egg-info test-results
+	rm -rf .web .states .pytest_cache .ruff_cache .mypy_cache .coverage-data build *.egg-info \
+	  test-results
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 	rm -rf "$$($(or $(wildcard $(BIN)/python),python3) -c 'import hashlib, os, sys, tempfile; \
 	  h = hashlib.sha256(os.path.realpath(sys.argv[1]).encode()).hexdigest()[:10]; \

@@ -41,12 +41,6 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        _configure(connection=connection)
-        with context.begin_transaction():
-            context.run_migrations()
-        return
     engine = make_engine(_url())
     with engine.connect() as conn:
         _configure(connection=conn)

@@ -7,6 +7,7 @@ row-level security who acts in every transaction it begins.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -26,7 +27,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         )
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
             # Let SQLAlchemy issue BEGIN itself, so that writes take the lock at
             # BEGIN IMMEDIATE and concurrent writers queue instead of deadlocking.
             dbapi_conn.isolation_level = None
@@ -38,7 +39,7 @@ def make_engine(url: str, **kwargs: object) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _sqlite_begin(conn):  # pragma: no cover - trivial
+        def _sqlite_begin(conn: sa.Connection) -> None:  # pragma: no cover - trivial
             # Readers (see read_only) take no lock: WAL lets them run beside one writer.
             read = conn.get_execution_options().get(READ_ONLY_OPTION)
             conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")

@@ -51,7 +51,7 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     meshkeys = True
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> TextIO:
         return sys.stderr
 

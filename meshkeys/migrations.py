@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from alembic.config import Config
-from sqlalchemy.engine import Engine
 
 from alembic import command
 from meshkeys.config import get_settings
@@ -13,7 +12,7 @@ from meshkeys.config import get_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def alembic_config(url: str | None = None, *, engine: Engine | None = None) -> Config:
+def alembic_config(url: str | None = None) -> Config:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "alembic"))
     cfg.set_main_option("sqlalchemy.url", (url or get_settings().database_url).replace("%", "%%"))

@@ -20,7 +20,7 @@ from sqlmodel import Field, SQLModel
 NIL_UUID = uuid.UUID(int=0)
 
 
-class UTCDateTime(sa.types.TypeDecorator):
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Timezone-aware timestamps on every backend.
 
     PostgreSQL stores ``timestamptz``; SQLite has no time zone, so values are
@@ -48,7 +48,7 @@ def _ts(*, nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
-class EnumText(sa.types.TypeDecorator):
+class EnumText(sa.types.TypeDecorator[StrEnum]):
     """A ``StrEnum`` stored as its text value: rows read back as enum members, not strings.
 
     The column stays ``VARCHAR(n)`` with its CHECK constraint, so no migration is needed

@@ -14,10 +14,13 @@ import hmac
 import secrets as _secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
+from typing import TypeVar
 
 from meshkeys.crypto.secrets import SECRET_PREFIX
 
 TOLERANCE_SECONDS = 300
+
+Ident = TypeVar("Ident")
 
 
 class SignatureError(Exception):
@@ -80,13 +83,13 @@ def _header(headers: Mapping[str, str], name: str) -> str:
 
 
 def verify(
-    candidates: Iterable[tuple[object, str]],
+    candidates: Iterable[tuple[Ident, str]],
     *,
     headers: Mapping[str, str],
     payload: bytes,
     clock: Callable[[], float] = time.time,
     tolerance: int = TOLERANCE_SECONDS,
-) -> object:
+) -> Ident:
     """Return the id of the first candidate ``(id, secret)`` whose signature is in the headers.
 
     The signed content is built once; each candidate costs one HMAC, and every
@@ -104,13 +107,13 @@ def verify(
             f"webhook-timestamp is {abs(now - timestamp)} s from now; "
             f"more than {tolerance} s is refused (replay protection). Sign the message again."
         )
-    offered = []
+    offered: list[bytes] = []
     for part in _header(headers, "webhook-signature").split():
-        version, _, sig = part.partition(",")
+        version, _, encoded = part.partition(",")
         if version != "v1":
             continue
         try:
-            offered.append(base64.b64decode(sig, validate=True))
+            offered.append(base64.b64decode(encoded, validate=True))
         except (binascii.Error, ValueError):
             continue
     if not offered:

@@ -18,11 +18,12 @@ PROJECT_NOT_FOUND = "Project not found, or you are not a member of it. Ask an ow
 
 def role_of(uow: UnitOfWork, project_id: uuid.UUID) -> Role | None:
     """The acting user's role in a project, or None for a non-member."""
-    return uow.session.exec(
+    role = uow.session.exec(
         select(Membership.role).where(
             Membership.project_id == project_id, Membership.user_id == uow.actor.user_id
         )
     ).first()
+    return Role(role) if role is not None else None
 
 
 def require(

@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import select
+from sqlmodel import col, select
 
 from meshkeys import logs
 from meshkeys.models import NIL_UUID, AuditEvent, AuditHead
@@ -201,8 +201,8 @@ def verify_chain(uow: UnitOfWork, chain_id: uuid.UUID, batch: int = 1000) -> Cha
     while True:
         rows = session.exec(
             select(AuditEvent)
-            .where(AuditEvent.chain_id == chain_id, AuditEvent.seq > last)
-            .order_by(AuditEvent.seq)
+            .where(AuditEvent.chain_id == chain_id, col(AuditEvent.seq) > last)
+            .order_by(col(AuditEvent.seq))
             .limit(batch)
         ).all()
         if not rows:

@@ -134,8 +134,8 @@ def daily_counts(uow: UnitOfWork, *, project_id: uuid.UUID, days: int = 30) -> l
     else:
         day = sa.func.substr(sa.cast(created, sa.String), 1, 10)
     rows = uow.session.execute(
-        sa.select(day.label("day"), AuditEvent.action, sa.func.count())
-        .where(AuditEvent.chain_id == project_id, created >= since)
+        sa.select(day.label("day"), col(AuditEvent.action), sa.func.count())
+        .where(col(AuditEvent.chain_id) == project_id, created >= since)
         .group_by(day, AuditEvent.action)
         .order_by(day)
     ).all()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,6 +197,8 @@ def _prefix_range(prefix: str, dialect: str) -> ColumnElement[bool]:
     if 0xD800 <= following <= 0xDFFF:  # surrogates are not characters: skip to the next one
         following = 0xE000
     upper = prefix[:-1] + chr(following) if following <= 0x10FFFF else None
+    ge: Callable[[str], ColumnElement[bool]]
+    lt: Callable[[str], ColumnElement[bool]]
     if dialect == "postgresql":
         ge, lt = column.op("~>=~", is_comparison=True), column.op("~<~", is_comparison=True)
     else:

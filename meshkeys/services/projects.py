@@ -56,7 +56,8 @@ def list_projects(uow: UnitOfWork) -> list[ProjectPublic]:
         .order_by(col(Project.name), col(Project.id))
     ).all()
     return [
-        ProjectPublic(id=p.id, name=p.name, created_at=p.created_at, role=role) for p, role in rows
+        ProjectPublic(id=p.id, name=p.name, created_at=p.created_at, role=Role(role))
+        for p, role in rows
     ]
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
 from meshkeys.config import ConfigError, Settings, load_settings
-from meshkeys.crypto import encryption, passwords
+from meshkeys.crypto import encryption, masterkey, passwords
 from meshkeys.crypto.encryption import DecryptionError, Keyring
 from meshkeys.crypto.masterkey import keyring_from_settings
 from meshkeys.crypto.secrets import generate_secret, generate_token, hash_token, key_hint
+from meshkeys.crypto.signing import sign
 
 
 def ring() -> Keyring:
@@ -133,3 +135,37 @@ def test_the_dummy_hash_costs_what_a_real_one_does():
     """Unknown emails are checked against it: same scrypt parameters, so the same time."""
     passwords.dummy_hash.cache_clear()
     assert passwords.dummy_hash().split("$")[:4] == passwords.hash_password("x" * 12).split("$")[:4]
+
+
+def test_a_key_file_another_process_wrote_first_is_the_one_used(tmp_path, monkeypatch):
+    """Two first starts at once: the one that loses the O_EXCL race reads the winner's key."""
+    path = tmp_path / ".meshkeys" / "master.key"
+    theirs = os.urandom(32)
+    real_open = os.open
+
+    def open_after_the_other_process(file, flags, mode=0o777):
+        Path(file).write_text(base64.b64encode(theirs).decode() + "\n")
+        return real_open(file, flags, mode)
+
+    monkeypatch.setattr(masterkey.os, "open", open_after_the_other_process)
+    assert keyring_from_settings(Settings(master_key_file=path)).current == theirs
+    assert path.read_text().strip() == base64.b64encode(theirs).decode()
+
+
+def test_the_keyring_refuses_production_without_a_master_key(tmp_path):
+    """Settings built without load_settings still never fall back to a key file in production."""
+    path = tmp_path / "master.key"
+    with pytest.raises(ConfigError, match="MESHKEYS_MASTER_KEY"):
+        keyring_from_settings(Settings(env="production", master_key_file=path))
+    assert not path.exists()
+
+
+def test_a_hash_of_another_scheme_is_a_mismatch():
+    stored = passwords.hash_password("pw-123456789")
+    assert not passwords.verify_password("pw-123456789", stored.replace("scrypt$", "bcrypt$", 1))
+
+
+@pytest.mark.parametrize("secret", ["whsec_not*base64", "whsec_abc"])
+def test_a_signing_secret_that_is_not_base64_is_refused(secret):
+    with pytest.raises(ValueError, match="whsec_ followed by base64"):
+        sign(secret, msg_id="msg_1", timestamp=1, payload=b"{}")
