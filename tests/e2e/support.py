@@ -1,76 +1,21 @@
-"""Helpers for the UI end-to-end tests: one real app per test module, seeding through the services,
-signing in through the browser.
-
-Each module starts its own app (fresh SQLite database, random master key) with::
-
-    app = module_app()
-
-and gets Chromium contexts bound to it from ``new_context(browser, app)``. pytest-playwright's own
-``page``/``context`` fixtures go through the session-wide ``base_url``/``app_server`` of
-conftest.py; these modules override ``page`` so that only their own app is started.
-"""
+"""Helpers for the UI end-to-end tests: seeding through the services, Chromium contexts bound to
+the module's app (the ``app`` fixture of conftest.py), signing in through the browser."""
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 
-import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlmodel import Session
 
 from meshkeys import db
 from meshkeys.services import auth, projects
 from meshkeys.services.context import Actor
-from tests.e2e.apprunner import RunningApp, install_hydration_probe, run_app, wait_for_hydration
-from tests.helpers import reset_caches
+from tests.e2e.apprunner import RunningApp, install_hydration_probe, wait_for_hydration
 
 PASSWORD = "correct-horse-battery"
-_KNOBS = (
-    "MESHKEYS_DATABASE_URL",
-    "MESHKEYS_MASTER_KEY",
-    "MESHKEYS_MASTER_KEYS",
-    "MESHKEYS_ENV",
-    "MESHKEYS_MASTER_KEY_FILE",
-)
-
-
-@contextlib.contextmanager
-def start_app(tmp_path_factory) -> Iterator[RunningApp]:
-    """The real app on a fresh database; this process is pointed at the same database and
-    master key, so tests seed and check through the services."""
-    saved = {k: os.environ.get(k) for k in _KNOBS}
-    with run_app(tmp_path_factory.mktemp("app")) as app:
-        os.environ["MESHKEYS_DATABASE_URL"] = app.database_url
-        os.environ["MESHKEYS_MASTER_KEY"] = app.master_key
-        for k in ("MESHKEYS_MASTER_KEYS", "MESHKEYS_ENV", "MESHKEYS_MASTER_KEY_FILE"):
-            os.environ.pop(k, None)
-        reset_caches()
-        try:
-            yield app
-        finally:
-            db.get_engine().dispose()
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-            reset_caches()
-
-
-def module_app():
-    """A module-scoped ``app`` fixture: this module's own app on a fresh database."""
-
-    @pytest.fixture(scope="module")
-    def app(tmp_path_factory):
-        with start_app(tmp_path_factory) as running:
-            yield running
-
-    return app
 
 
 def services_session() -> Session:

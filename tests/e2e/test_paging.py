@@ -13,16 +13,12 @@ from meshkeys.services.context import RequestInfo
 from tests.e2e.support import (
     keys_url,
     make_team,
-    module_app,
     new_context,
     services_session,
     sign_in,
 )
 
 COUNT = 120
-
-
-app = module_app()
 
 
 @pytest.fixture(scope="module")

@@ -17,13 +17,10 @@ from tests.e2e.support import (
     goto,
     make_team,
     make_user,
-    module_app,
     new_context,
     services_session,
     sign_in,
 )
-
-app = module_app()
 
 
 @pytest.fixture(scope="module")
