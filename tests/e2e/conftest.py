@@ -1,13 +1,14 @@
 """End-to-end fixtures: Debian's Chromium for pytest-playwright, and the real app on a free port.
 
-- ``app`` (module): this module's own app, started by ``tests.e2e.apprunner.run_app``
-  (migrations, then ``reflex run --env prod`` on one free port, fresh SQLite database, random
-  master key). This process is pointed at the same database and master key while the module
-  runs, so tests seed and check through the services (tests/e2e/support.py).
+- ``app`` (module): this module's own app, ``tests.e2e.support.serve``: started by
+  ``tests.e2e.apprunner.run_app`` (migrations, then ``reflex run --env prod`` on one free port,
+  fresh SQLite database, random master key), with this process pointed at the same database and
+  master key while the module runs, so tests seed and check through the services. A module that
+  needs the app started otherwise overrides ``app`` with ``serve(tmp_dir, **run_app_options)``.
 - Browser contexts come from ``tests.e2e.support.new_context(browser, app)``; each module defines
   its ``page`` fixture with it.
 
-Run this ring in its own pytest process (REFLEX.md: sync Playwright breaks asyncio tests that run
+Run this ring in its own pytest process (sync Playwright breaks asyncio tests that run
 after it in the same process); ``make test`` does.
 """
 
@@ -19,9 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from meshkeys import db
-from tests.e2e.apprunner import STARTUP_TIMES, RunningApp, run_app
-from tests.helpers import reset_caches
+from tests.e2e.apprunner import STARTUP_TIMES, RunningApp
+from tests.e2e.support import serve
 
 CHROMIUM = Path(os.environ.get("MESHKEYS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -47,30 +47,10 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
 
 
-# The settings this process takes from the app while a module runs (then restored).
-_KNOBS = {"MESHKEYS_DATABASE_URL": "database_url", "MESHKEYS_MASTER_KEY": "master_key"}
-_CLEARED = ("MESHKEYS_MASTER_KEYS", "MESHKEYS_ENV", "MESHKEYS_MASTER_KEY_FILE")
-
-
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    saved = {k: os.environ.get(k) for k in (*_KNOBS, *_CLEARED)}
-    with run_app(tmp_path_factory.mktemp("app")) as running:
-        for name, attribute in _KNOBS.items():
-            os.environ[name] = getattr(running, attribute)
-        for name in _CLEARED:
-            os.environ.pop(name, None)
-        reset_caches()
-        try:
-            yield running
-        finally:
-            db.get_engine().dispose()
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            reset_caches()
+    with serve(tmp_path_factory.mktemp("app")) as running:
+        yield running
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
