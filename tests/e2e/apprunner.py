@@ -39,6 +39,7 @@ import fcntl
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -174,6 +175,11 @@ def run_app(
     log_path = tmp_dir / "reflex.log"
 
     with _web_dir() as web_dir:
+        if web_dir is not None:
+            # Reflex copies assets/ into public/ but never removes one: start from an empty
+            # public/, so a missing asset shows as it would on a fresh clone.
+            shutil.rmtree(web_dir / "public", ignore_errors=True)
+            (web_dir / "public").mkdir(parents=True)
         env = app_environment(
             database_url=database_url,
             master_key=master_key,

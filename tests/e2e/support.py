@@ -3,9 +3,13 @@ the module's app (the ``app`` fixture of conftest.py), signing in through the br
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlmodel import Session
@@ -13,9 +17,36 @@ from sqlmodel import Session
 from meshkeys import db
 from meshkeys.services import auth, projects
 from meshkeys.services.context import Actor
-from tests.e2e.apprunner import RunningApp, install_hydration_probe, wait_for_hydration
+from tests.e2e.apprunner import RunningApp, install_hydration_probe, run_app, wait_for_hydration
+from tests.helpers import reset_caches
 
 PASSWORD = "correct-horse-battery"
+# The settings this process takes from the app while it runs (then restored).
+_KNOBS = {"MESHKEYS_DATABASE_URL": "database_url", "MESHKEYS_MASTER_KEY": "master_key"}
+_CLEARED = ("MESHKEYS_MASTER_KEYS", "MESHKEYS_ENV", "MESHKEYS_MASTER_KEY_FILE")
+
+
+@contextlib.contextmanager
+def serve(tmp_dir: Path, **options) -> Iterator[RunningApp]:
+    """``run_app(tmp_dir, **options)``, with this process pointed at the app's database and master
+    key meanwhile, so tests seed and check through the services."""
+    saved = {k: os.environ.get(k) for k in (*_KNOBS, *_CLEARED)}
+    with run_app(tmp_dir, **options) as running:
+        for name, attribute in _KNOBS.items():
+            os.environ[name] = getattr(running, attribute)
+        for name in _CLEARED:
+            os.environ.pop(name, None)
+        reset_caches()
+        try:
+            yield running
+        finally:
+            db.get_engine().dispose()
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            reset_caches()
 
 
 def services_session() -> Session:
@@ -51,8 +82,10 @@ def make_team(prefix: str) -> Team:
     return Team(owner, viewer, outsider, project.id, other.id)
 
 
-def new_context(browser: Browser, app: RunningApp, **kwargs) -> BrowserContext:
-    context = browser.new_context(base_url=app.url, **kwargs)
+def new_context(
+    browser: Browser, app: RunningApp, base_url: str | None = None, **kwargs
+) -> BrowserContext:
+    context = browser.new_context(base_url=base_url or app.url, **kwargs)
     install_hydration_probe(context)
     context.set_default_timeout(15_000)
     return context
