@@ -151,7 +151,9 @@ def reflex_argv(frontend_port: int, backend_port: int) -> list[str]:
     """``reflex run`` bound to 127.0.0.1: prod on one port, development mode on two."""
     reflex = VENV_BIN / "reflex"
     base = [str(reflex)] if reflex.exists() else [sys.executable, "-m", "reflex"]
-    mode = ["--env", "prod", "--single-port"] if frontend_port == backend_port else []
+    # Development mode logs at debug: only then are the dev server's reload reports in the log.
+    single = frontend_port == backend_port
+    mode = ["--env", "prod", "--single-port"] if single else ["--loglevel", "debug"]
     ports = ["--frontend-port", str(frontend_port), "--backend-port", str(backend_port)]
     return [*base, "run", *mode, *ports, "--backend-host", "127.0.0.1"]
 
