@@ -327,8 +327,8 @@ def _tail(path: Path, lines: int = 80) -> str:
 #
 # `wait_for_hydration` waits until its value is non-empty (and, when it has `data-hydrated`, until
 # that is "true": that also covers client-side navigations and on_load handlers). Pages without
-# the marker fall back on HYDRATION_PROBE_JS, an init script (installed by the `context` fixture in
-# tests/e2e/conftest.py) that watches the Reflex websocket for the hydrated flag.
+# the marker fall back on HYDRATION_PROBE_JS, an init script (installed by `new_context` in
+# tests/e2e/support.py) that watches the Reflex websocket for the hydrated flag.
 HYDRATION_MARKER_ID = "hydrated-token"
 
 HYDRATION_PROBE_JS = r"""
@@ -420,8 +420,9 @@ def wait_for_hydration(page: Page, timeout: float = 30_000) -> None:
         if seen["marker"] is None and seen["probe"] is None:
             hint = (
                 f" The page has no #{HYDRATION_MARKER_ID} marker and the hydration probe is not "
-                "installed: render the marker, or create the context with the `context` fixture "
-                "(or call install_hydration_probe(context) before navigating)."
+                "installed: render the marker, or create the context with "
+                "tests.e2e.support.new_context (or call install_hydration_probe(context) before "
+                "navigating)."
             )
         elif seen["probe"] is not None and not seen["probe"]["open"]:
             hint = (
