@@ -1,6 +1,8 @@
 """Settings from the environment, read once and validated.
 
-Every knob meshkeys has is listed here; nothing else reads ``os.environ``.
+Every knob meshkeys has is listed here, and nothing else parses one: rxconfig.py, the API, the
+CLI and the tests read these ``Settings``. (meshkeys/reflex_env.py only fills in Reflex's own
+variables for the ``reflex`` commands.)
 """
 
 from __future__ import annotations
