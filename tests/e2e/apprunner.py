@@ -9,17 +9,19 @@
 
 What ``run_app`` does:
 
-1. picks a free port P and writes nothing into the repo: the SQLite database
-   (``MESHKEYS_DATABASE_URL``), Reflex's state dir and the server log live in ``tmp_dir``;
-   ``MESHKEYS_MASTER_KEY`` is a fresh random key; ``MESHKEYS_ALLOWED_ORIGINS`` allows
-   ``http://127.0.0.1:P`` and ``http://localhost:P`` (Socket.IO refuses other origins);
-2. runs the migration hook (``migrate_database``: ``python -m meshkeys.cli db upgrade``) with that
-   same environment; pass ``migrate=`` to point it elsewhere, or ``migrate=None`` to skip it;
-3. starts ``reflex run --env prod --single-port --frontend-port P --backend-port P
-   --backend-host 127.0.0.1`` from the repo root in its own session (process group): in prod Reflex
-   serves the frontend, the websocket and the API routes on that one port;
-4. waits until ``GET http://127.0.0.1:P/`` answers 200 (default timeout 180 s; the server log tail
-   is in the error otherwise), yields a ``RunningApp``, and at exit kills the whole process group.
+1. picks free ports (never 3000 or 8000, Reflex's defaults: the app must work on any port) and
+   writes nothing into the repo: the SQLite database (``MESHKEYS_DATABASE_URL``, unless
+   ``database_url=`` names another), Reflex's state dir and the server log live in ``tmp_dir``;
+   ``MESHKEYS_MASTER_KEY`` is a fresh random key; no ``MESHKEYS_ALLOWED_ORIGINS``: the app accepts
+   its own origin by itself. The Reflex environment is ``meshkeys/reflex_env.py``'s, as for users;
+2. runs ``python -m meshkeys.cli db upgrade`` with that same environment;
+3. starts, from the repo root in its own session (process group), either ``reflex run --env prod
+   --single-port --frontend-port P --backend-port P --backend-host 127.0.0.1`` (frontend, websocket
+   and API on one port), or with ``dev=True`` plain ``reflex run --frontend-port F --backend-port B
+   --backend-host 127.0.0.1`` (development mode: hot reload, pages on F, websocket and API on B);
+4. waits until the page (``GET /``) and the backend (``GET /health``) answer 200 (default timeout
+   180 s; the server log tail is in the error otherwise), yields a ``RunningApp``, and at exit
+   kills the whole process group.
 
 The compiled frontend goes to a web directory of its own (``REFLEX_WEB_WORKDIR``), kept between
 runs under the system temp dir and locked while in use, so e2e runs neither rebuild the ``.web/``
@@ -37,6 +39,7 @@ import fcntl
 import hashlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -45,29 +48,20 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
+
+from meshkeys.reflex_env import reflex_environment
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
-
-# Offline defaults, as in rxconfig.py (REFLEX.md: with these, startup makes no outbound call).
-OFFLINE_ENV = {
-    "REFLEX_USE_NPM": "1",
-    "NPM_CONFIG_REGISTRY": "https://registry.npmjs.org",
-    "REFLEX_CHECK_LATEST_VERSION": "false",
-    "REFLEX_TELEMETRY_ENABLED": "false",
-}
-
-# The migration step. The `meshkeys` CLI owns it; change this list (or pass `migrate=`) to point
-# the runner at another command. It runs with the app's environment, from the repo root.
 MIGRATE_ARGV: list[str] = [sys.executable, "-m", "meshkeys.cli", "db", "upgrade"]
-
-MigrateHook = Callable[[Mapping[str, str], Path], None]
+# Reflex's default ports: the runner avoids them, so a test proves the app works on any port.
+DEFAULT_PORTS = (3000, 8000)
 
 # (migration seconds, `reflex run` seconds to the first 200) of every app started in this process:
 # tests/e2e/conftest.py prints them at the end of the session.
@@ -80,11 +74,11 @@ class AppStartError(RuntimeError):
 
 @dataclasses.dataclass
 class RunningApp:
-    url: str  # http://127.0.0.1:P (no trailing slash)
-    port: int
+    url: str  # the page: http://127.0.0.1:P (no trailing slash)
+    backend_url: str  # the websocket and the API: the same as url, except in development mode
     database_url: str
     master_key: str
-    env: dict[str, str]  # the full environment the server runs with (reuse it for CLI calls)
+    env: dict[str, str]  # the full environment the server runs with
     workdir: Path  # tmp dir holding the database, state dir and log
     log_path: Path
     process: subprocess.Popen
@@ -93,25 +87,15 @@ class RunningApp:
     def log_tail(self, lines: int = 80) -> str:
         return _tail(self.log_path, lines)
 
-    def run_cli(self, *args: str, input: str | None = None, check: bool = True):
-        """Run ``python -m meshkeys.cli ARGS`` against this app's database (for seeding)."""
-        return subprocess.run(
-            [sys.executable, "-m", "meshkeys.cli", *args],
-            cwd=REPO_ROOT,
-            env=self.env,
-            input=input,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=check,
-        )
-
 
 def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port that was free on 127.0.0.1 a moment ago, and not one of Reflex's defaults."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in DEFAULT_PORTS:
+            return port
 
 
 def random_master_key() -> str:
@@ -121,39 +105,35 @@ def random_master_key() -> str:
 
 def app_environment(
     *,
-    port: int,
     database_url: str,
     master_key: str,
     states_dir: Path,
     web_dir: Path | None,
     extra_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """The environment of the app under test: the caller's, plus the test settings, minus any
-    REFLEX_*/MESHKEYS_* knob that could point it at another database, port or Redis, and minus
-    PYTEST_CURRENT_TEST (Reflex behaves differently when it sees it)."""
+    """The environment of the app under test: the caller's, minus any REFLEX_*/MESHKEYS_* knob
+    that could point it at another database, port or Redis, and minus PYTEST_CURRENT_TEST (Reflex
+    behaves differently when it sees it); plus the test settings and the Reflex environment."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("REFLEX_", "MESHKEYS_", "PYTEST_", "APP_HARNESS", "__REFLEX"))
     }
-    env.update(OFFLINE_ENV)
-    env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "/usr/bin:/bin")])
     env["PYTHONUNBUFFERED"] = "1"
     env["MESHKEYS_DATABASE_URL"] = database_url
     env["MESHKEYS_MASTER_KEY"] = master_key
-    env["MESHKEYS_ALLOWED_ORIGINS"] = f"http://127.0.0.1:{port},http://localhost:{port}"
     env["REFLEX_STATES_WORKDIR"] = str(states_dir)
     if web_dir is not None:
         env["REFLEX_WEB_WORKDIR"] = str(web_dir)
     env.update(extra_env or {})
-    return env
+    return reflex_environment(env, root=REPO_ROOT)
 
 
-def migrate_database(env: Mapping[str, str], cwd: Path) -> None:
-    """Default migration hook: ``MIGRATE_ARGV`` (``meshkeys db upgrade``) with the app's env."""
+def migrate_database(env: Mapping[str, str]) -> None:
+    """``meshkeys db upgrade`` with the app's environment."""
     proc = subprocess.run(
         MIGRATE_ARGV,
-        cwd=cwd,
+        cwd=REPO_ROOT,
         env=dict(env),
         capture_output=True,
         text=True,
@@ -167,47 +147,42 @@ def migrate_database(env: Mapping[str, str], cwd: Path) -> None:
         )
 
 
-def reflex_argv(port: int) -> list[str]:
-    """``reflex run --env prod`` on one port (frontend, websocket and API), bound to 127.0.0.1."""
+def reflex_argv(frontend_port: int, backend_port: int) -> list[str]:
+    """``reflex run`` bound to 127.0.0.1: prod on one port, development mode on two."""
     reflex = VENV_BIN / "reflex"
     base = [str(reflex)] if reflex.exists() else [sys.executable, "-m", "reflex"]
-    return [
-        *base,
-        "run",
-        "--env",
-        "prod",
-        "--single-port",
-        "--frontend-port",
-        str(port),
-        "--backend-port",
-        str(port),
-        "--backend-host",
-        "127.0.0.1",
-    ]
+    # Development mode logs at debug: only then are the dev server's reload reports in the log.
+    single = frontend_port == backend_port
+    mode = ["--env", "prod", "--single-port"] if single else ["--loglevel", "debug"]
+    ports = ["--frontend-port", str(frontend_port), "--backend-port", str(backend_port)]
+    return [*base, "run", *mode, *ports, "--backend-host", "127.0.0.1"]
 
 
 @contextlib.contextmanager
 def run_app(
     tmp_dir: Path,
     *,
-    port: int | None = None,
+    dev: bool = False,
+    database_url: str | None = None,
     extra_env: Mapping[str, str] | None = None,
-    migrate: MigrateHook | None = migrate_database,
     timeout: float = 180.0,
 ) -> Iterator[RunningApp]:
     """Migrate a fresh SQLite database, start the app, yield it when it answers, then stop it."""
     tmp_dir = Path(tmp_dir).resolve()
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    port = port or free_port()
-    master_key = (extra_env or {}).get("MESHKEYS_MASTER_KEY") or random_master_key()
-    database_url = (extra_env or {}).get("MESHKEYS_DATABASE_URL") or (
-        f"sqlite:///{tmp_dir / 'meshkeys-e2e.db'}"
-    )
+    frontend_port = free_port()
+    backend_port = free_port() if dev else frontend_port
+    master_key = random_master_key()
+    database_url = database_url or f"sqlite:///{tmp_dir / 'meshkeys-e2e.db'}"
     log_path = tmp_dir / "reflex.log"
 
     with _web_dir() as web_dir:
+        if web_dir is not None:
+            # Reflex copies assets/ into public/ but never removes one: start from an empty
+            # public/, so a missing asset shows as it would on a fresh clone.
+            shutil.rmtree(web_dir / "public", ignore_errors=True)
+            (web_dir / "public").mkdir(parents=True)
         env = app_environment(
-            port=port,
             database_url=database_url,
             master_key=master_key,
             states_dir=tmp_dir / "states",
@@ -215,11 +190,10 @@ def run_app(
             extra_env=extra_env,
         )
         migrate_started = time.monotonic()
-        if migrate is not None:
-            migrate(env, REPO_ROOT)
+        migrate_database(env)
         migrate_seconds = time.monotonic() - migrate_started
 
-        argv = reflex_argv(port)
+        argv = reflex_argv(frontend_port, backend_port)
         with open(log_path, "wb") as log:
             started = time.monotonic()
             process = subprocess.Popen(
@@ -232,8 +206,8 @@ def run_app(
                 start_new_session=True,  # setsid: its own process group, killed as a whole
             )
             app = RunningApp(
-                url=f"http://127.0.0.1:{port}",
-                port=port,
+                url=f"http://127.0.0.1:{frontend_port}",
+                backend_url=f"http://127.0.0.1:{backend_port}",
                 database_url=database_url,
                 master_key=master_key,
                 env=env,
@@ -242,7 +216,8 @@ def run_app(
                 process=process,
             )
             try:
-                _wait_until_up(app, argv, timeout=timeout, log=log)
+                for url in (app.url + "/", app.backend_url + "/health"):
+                    _wait_until_up(app, url, argv, deadline=started + timeout, log=log)
                 app.startup_seconds = time.monotonic() - started
                 STARTUP_TIMES.append((migrate_seconds, app.startup_seconds))
                 yield app
@@ -271,19 +246,20 @@ def stop_process_group(process: subprocess.Popen, grace: float = 10.0) -> None:
         process.wait(timeout=5)
 
 
-def _wait_until_up(app: RunningApp, argv: list[str], *, timeout: float, log: IO[bytes]) -> None:
-    deadline = time.monotonic() + timeout
+def _wait_until_up(
+    app: RunningApp, url: str, argv: list[str], *, deadline: float, log: IO[bytes]
+) -> None:
     last_error = "no answer yet"
     while True:
         code = app.process.poll()
         if code is not None:
             log.flush()
             raise AppStartError(
-                f"`{' '.join(argv)}` exited with {code} before answering on {app.url}/\n"
+                f"`{' '.join(argv)}` exited with {code} before answering on {url}\n"
                 f"--- last lines of {app.log_path} ---\n{app.log_tail()}"
             )
         try:
-            with urllib.request.urlopen(app.url + "/", timeout=5) as response:  # noqa: S310
+            with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310
                 if response.status == 200:
                     return
                 last_error = f"HTTP {response.status}"
@@ -294,8 +270,8 @@ def _wait_until_up(app: RunningApp, argv: list[str], *, timeout: float, log: IO[
         if time.monotonic() > deadline:
             log.flush()
             raise AppStartError(
-                f"`{' '.join(argv)}` did not answer 200 on {app.url}/ within {timeout:.0f} s "
-                f"(last: {last_error})\n--- last lines of {app.log_path} ---\n{app.log_tail()}"
+                f"`{' '.join(argv)}` did not answer 200 on {url} in time (last: {last_error})\n"
+                f"--- last lines of {app.log_path} ---\n{app.log_tail()}"
             )
         time.sleep(0.25)
 
@@ -351,8 +327,8 @@ def _tail(path: Path, lines: int = 80) -> str:
 #
 # `wait_for_hydration` waits until its value is non-empty (and, when it has `data-hydrated`, until
 # that is "true": that also covers client-side navigations and on_load handlers). Pages without
-# the marker fall back on HYDRATION_PROBE_JS, an init script (installed by the `context` fixture in
-# tests/e2e/conftest.py) that watches the Reflex websocket for the hydrated flag.
+# the marker fall back on HYDRATION_PROBE_JS, an init script (installed by `new_context` in
+# tests/e2e/support.py) that watches the Reflex websocket for the hydrated flag.
 HYDRATION_MARKER_ID = "hydrated-token"
 
 HYDRATION_PROBE_JS = r"""
@@ -444,13 +420,14 @@ def wait_for_hydration(page: Page, timeout: float = 30_000) -> None:
         if seen["marker"] is None and seen["probe"] is None:
             hint = (
                 f" The page has no #{HYDRATION_MARKER_ID} marker and the hydration probe is not "
-                "installed: render the marker, or create the context with the `context` fixture "
-                "(or call install_hydration_probe(context) before navigating)."
+                "installed: render the marker, or create the context with "
+                "tests.e2e.support.new_context (or call install_hydration_probe(context) before "
+                "navigating)."
             )
         elif seen["probe"] is not None and not seen["probe"]["open"]:
             hint = (
-                " The Reflex websocket is not open: is the origin in MESHKEYS_ALLOWED_ORIGINS, and "
-                "is the backend up?"
+                " The Reflex websocket is not open: is the backend up, or did it refuse the "
+                "page's origin (server log: 'is not an accepted origin')?"
             )
         raise AssertionError(
             f"page did not hydrate within {timeout / 1000:.0f} s: {seen}.{hint}"

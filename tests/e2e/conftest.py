@@ -1,12 +1,14 @@
 """End-to-end fixtures: Debian's Chromium for pytest-playwright, and the real app on a free port.
 
-- ``app_server`` (session): the app started by ``tests.e2e.apprunner.run_app`` (migrations, then
-  ``reflex run --env prod`` on one port, fresh SQLite database, random master key).
-- ``base_url`` is the app's URL, so ``page.goto("/")`` works.
-- ``context`` / ``page`` come from pytest-playwright; ``context`` gets the hydration probe, so
-  ``wait_for_hydration(page)`` works even on a page without the ``#hydrated-token`` marker.
+- ``app`` (module): this module's own app, ``tests.e2e.support.serve``: started by
+  ``tests.e2e.apprunner.run_app`` (migrations, then ``reflex run --env prod`` on one free port,
+  fresh SQLite database, random master key), with this process pointed at the same database and
+  master key while the module runs, so tests seed and check through the services. A module that
+  needs the app started otherwise overrides ``app`` with ``serve(tmp_dir, **run_app_options)``.
+- Browser contexts come from ``tests.e2e.support.new_context(browser, app)``; each module defines
+  its ``page`` fixture with it.
 
-Run this ring in its own pytest process (REFLEX.md: sync Playwright breaks asyncio tests that run
+Run this ring in its own pytest process (sync Playwright breaks asyncio tests that run
 after it in the same process); ``make test`` does.
 """
 
@@ -18,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.apprunner import STARTUP_TIMES, RunningApp, install_hydration_probe, run_app
+from tests.e2e.apprunner import STARTUP_TIMES, RunningApp
+from tests.e2e.support import serve
 
 CHROMIUM = Path(os.environ.get("MESHKEYS_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -44,21 +47,10 @@ def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
 
 
-@pytest.fixture(scope="session")
-def app_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    with run_app(tmp_path_factory.mktemp("app")) as app:
-        yield app
-
-
-@pytest.fixture(scope="session")
-def base_url(app_server: RunningApp) -> str:
-    return app_server.url
-
-
-@pytest.fixture
-def context(context):
-    install_hydration_probe(context)
-    return context
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    with serve(tmp_path_factory.mktemp("app")) as running:
+        yield running
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -1,14 +1,5 @@
-"""Helpers for the UI end-to-end tests: one real app per test module, seeding through the services,
-signing in through the browser.
-
-Each module starts its own app (fresh SQLite database, random master key) with::
-
-    app = module_app()
-
-and gets Chromium contexts bound to it from ``new_context(browser, app)``. pytest-playwright's own
-``page``/``context`` fixtures go through the session-wide ``base_url``/``app_server`` of
-conftest.py; these modules override ``page`` so that only their own app is started.
-"""
+"""Helpers for the UI end-to-end tests: seeding through the services, Chromium contexts bound to
+the module's app (the ``app`` fixture of conftest.py), signing in through the browser."""
 
 from __future__ import annotations
 
@@ -18,8 +9,8 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlmodel import Session
 
@@ -30,47 +21,32 @@ from tests.e2e.apprunner import RunningApp, install_hydration_probe, run_app, wa
 from tests.helpers import call, reset_caches
 
 PASSWORD = "correct-horse-battery"
-_KNOBS = (
-    "MESHKEYS_DATABASE_URL",
-    "MESHKEYS_MASTER_KEY",
-    "MESHKEYS_MASTER_KEYS",
-    "MESHKEYS_ENV",
-    "MESHKEYS_MASTER_KEY_FILE",
-)
+# The settings this process takes from the app while it runs (then restored).
+_KNOBS = {"MESHKEYS_DATABASE_URL": "database_url", "MESHKEYS_MASTER_KEY": "master_key"}
+_CLEARED = ("MESHKEYS_MASTER_KEYS", "MESHKEYS_ENV", "MESHKEYS_MASTER_KEY_FILE")
 
 
 @contextlib.contextmanager
-def start_app(tmp_path_factory) -> Iterator[RunningApp]:
-    """The real app on a fresh database; this process is pointed at the same database and
-    master key, so tests seed and check through the services."""
-    saved = {k: os.environ.get(k) for k in _KNOBS}
-    with run_app(tmp_path_factory.mktemp("app")) as app:
-        os.environ["MESHKEYS_DATABASE_URL"] = app.database_url
-        os.environ["MESHKEYS_MASTER_KEY"] = app.master_key
-        for k in ("MESHKEYS_MASTER_KEYS", "MESHKEYS_ENV", "MESHKEYS_MASTER_KEY_FILE"):
-            os.environ.pop(k, None)
+def serve(tmp_dir: Path, **options) -> Iterator[RunningApp]:
+    """``run_app(tmp_dir, **options)``, with this process pointed at the app's database and master
+    key meanwhile, so tests seed and check through the services."""
+    saved = {k: os.environ.get(k) for k in (*_KNOBS, *_CLEARED)}
+    with run_app(tmp_dir, **options) as running:
+        for name, attribute in _KNOBS.items():
+            os.environ[name] = getattr(running, attribute)
+        for name in _CLEARED:
+            os.environ.pop(name, None)
         reset_caches()
         try:
-            yield app
+            yield running
         finally:
             db.get_engine().dispose()
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
                 else:
-                    os.environ[k] = v
+                    os.environ[name] = value
             reset_caches()
-
-
-def module_app():
-    """A module-scoped ``app`` fixture: this module's own app on a fresh database."""
-
-    @pytest.fixture(scope="module")
-    def app(tmp_path_factory):
-        with start_app(tmp_path_factory) as running:
-            yield running
-
-    return app
 
 
 def services_session() -> Session:
@@ -105,8 +81,10 @@ def make_team(prefix: str) -> Team:
     return Team(owner, viewer, outsider, project.id, other.id)
 
 
-def new_context(browser: Browser, app: RunningApp, **kwargs) -> BrowserContext:
-    context = browser.new_context(base_url=app.url, **kwargs)
+def new_context(
+    browser: Browser, app: RunningApp, base_url: str | None = None, **kwargs
+) -> BrowserContext:
+    context = browser.new_context(base_url=base_url or app.url, **kwargs)
     install_hydration_probe(context)
     context.set_default_timeout(15_000)
     return context

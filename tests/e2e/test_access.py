@@ -19,7 +19,6 @@ from tests.e2e.support import (
     goto,
     keys_url,
     make_team,
-    module_app,
     new_context,
     services_session,
     sign_in,
@@ -41,9 +40,6 @@ SOCKET_RECORDER = """
   window.WebSocket = Recorded;
 })();
 """
-
-
-app = module_app()
 
 
 @pytest.fixture(scope="module")

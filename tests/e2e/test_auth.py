@@ -14,13 +14,10 @@ from sqlmodel import select
 
 from meshkeys.models import AuditEvent, Project, UserSession
 from meshkeys.services import auth
-from tests.e2e.support import PASSWORD, goto, module_app, new_context, services_session, sign_in
+from tests.e2e.support import PASSWORD, goto, new_context, services_session, sign_in
 from tests.helpers import call
 
 ADMIN = "first-admin@example.com"
-
-
-app = module_app()
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from tests.e2e.support import (
     goto,
     keys_url,
     make_team,
-    module_app,
     new_context,
     services_session,
     sign_in,
@@ -40,9 +39,6 @@ def screenshot(page: Page, name: str, tmp_path: Path) -> None:
     path = (DOCS if UPDATE_SCREENSHOTS else tmp_path) / name
     page.screenshot(path=str(path))
     assert path.stat().st_size > 10_000
-
-
-app = module_app()
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ from meshkeys.services.uow import UnitOfWork
 from tests.e2e.support import (
     keys_url,
     make_team,
-    module_app,
     new_context,
     sign_in,
 )
@@ -22,25 +21,17 @@ from tests.e2e.support import (
 COUNT = 120
 
 
-app = module_app()
-
-
 @pytest.fixture(scope="module")
 def seeded(app):
     """120 keys svc-000..svc-119 (newest last), every tenth revoked: 108 active, 12 revoked."""
     team = make_team("page")
     ids = {}
-    for i in range(COUNT):
-        key = key_commands.generate_key(
-            UnitOfWork(team.owner, request=RequestInfo("10.0.0.1")),
-            project_id=team.project_id,
-            name=f"svc-{i:03d}",
-        )
-        ids[key.name] = str(key.id)
-    for i in range(0, COUNT, 10):
-        key_commands.revoke_key(
-            UnitOfWork(team.owner), key_id=uuid.UUID(ids[f"svc-{i:03d}"]), reason="retired"
-        )
+    with UnitOfWork(team.owner, request=RequestInfo("10.0.0.1")) as uow:
+        for i in range(COUNT):
+            key = key_commands.generate_key(uow, project_id=team.project_id, name=f"svc-{i:03d}")
+            ids[key.name] = str(key.id)
+        for i in range(0, COUNT, 10):
+            key_commands.revoke_key(uow, key_id=uuid.UUID(ids[f"svc-{i:03d}"]), reason="retired")
     return team, ids
 
 

@@ -17,14 +17,11 @@ from tests.e2e.support import (
     goto,
     make_team,
     make_user,
-    module_app,
     new_context,
     services_session,
     sign_in,
 )
 from tests.helpers import call
-
-app = module_app()
 
 
 @pytest.fixture(scope="module")

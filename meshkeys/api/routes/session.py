@@ -13,8 +13,6 @@ the REST API does), so the login page can show the service's message in place.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -106,13 +104,10 @@ def _is_https(request: Request) -> bool:
 
 
 def _same_origin(request: Request) -> bool:
-    """Refuse cross-site form posts: the Origin, when sent, must be this host or an allowed one."""
-    origin = request.headers.get("origin")
-    if not origin:
-        return True
-    if origin.rstrip("/") in get_settings().allowed_origins:
-        return True
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    """Refuse cross-site form posts: the Origin, when sent, must be the app's own (this host, any
+    port) or an allowed one; the websocket applies the same rule (``Settings.accepts_origin``)."""
+    origin, host = request.headers.get("origin"), request.headers.get("host")
+    return get_settings().accepts_origin(origin, host=host)
 
 
 def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:

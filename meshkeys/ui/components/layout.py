@@ -121,7 +121,7 @@ def sidebar() -> rx.Component:
     project = SessionState.current_project_id
     return rx.vstack(
         rx.hstack(
-            rx.icon("key-round", size=22),
+            rx.image(src="/logo.svg", alt="", width="24px", height="24px"),  # assets/logo.svg
             rx.heading("meshkeys", size="5"),
             align="center",
             spacing="2",

@@ -1,0 +1,28 @@
+"""Every signed-in page of the app, for tests that walk them all (dev mode, missing assets)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from playwright.sync_api import Page, expect
+
+from tests.e2e.support import audit_url, goto, keys_url
+
+
+def signed_in_pages(project_id: uuid.UUID, project_name: str) -> list[tuple[str, str]]:
+    """(path, heading) of each signed-in page."""
+    return [
+        (keys_url(project_id), f"{project_name} · Keys"),
+        (audit_url(project_id), f"{project_name} · Audit log"),
+        ("/projects", "Projects"),
+        ("/settings/tokens", "API tokens"),
+    ]
+
+
+def visit_signed_in(page: Page, path: str, heading: str) -> None:
+    """Open ``path`` with a full page load and check it shows ``heading``, still signed in."""
+    goto(page, path)
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    assert not re.search(r"/login/?$", page.url), f"{path} sent the browser to sign in again"

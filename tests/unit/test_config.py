@@ -1,0 +1,40 @@
+"""The one settings object: the origin rule every web door uses."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshkeys.config import load_settings
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "accepted"),
+    [
+        ("http://127.0.0.1:8080", "127.0.0.1:8080", True),  # its own origin, any port
+        ("https://keys.example.com", "keys.example.com", True),
+        ("http://KEYS.example.com", "keys.example.com", True),
+        (None, "127.0.0.1:8080", True),  # no Origin: not a cross-site browser request
+        ("http://127.0.0.1:9090", "127.0.0.1:8080", False),  # another port is another origin
+        ("https://evil.example", "keys.example.com", False),
+        ("https://keys.example.com.evil.example", "keys.example.com", False),
+        ("null", "keys.example.com", False),
+        ("ftp://keys.example.com", "keys.example.com", False),
+        ("http://127.0.0.1:8080", None, False),
+    ],
+)
+def test_a_page_may_use_its_own_origin_whatever_the_port(origin, host, accepted):
+    assert load_settings({}).accepts_origin(origin, host=host) is accepted
+
+
+def test_allowed_origins_only_add_and_are_normalised():
+    settings = load_settings({"MESHKEYS_ALLOWED_ORIGINS": "https://Proxy.example.com/, "})
+    assert settings.allowed_origins == ("https://proxy.example.com",)
+    assert settings.accepts_origin("https://proxy.example.com", host="10.0.0.5:3000")
+    assert settings.accepts_origin("http://10.0.0.5:3000", host="10.0.0.5:3000")
+
+
+def test_the_dev_frontend_port_is_accepted_on_both_spellings_of_this_machine():
+    settings = load_settings({"REFLEX_FRONTEND_PORT": "3001"})
+    for origin in ("http://localhost:3001", "http://127.0.0.1:3001"):
+        assert settings.accepts_origin(origin, host="127.0.0.1:8001")
+    assert not settings.accepts_origin("http://localhost:3002", host="127.0.0.1:8001")
