@@ -25,15 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 os.environ.setdefault("MESHKEYS_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
 
-from sqlmodel import Session  # noqa: E402
+
+from sqlalchemy.engine import Engine  # noqa: E402
 
 from meshkeys import migrations  # noqa: E402
 from meshkeys.crypto.masterkey import get_keyring  # noqa: E402
 from meshkeys.db import make_engine  # noqa: E402
 from meshkeys.services import auth, key_commands, key_queries, operations, projects, signing  # noqa: E402
 from meshkeys.services.context import Actor  # noqa: E402
-from meshkeys.services.uow import UnitOfWork
-from tests.helpers import call
+from tests.helpers import call  # noqa: E402
 
 
 def median_ms(fn, repeat: int) -> float:
@@ -46,11 +46,18 @@ def median_ms(fn, repeat: int) -> float:
     return statistics.median(samples)
 
 
-def bench_project(session: Session, actor: Actor, size: int, repeat: int) -> dict[str, float]:
-    project = call(projects.create_project, actor, name=f"bench-{size}")
+def bench_project(engine: Engine, actor: Actor, size: int, repeat: int) -> dict[str, float]:
+    """Each operation as a door runs it: one unit of work per call."""
+
+    def run(fn, who=actor, **kwargs):
+        return call(fn, who, bind=engine, **kwargs)
+
+    project = run(projects.create_project, name=f"bench-{size}")
     started = time.perf_counter()
-    operations.seed_keys(
-        UnitOfWork(system=True),
+    run(
+        operations.seed_keys,
+        None,
+        system=True,
         project_id=project.id,
         count=size,
         created_by=actor.user_id,
@@ -59,39 +66,33 @@ def bench_project(session: Session, actor: Actor, size: int, repeat: int) -> dic
     seed_s = time.perf_counter() - started
     print(f"  seeded {size:,} keys in {seed_s:.1f} s ({size / seed_s:,.0f} keys/s)", flush=True)
     pid = project.id
-    first = call(key_queries.list_keys, actor, project_id=pid)
+    first = run(key_queries.list_keys, project_id=pid)
     deep_cursor = first.next_cursor
     for _ in range(19):  # a cursor up to twenty pages in (as deep as a small project goes)
-        following = key_queries.list_keys(
-            UnitOfWork(actor), project_id=pid, cursor=deep_cursor
-        ).next_cursor
+        following = run(key_queries.list_keys, project_id=pid, cursor=deep_cursor).next_cursor
         if following is None:
             break
         deep_cursor = following
-    state = {"key": call(key_commands.generate_key, actor, project_id=pid, name="bench")}
+    state = {"key": run(key_commands.generate_key, project_id=pid, name="bench")}
 
     def revoke_reactivate():
-        call(key_commands.revoke_key, actor, key_id=state["key"].id, reason="retired")
-        call(key_commands.reactivate_key, actor, key_id=state["key"].id)
+        run(key_commands.revoke_key, key_id=state["key"].id, reason="retired")
+        run(key_commands.reactivate_key, key_id=state["key"].id)
 
-    headers = call(signing.sign_payload, actor, project_id=pid, payload=b'{"a":1}')
+    headers = run(signing.sign_payload, project_id=pid, payload=b'{"a":1}')
     # Verify runs before generate: generating pushes the signing keys out of the newest 20.
     ops = {
-        "list first page": lambda: call(key_queries.list_keys, actor, project_id=pid),
-        "list a later page (cursor)": lambda: key_queries.list_keys(
-            UnitOfWork(actor), project_id=pid, cursor=deep_cursor
+        "list first page": lambda: run(key_queries.list_keys, project_id=pid),
+        "list a later page (cursor)": lambda: run(
+            key_queries.list_keys, project_id=pid, cursor=deep_cursor
         ),
-        "list revoked only": lambda: key_queries.list_keys(
-            UnitOfWork(actor), project_id=pid, status="revoked"
+        "list revoked only": lambda: run(key_queries.list_keys, project_id=pid, status="revoked"),
+        "search name prefix": lambda: run(key_queries.list_keys, project_id=pid, q="seed-00000"),
+        "totals by status": lambda: run(key_queries.key_totals, project_id=pid),
+        "verify (newest 20 active keys)": lambda: run(
+            signing.verify_payload, project_id=pid, payload=b'{"a":1}', headers=headers
         ),
-        "search name prefix": lambda: key_queries.list_keys(
-            UnitOfWork(actor), project_id=pid, q="seed-00000"
-        ),
-        "totals by status": lambda: call(key_queries.key_totals, actor, project_id=pid),
-        "verify (newest 20 active keys)": lambda: signing.verify_payload(
-            UnitOfWork(actor), project_id=pid, payload=b'{"a":1}', headers=headers
-        ),
-        "generate": lambda: call(key_commands.generate_key, actor, project_id=pid, name="g"),
+        "generate": lambda: run(key_commands.generate_key, project_id=pid, name="g"),
         "revoke + reactivate": revoke_reactivate,
     }
     return {name: median_ms(fn, repeat) for name, fn in ops.items()}
@@ -115,16 +116,14 @@ def main() -> None:
     migrations.upgrade(url)
     engine = make_engine(url)
     print(f"database: {engine.dialect.name}; medians of {args.repeat} runs", flush=True)
-    with Session(engine, expire_on_commit=False) as session:
-        user = auth.create_user(
-            UnitOfWork(), email=f"bench-{os.getpid()}@example.com", password="bench-password-1"
-        )
-        actor = Actor(user_id=user.id, email=user.email)
-        small_n, large_n = args.sizes
-        print(f"project of {small_n:,} keys", flush=True)
-        small = bench_project(session, actor, small_n, args.repeat)
-        print(f"project of {large_n:,} keys", flush=True)
-        large = bench_project(session, actor, large_n, args.repeat)
+    email = f"bench-{os.getpid()}@example.com"
+    user = call(auth.create_user, bind=engine, email=email, password="bench-password-1")
+    actor = Actor(user_id=user.id, email=user.email)
+    small_n, large_n = args.sizes
+    print(f"project of {small_n:,} keys", flush=True)
+    small = bench_project(engine, actor, small_n, args.repeat)
+    print(f"project of {large_n:,} keys", flush=True)
+    large = bench_project(engine, actor, large_n, args.repeat)
     print()
     print(f"| operation | {small_n:,} keys (ms) | {large_n:,} keys (ms) | ratio |")
     print("|---|---:|---:|---:|")

@@ -1,7 +1,7 @@
 """pytest plugin for `make test` (loaded with ``-p tests.strict_skips``): a skip fails the run.
 
-PRODUCT.md: nothing is skipped silently; a missing prerequisite is an error that says what to
-install. A plain `pytest` run is unaffected.
+The product contract: nothing is skipped silently; a missing prerequisite is an error that says
+what to install. A plain `pytest` run is unaffected.
 """
 
 from __future__ import annotations

@@ -10,8 +10,6 @@ from meshkeys.ui.components.layout import empty_state, field_label, page_frame
 from meshkeys.ui.components.secret_dialog import secret_dialog
 from meshkeys.ui.state.keys import GRACE_CHOICES, REASONS, KeyRow, KeysState
 
-STATUS_COLORS = {"active": "green", "expiring": "amber", "revoked": "red"}
-
 
 def status_badge(status) -> rx.Component:
     return rx.badge(

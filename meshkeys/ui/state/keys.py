@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import reflex as rx
 
-from meshkeys.models import KeyPublic, KeyStatus, KeyWithSecret
+from meshkeys.models import KeyPublic, KeyStatus, KeyWithSecret, RevokeReason
 from meshkeys.services import key_commands, key_queries
 from meshkeys.services.errors import InvalidInput
 from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
@@ -22,7 +22,7 @@ from meshkeys.ui.state.session import SessionState, fmt_time
 
 PAGE_SIZE = 50
 GRACE_CHOICES = {"0": "Now", "3600": "In 1 hour", "86400": "In 24 hours", "604800": "In 7 days"}
-REASONS = ("retired", "rotated", "compromised")
+REASONS = tuple(reason.value for reason in RevokeReason)
 
 
 @dataclasses.dataclass
