@@ -36,7 +36,7 @@ EXIT_CODES = {
 
 
 @contextmanager
-def _as_user(email: str) -> Iterator[UnitOfWork]:
+def as_user(email: str) -> Iterator[UnitOfWork]:
     """A unit of work acting as the user with this email (``--user``)."""
 
     if not email:
@@ -46,7 +46,7 @@ def _as_user(email: str) -> Iterator[UnitOfWork]:
         yield uow
 
 
-def _emit(obj: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
+def emit(obj: Any, as_json: bool, human: Callable[[Any], str] | None = None) -> None:
     if as_json:
         if isinstance(obj, BaseModel):
             payload: Any = obj.model_dump(mode="json")
@@ -74,7 +74,7 @@ def handles_errors(fn: Callable) -> Callable:
     return wrapper
 
 
-def _uuid(value: str, what: str) -> uuid.UUID:
+def parse_uuid(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)
     except ValueError:
@@ -83,7 +83,7 @@ def _uuid(value: str, what: str) -> uuid.UUID:
         ) from None
 
 
-def _choice(enum: type[StrEnum]) -> click.Choice[str]:
+def choice_of(enum: type[StrEnum]) -> click.Choice[str]:
     """The values of a model enum, as click's choices: never spelled twice."""
     return click.Choice([member.value for member in enum])
 

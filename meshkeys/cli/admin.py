@@ -8,13 +8,13 @@ from typing import Any
 import click
 
 from meshkeys.cli import (
-    _as_user,
-    _choice,
-    _emit,
-    _uuid,
+    as_user,
+    choice_of,
+    emit,
     handles_errors,
     json_option,
     main,
+    parse_uuid,
     user_option,
 )
 from meshkeys.models import Role
@@ -80,7 +80,7 @@ def user_create(email: str, password_stdin: bool, as_json: bool) -> None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     with UnitOfWork() as uow:
         created = auth.create_user(uow, email=email, password=password)
-    _emit(created, as_json, lambda u: f"created user {u.email} ({u.id})")
+    emit(created, as_json, lambda u: f"created user {u.email} ({u.id})")
 
 
 @main.group()
@@ -96,9 +96,9 @@ def project() -> None:
 def project_create(name: str, owner: str, as_json: bool) -> None:
     """Create a project and print its id."""
 
-    with _as_user(owner) as uow:
+    with as_user(owner) as uow:
         created = projects.create_project(uow, name=name)
-    _emit(created, as_json, lambda p: str(p.id))
+    emit(created, as_json, lambda p: str(p.id))
 
 
 @project.command("list")
@@ -108,11 +108,11 @@ def project_create(name: str, owner: str, as_json: bool) -> None:
 def project_list(user_email: str, as_json: bool) -> None:
     """Projects the user is a member of."""
 
-    with _as_user(user_email) as uow:
+    with as_user(user_email) as uow:
         items = projects.list_projects(
             uow,
         )
-    _emit(items, as_json, lambda ps: "\n".join(f"{p.id}  {p.role:<6}  {p.name}" for p in ps))
+    emit(items, as_json, lambda ps: "\n".join(f"{p.id}  {p.role:<6}  {p.name}" for p in ps))
 
 
 @main.group()
@@ -123,21 +123,21 @@ def member() -> None:
 @member.command("add")
 @click.argument("project_id")
 @click.argument("email")
-@click.option("--role", type=_choice(Role), required=True)
+@click.option("--role", type=choice_of(Role), required=True)
 @user_option
 @json_option
 @handles_errors
 def member_add(project_id: str, email: str, role: str, user_email: str, as_json: bool) -> None:
     """Add EMAIL to PROJECT_ID with a role (the acting --user must be an owner)."""
 
-    with _as_user(user_email) as uow:
+    with as_user(user_email) as uow:
         added = projects.add_member(
             uow,
-            project_id=_uuid(project_id, "PROJECT_ID"),
+            project_id=parse_uuid(project_id, "PROJECT_ID"),
             email=email,
             role=role,
         )
-    _emit(added, as_json, lambda m: f"{m.email} is now {m.role} of {project_id}")
+    emit(added, as_json, lambda m: f"{m.email} is now {m.role} of {project_id}")
 
 
 # ---------------------------------------------------------------- API tokens
@@ -165,9 +165,9 @@ def _token_line(t: Any) -> str:
 def token_create(user_email: str, name: str, as_json: bool) -> None:
     """Create an API token for --user; it is printed once (only its hash is stored)."""
 
-    with _as_user(user_email) as uow:
+    with as_user(user_email) as uow:
         created = auth.create_api_token(uow, name=name)
-    _emit(created, as_json, lambda t: f"{t.token}\n(the token is shown once; store it now)")
+    emit(created, as_json, lambda t: f"{t.token}\n(the token is shown once; store it now)")
 
 
 @token.command("list")
@@ -177,11 +177,11 @@ def token_create(user_email: str, name: str, as_json: bool) -> None:
 def token_list(user_email: str, as_json: bool) -> None:
     """The API tokens of --user (never the tokens themselves)."""
 
-    with _as_user(user_email) as uow:
+    with as_user(user_email) as uow:
         items = auth.list_api_tokens(
             uow,
         )
-    _emit(items, as_json, lambda ts: "\n".join(_token_line(t) for t in ts) or "no tokens")
+    emit(items, as_json, lambda ts: "\n".join(_token_line(t) for t in ts) or "no tokens")
 
 
 @token.command("revoke")
@@ -192,6 +192,6 @@ def token_list(user_email: str, as_json: bool) -> None:
 def token_revoke(token_id: str, user_email: str, as_json: bool) -> None:
     """Revoke one of --user's API tokens by its id (from `meshkeys token list`)."""
 
-    with _as_user(user_email) as uow:
-        revoked = auth.revoke_api_token(uow, token_id=_uuid(token_id, "TOKEN_ID"))
-    _emit(revoked, as_json, _token_line)
+    with as_user(user_email) as uow:
+        revoked = auth.revoke_api_token(uow, token_id=parse_uuid(token_id, "TOKEN_ID"))
+    emit(revoked, as_json, _token_line)

@@ -8,13 +8,13 @@ from typing import Any
 import click
 
 from meshkeys.cli import (
-    _as_user,
-    _choice,
-    _emit,
-    _uuid,
+    as_user,
+    choice_of,
+    emit,
     handles_errors,
     json_option,
     main,
+    parse_uuid,
     user_option,
 )
 from meshkeys.models import KeyStatus, RevokeReason
@@ -44,14 +44,16 @@ def _key_line(k: Any) -> str:
 def keys_generate(project_id: str, name: str, user_email: str, as_json: bool) -> None:
     """Generate a key; its secret is printed once."""
 
-    with _as_user(user_email) as uow:
-        key = key_commands.generate_key(uow, project_id=_uuid(project_id, "--project"), name=name)
-    _emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
+    with as_user(user_email) as uow:
+        key = key_commands.generate_key(
+            uow, project_id=parse_uuid(project_id, "--project"), name=name
+        )
+    emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
 
 
 @keys.command("list")
 @click.option("--project", "project_id", required=True)
-@click.option("--status", type=_choice(KeyStatus))
+@click.option("--status", type=choice_of(KeyStatus))
 @click.option("-q", "--search", "q", help="Name prefix or id prefix.")
 @click.option("--limit", default=50, show_default=True, type=int)
 @click.option("--cursor")
@@ -69,10 +71,10 @@ def keys_list(
 ) -> None:
     """One page of keys, newest first."""
 
-    with _as_user(user_email) as uow:
+    with as_user(user_email) as uow:
         page = key_queries.list_keys(
             uow,
-            project_id=_uuid(project_id, "--project"),
+            project_id=parse_uuid(project_id, "--project"),
             status=status,
             q=q,
             limit=limit,
@@ -87,12 +89,12 @@ def keys_list(
         )
         return "\n".join(lines)
 
-    _emit(page, as_json, human)
+    emit(page, as_json, human)
 
 
 @keys.command("revoke")
 @click.argument("key_id")
-@click.option("--reason", type=_choice(RevokeReason), required=True)
+@click.option("--reason", type=choice_of(RevokeReason), required=True)
 @click.option("--grace-seconds", default=0, show_default=True, type=int)
 @user_option
 @json_option
@@ -102,14 +104,14 @@ def keys_revoke(
 ) -> None:
     """Revoke a key now, or after a grace period (at most 604800 s)."""
 
-    with _as_user(user_email) as uow:
+    with as_user(user_email) as uow:
         key = key_commands.revoke_key(
             uow,
-            key_id=_uuid(key_id, "KEY_ID"),
+            key_id=parse_uuid(key_id, "KEY_ID"),
             reason=reason,
             grace_seconds=grace_seconds,
         )
-    _emit(key, as_json, _key_line)
+    emit(key, as_json, _key_line)
 
 
 @keys.command("reactivate")
@@ -120,9 +122,9 @@ def keys_revoke(
 def keys_reactivate(key_id: str, user_email: str, as_json: bool) -> None:
     """Reactivate a revoked key (refused for compromised keys)."""
 
-    with _as_user(user_email) as uow:
-        key = key_commands.reactivate_key(uow, key_id=_uuid(key_id, "KEY_ID"))
-    _emit(key, as_json, _key_line)
+    with as_user(user_email) as uow:
+        key = key_commands.reactivate_key(uow, key_id=parse_uuid(key_id, "KEY_ID"))
+    emit(key, as_json, _key_line)
 
 
 @keys.command("rotate")
@@ -136,13 +138,13 @@ def keys_reactivate(key_id: str, user_email: str, as_json: bool) -> None:
 def keys_rotate(key_id: str, grace_seconds: int, user_email: str, as_json: bool) -> None:
     """Replace a key: a new one now, the old one revoked after the grace period."""
 
-    with _as_user(user_email) as uow:
+    with as_user(user_email) as uow:
         key = key_commands.rotate_key(
             uow,
-            key_id=_uuid(key_id, "KEY_ID"),
+            key_id=parse_uuid(key_id, "KEY_ID"),
             grace_seconds=grace_seconds,
         )
-    _emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
+    emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
 
 
 def _payload(payload: str | None, payload_file: Any) -> bytes:
@@ -192,15 +194,15 @@ def keys_sign(
     """Print the Standard Webhooks headers for a payload, signed by every active key."""
 
     body = _payload(payload, payload_file)
-    with _as_user(user_email) as uow:
+    with as_user(user_email) as uow:
         headers = signing.sign_payload(
             uow,
-            project_id=_uuid(project_id, "--project"),
+            project_id=parse_uuid(project_id, "--project"),
             payload=body,
             msg_id=msg_id,
             timestamp=timestamp,
         )
-    _emit(headers, as_json, lambda h: "\n".join(f"{k}: {v}" for k, v in h.items()))
+    emit(headers, as_json, lambda h: "\n".join(f"{k}: {v}" for k, v in h.items()))
 
 
 def _parse_headers(values: tuple[str, ...]) -> dict[str, str]:
@@ -239,14 +241,14 @@ def keys_verify(
 
     body = _payload(payload, payload_file)
     headers = _parse_headers(header_values)
-    with _as_user(user_email) as uow:
+    with as_user(user_email) as uow:
         key_id = signing.verify_payload(
             uow,
-            project_id=_uuid(project_id, "--project"),
+            project_id=parse_uuid(project_id, "--project"),
             payload=body,
             headers=headers,
         )
-    _emit(
+    emit(
         {"valid": True, "key_id": str(key_id)},
         as_json,
         lambda d: f"valid: signed by key {d['key_id']}",

@@ -7,7 +7,7 @@ import sys
 import click
 
 from meshkeys.cli import (
-    _emit,
+    emit,
     handles_errors,
     json_option,
     main,
@@ -84,4 +84,4 @@ def seed(count: int, project_name: str, owner: str, as_json: bool) -> None:
             progress=bar.update,
         )
     result = {"project_id": str(seeded.project_id), "keys": seeded.keys, "owner": seeded.owner}
-    _emit(result, as_json, lambda d: d["project_id"])
+    emit(result, as_json, lambda d: d["project_id"])
