@@ -2,7 +2,7 @@
 #   make run    create .venv, install, migrate the SQLite database, serve http://localhost:3000
 #   make test   install dev extras, check Chromium and PostgreSQL, then format, lint, mypy, unit,
 #               integration, coverage gate, e2e: each step its own process (see .ci/rings)
-#   make lint | test-unit | test-integration | test-e2e | clean | distclean | help
+#   make lint | test-unit | test-integration | test-security | test-e2e | clean | distclean | help
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -25,8 +25,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: help venv install install-dev run lint test test-unit test-integration test-e2e \
-	check-chromium check-postgres clean distclean
+.PHONY: help venv install install-dev run lint test test-unit test-integration test-security \
+	test-e2e check-chromium check-postgres clean distclean
 
 help:
 	@sed -n '2,5p' Makefile | sed 's/^# \{0,1\}//'
@@ -69,13 +69,16 @@ lint: $(STAMP_DEV)
 	.ci/rings format lint mypy
 
 test: $(STAMP_DEV) check-chromium check-postgres
-	.ci/rings format lint mypy unit integration coverage e2e
+	.ci/rings format lint mypy unit integration security coverage e2e
 
 test-unit: $(STAMP_DEV)
 	.ci/rings unit
 
 test-integration: $(STAMP_DEV) check-postgres
 	.ci/rings integration
+
+test-security: $(STAMP_DEV) check-postgres
+	.ci/rings security
 
 test-e2e: $(STAMP_DEV) check-chromium
 	.ci/rings e2e

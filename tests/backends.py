@@ -202,3 +202,23 @@ def api(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
         if backend == "postgres":
             engine.dispose()
             reset_caches()
+
+
+@pytest.fixture
+def empty_db(pg: PgServer) -> Iterator[str]:
+    name = f"meshkeys_empty_{secrets.token_hex(4)}"
+    url = create_database(pg, name)
+    yield url
+    drop_database(pg, name)
+
+
+@pytest.fixture
+def committed_db(pg: PgServer) -> Iterator[Engine]:
+    """A migrated database of its own whose commits are real (for multi-connection tests)."""
+    name = f"meshkeys_committed_{secrets.token_hex(4)}"
+    url = create_database(pg, name)
+    migrations.upgrade(url)
+    engine = make_engine(url, pool_size=10)
+    yield engine
+    engine.dispose()
+    drop_database(pg, name)
