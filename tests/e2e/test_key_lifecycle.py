@@ -133,6 +133,9 @@ def test_generate_revoke_reactivate_rotate_reveal_then_audit(page: Page, team, t
     expect(key_row(page, "production", "expiring")).to_have_count(1)
     expect(key_row(page, "production", "expiring")).to_contain_text("expires")
     expect(key_row(page, "production", "active")).to_have_count(1)
+    # The cards add up: a key in its grace period is expiring, not also active.
+    for label, count in (("Active", 1), ("Expiring", 1), ("Revoked", 0), ("Total", 2)):
+        expect(page.get_by_label(f"{label} keys")).to_have_text(f"{label}{count}")
 
     # Reveal the new key's secret again (owner), confirmed and audited.
     key_row(page, "production", "active").get_by_role("button", name="Reveal").click()

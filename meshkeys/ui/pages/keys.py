@@ -98,7 +98,7 @@ def totals() -> rx.Component:
             wrap="wrap",
         ),
         rx.cond(
-            KeysState.total_active > MAX_SIGNING_KEYS,
+            KeysState.signing_keys > MAX_SIGNING_KEYS,
             rx.callout(
                 f"Only the {MAX_SIGNING_KEYS} newest active keys sign and verify webhooks. "
                 "Revoke the keys your receivers no longer use.",

@@ -84,7 +84,10 @@ class KeysState(KeysetPager, SessionState):
     query: str = ""
     matching: int = 0
     # Totals by status, from the database.
+    # Active excludes the keys in a grace period (those are Expiring): the cards add up to Total.
     total_active: int = 0
+    # Every key that signs: active and expiring.
+    signing_keys: int = 0
     total_expiring: int = 0
     total_revoked: int = 0
     total_keys: int = 0
@@ -107,7 +110,8 @@ class KeysState(KeysetPager, SessionState):
         totals = page.totals
         self.rows = [to_row(k) for k in page.items]
         self.matching = page.total
-        self.total_active = totals.active
+        self.total_active = totals.active - totals.expiring
+        self.signing_keys = totals.active
         self.total_expiring = totals.expiring
         self.total_revoked = totals.revoked
         self.total_keys = totals.total
@@ -118,6 +122,7 @@ class KeysState(KeysetPager, SessionState):
         self.has_next = False
         self.matching = 0
         self.total_active = self.total_expiring = self.total_revoked = self.total_keys = 0
+        self.signing_keys = 0
 
     @rx.event
     def load(self):
