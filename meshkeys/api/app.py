@@ -5,13 +5,15 @@
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 import swagger_ui_bundle
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from meshkeys import logs
 from meshkeys.api.errors import install_error_handlers, use_error_body_for_422
@@ -101,8 +103,30 @@ def accept_socket_origins(sio) -> None:
     sio.eio.cors_allowed_origins = accepts
 
 
+# Paths that belong to the API, whatever follows: none of them is a page of the web app.
+API_PREFIXES = ("/keys", "/audit", "/webhooks", "/auth")
+ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _answer_unknown_api_paths(api: FastAPI) -> None:
+    """Below the real routes: an API path or method they do not serve answers the API's JSON
+    404 or 405 (with ``Allow``), instead of falling through to the web app mounted behind."""
+
+    def unknown(request: Request) -> NoReturn:
+        table = api.state.route_table
+        allowed = [route for route in table if route.matches(request.scope)[0] != Match.NONE]
+        raise HTTPException(405 if allowed else 404)
+
+    for prefix in API_PREFIXES:
+        for path in (prefix, prefix + "/{rest:path}"):
+            api.add_api_route(
+                path, unknown, methods=ALL_METHODS, include_in_schema=False, response_model=None
+            )
+
+
 def mount_api(reflex_asgi) -> FastAPI:
     """``api_transformer`` for ``rx.App``: our routes first, then everything Reflex serves."""
     api = create_api()
+    _answer_unknown_api_paths(api)
     api.mount("", reflex_asgi)
     return api

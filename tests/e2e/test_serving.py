@@ -128,3 +128,27 @@ def test_no_page_requests_a_missing_asset(browser, app, owner):
         f"{icon} (the page's icon): HTTP {status}" for icon, status in icons if status >= 400
     ]
     assert failures == [], "\n".join(failures)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("GET", "/keys/0b6f4c1e-0000-4000-8000-000000000000/revoke", 405, "POST"),
+        ("POST", "/keys", 405, "GET"),
+        ("DELETE", "/keys/0b6f4c1e-0000-4000-8000-000000000000", 405, "GET"),
+        ("GET", "/keys/a/b/c", 404, None),
+    ],
+)
+def test_api_paths_the_api_does_not_serve_answer_json_not_the_web_page(
+    app, method: str, path: str, status: int, allow: str | None
+):
+    netloc = urlsplit(app.url).netloc
+    connection = http.client.HTTPConnection(netloc, timeout=10)
+    connection.request(method, path)
+    answer = connection.getresponse()
+    body = answer.read().decode()
+    connection.close()
+    assert answer.status == status, body
+    assert answer.getheader("content-type", "").startswith("application/json"), body
+    assert answer.getheader("allow") == allow
+    assert '"detail"' in body

@@ -210,3 +210,31 @@ def test_hsts_only_over_https_and_nosniff_always(db_path):
     assert proxied.headers["strict-transport-security"].startswith("max-age=31536000")
     direct = TestClient(create_api(), base_url="https://testserver").get("/health")
     assert "strict-transport-security" in direct.headers
+
+
+def test_unknown_api_paths_and_methods_answer_json_even_with_the_web_app_mounted(db_path):
+    """Under `make run` the web app is mounted behind the API: an API path it does not know must
+    still answer the API's JSON, never the web page's HTML 404 or a plain-text 405."""
+    web = Starlette(
+        routes=[
+            Route(
+                "/{path:path}",
+                lambda request: PlainTextResponse("<html>page</html>", status_code=404),
+                methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            )
+        ]
+    )
+    client = TestClient(mount_api(web))
+    key = "0b6f4c1e-0000-4000-8000-000000000000"
+    unknown = client.get(f"/keys/{key}/revoke")
+    assert unknown.status_code == 405 and unknown.headers["allow"] == "POST"
+    assert "POST" in unknown.json()["detail"]
+    listed = client.post("/keys")
+    assert listed.status_code == 405 and listed.headers["allow"] == "GET"
+    deleted = client.delete(f"/keys/{key}")
+    assert deleted.status_code == 405 and deleted.headers["allow"] == "GET"
+    for path in ("/keys/a/b/c", "/audit/nothing", "/webhooks/none", "/auth/nothing"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert answer.json()["detail"].startswith("No such endpoint"), path
+    assert client.get("/projects/x/keys").text == "<html>page</html>"  # pages stay the web app's
