@@ -82,6 +82,16 @@ def test_viewer_sees_the_keys_without_change_buttons(page: Page, team):
         expect(page.get_by_role("button", name=name)).to_have_count(0)
     expect(page.get_by_role("columnheader", name="Actions")).to_have_count(0)
     expect(page.get_by_text("An owner or admin of this project can generate")).to_have_count(0)
+    # ...and is told why (issue 9, defect 14).
+    expect(page.get_by_label("Why there are no key actions")).to_contain_text(
+        "viewers can't change keys"
+    )
+
+
+def test_an_admin_is_not_told_they_are_a_viewer(page: Page, team):
+    sign_in(page, team.owner.email)
+    expect(page.get_by_role("button", name="Generate key")).to_be_visible()
+    expect(page.get_by_label("Why there are no key actions")).to_have_count(0)
 
 
 def test_forged_events_from_a_viewer_are_refused_by_the_services(page: Page, team):

@@ -58,6 +58,9 @@ def test_create_a_project_and_manage_its_members(page: Page, team):
 
     billing.get_by_role("button", name="Members").click()
     expect(page.get_by_role("heading", name="Members of Billing")).to_be_visible()
+    hint = page.get_by_text("People must have a meshkeys account first")
+    expect(hint).to_be_visible()
+    assert "`" not in hint.inner_text()  # plain words, not markdown shown as is
     page.get_by_label("Member email").fill("newcomer@example.com")
     page.get_by_role("button", name="Add member").click()
     expect(page.get_by_text("newcomer@example.com added as viewer.")).to_be_visible()
@@ -106,6 +109,8 @@ def test_api_token_is_shown_once_listed_and_revoked(page: Page, team):
     page.get_by_role("button", name="Create", exact=True).click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_contain_text("it will not be shown again")
+    expect(dialog).to_contain_text("shows its first 7 characters")
+    expect(dialog).not_to_contain_text("last 4")
     token = dialog.locator("#shown-secret").inner_text().strip()
     assert token.startswith("mk_")
     with services_session() as s:

@@ -6,16 +6,27 @@ import reflex as rx
 
 from meshkeys.ui.state.secret import SHOWN_SECRET, SHOWN_SECRET_FILENAME, SHOWN_SECRET_TITLE
 
+# What the dialog says about seeing the value again: true for each kind of secret.
+AFTERWARDS = {
+    "secret": (
+        "Copy the secret now and store it safely. Afterwards the keys list shows only its last 4 "
+        "characters; an owner or admin can reveal it again, and every reveal is recorded in the "
+        "audit log."
+    ),
+    "token": (
+        "Copy the token now and store it safely: it will not be shown again. meshkeys keeps only "
+        "its hash; the tokens list shows its first 7 characters to tell tokens apart."
+    ),
+}
+
 
 def secret_dialog(what: str = "secret") -> rx.Component:
+    """The dialog for a key's secret (``what="secret"``) or a new API token (``"token"``)."""
     secret = SHOWN_SECRET.value
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(SHOWN_SECRET_TITLE.value),
-            rx.dialog.description(
-                f"Copy the {what} now and store it safely: it will not be shown again.",
-                size="2",
-            ),
+            rx.dialog.description(AFTERWARDS[what], size="2"),
             rx.vstack(
                 rx.code(
                     secret,
@@ -25,13 +36,6 @@ def secret_dialog(what: str = "secret") -> rx.Component:
                     style={"word_break": "break-all", "user_select": "all"},
                     width="100%",
                     padding="8px",
-                ),
-                rx.callout(
-                    f"This is the only time the full {what} is displayed. "
-                    "Afterwards only its last 4 characters are shown.",
-                    icon="triangle-alert",
-                    color_scheme="amber",
-                    size="1",
                 ),
                 rx.hstack(
                     rx.button(

@@ -314,6 +314,18 @@ def dialogs() -> rx.Component:
 def keys_page() -> rx.Component:
     return page_frame(
         totals(),
+        rx.cond(
+            KeysState.role == "viewer",
+            rx.callout(
+                "You are a viewer of this project: viewers can't change keys. Ask an owner for "
+                "the admin role to generate, rotate, revoke or reactivate keys.",
+                icon="eye",
+                color_scheme="gray",
+                size="1",
+                role="note",
+                aria_label="Why there are no key actions",
+            ),
+        ),
         toolbar(),
         rx.cond(
             KeysState.rows.length() > 0,

@@ -133,7 +133,8 @@ def members_panel() -> rx.Component:
                 ),
             ),
             rx.text(
-                "People must have a meshkeys account first (`meshkeys user create EMAIL`).",
+                "People must have a meshkeys account first: an administrator creates it with "
+                "meshkeys user create EMAIL.",
                 size="1",
                 color_scheme="gray",
             ),
