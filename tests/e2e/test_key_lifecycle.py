@@ -15,7 +15,7 @@ from playwright.sync_api import Locator, Page, expect
 from sqlmodel import select
 
 from meshkeys.models import AuditEvent, SignatureKey
-from meshkeys.services import history, keys
+from meshkeys.services import history, key_commands, keys
 from tests.e2e.support import (
     audit_url,
     goto,
@@ -25,6 +25,7 @@ from tests.e2e.support import (
     services_session,
     sign_in,
 )
+from tests.helpers import call
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 # The README's screenshots are refreshed on request only, so that test runs leave the tree clean:
@@ -240,3 +241,29 @@ def test_keys_page_reachable_from_the_project_switcher(page: Page, team):
     expect(page.get_by_label("Total keys")).to_be_visible()
     # A handful of active keys: no warning about the signing limit.
     expect(page.get_by_text("newest active keys sign and verify")).to_have_count(0)
+
+
+def test_compromised_keys_offer_no_reactivate_and_a_refusal_closes_the_dialog(page: Page):
+    """Issue 9, defect 5: the table shows why a key was revoked; a compromised key offers no
+    Reactivate; a confirm dialog whose action is refused closes and shows the key as it is."""
+    team = make_team("refusal")
+    leaked = call(key_commands.generate_key, team.owner, project_id=team.project_id, name="leaked")
+    call(key_commands.revoke_key, team.owner, key_id=leaked.id, reason="compromised")
+    old = call(key_commands.generate_key, team.owner, project_id=team.project_id, name="old")
+    call(key_commands.revoke_key, team.owner, key_id=old.id, reason="retired")
+    sign_in(page, team.owner.email)
+    goto(page, keys_url(team.project_id))
+
+    leaked_row = key_row(page, "leaked", "revoked")
+    expect(leaked_row).to_contain_text("(compromised)")
+    expect(leaked_row.get_by_role("button", name="Reactivate")).to_have_count(0)
+    old_row = key_row(page, "old", "revoked")
+    expect(old_row).to_contain_text("(retired)")
+
+    old_row.get_by_role("button", name="Reactivate").click()
+    expect(page.get_by_role("dialog")).to_contain_text("Reactivate key old")
+    call(key_commands.reactivate_key, team.owner, key_id=old.id)  # someone else, meanwhile
+    page.get_by_role("button", name="Reactivate key").click()
+    expect(page.get_by_text("Key 'old' is already active")).to_be_visible()
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    expect(key_row(page, "old", "active")).to_have_count(1)

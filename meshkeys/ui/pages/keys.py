@@ -64,7 +64,7 @@ def key_row(row: KeyRow) -> rx.Component:
                         _row_button("Revoke", "revoke", row, color_scheme="red"),
                     ),
                     rx.cond(
-                        row.status != "active",
+                        (row.status != "active") & (row.reason != "compromised"),
                         _row_button("Reactivate", "reactivate", row, color_scheme="green"),
                     ),
                     _row_button("Reveal", "reveal", row, color_scheme="gray"),

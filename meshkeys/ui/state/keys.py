@@ -9,16 +9,19 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import reflex as rx
 
 from meshkeys.models import KeyPublic, KeyStatus, KeyWithSecret, RevokeReason
 from meshkeys.services import key_commands, key_queries
-from meshkeys.services.errors import InvalidInput
+from meshkeys.services.errors import Conflict, InvalidInput
 from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
 from meshkeys.ui.state.paging import KeysetPager
 from meshkeys.ui.state.secret import show_secret
 from meshkeys.ui.state.session import SessionState, fmt_time
+
+T = TypeVar("T")
 
 PAGE_SIZE = 50
 GRACE_CHOICES = {"0": "Now", "3600": "In 1 hour", "86400": "In 24 hours", "604800": "In 7 days"}
@@ -44,6 +47,8 @@ def to_row(key: KeyPublic) -> KeyRow:
         status, ended = "expiring", f"expires {fmt_time(key.expires_at)}"
     elif key.status == KeyStatus.REVOKED:
         status, ended = "revoked", f"revoked {fmt_time(key.revoked_at or key.expires_at)}"
+    if key.revoke_reason is not None and status != "active":
+        ended = f"{ended} ({key.revoke_reason})"
     else:
         status, ended = "active", ""
     return KeyRow(
@@ -180,6 +185,15 @@ class KeysState(KeysetPager, SessionState):
         self.close_dialog()
         reload()
 
+    def _on_key(self, fn: Callable[..., T], **kwargs: Any) -> T:
+        """A key command from a confirm dialog. When it is refused because the key changed
+        meanwhile (Conflict), the dialog closes and the table shows the key as it now is."""
+        try:
+            return self._call(fn, **kwargs)
+        except Conflict:
+            self._then(self._reload)
+            raise
+
     # ------------------------------------------------------------ actions
 
     @rx.event
@@ -207,7 +221,7 @@ class KeysState(KeysetPager, SessionState):
         reason = str(form.get("reason", "") or "retired")
 
         def work() -> KeyPublic:
-            key = self._call(
+            key = self._on_key(
                 key_commands.revoke_key,
                 key_id=_key_id(form),
                 reason=reason,
@@ -227,7 +241,7 @@ class KeysState(KeysetPager, SessionState):
     @rx.event
     def reactivate(self, form: dict):
         def work() -> KeyPublic:
-            key = self._call(key_commands.reactivate_key, key_id=_key_id(form))
+            key = self._on_key(key_commands.reactivate_key, key_id=_key_id(form))
             self._then(self._reload)
             return key
 
@@ -238,7 +252,7 @@ class KeysState(KeysetPager, SessionState):
     @rx.event
     def rotate(self, form: dict):
         def work() -> KeyWithSecret:
-            key = self._call(
+            key = self._on_key(
                 key_commands.rotate_key,
                 key_id=_key_id(form),
                 grace_seconds=_grace(form, DEFAULT_ROTATION_GRACE_SECONDS),
@@ -262,7 +276,7 @@ class KeysState(KeysetPager, SessionState):
     @rx.event
     def reveal(self, form: dict):
         def work() -> KeyWithSecret:
-            key = self._call(key_commands.reveal_key, key_id=_key_id(form))
+            key = self._on_key(key_commands.reveal_key, key_id=_key_id(form))
             self.close_dialog()
             return key
 
