@@ -15,7 +15,7 @@ from playwright.sync_api import Locator, Page, expect
 from sqlmodel import select
 
 from meshkeys.models import AuditEvent, SignatureKey
-from meshkeys.services import history, key_commands, keys
+from meshkeys.services import history, key_commands, key_queries, keys
 from tests.e2e.support import (
     audit_url,
     goto,
@@ -267,3 +267,28 @@ def test_compromised_keys_offer_no_reactivate_and_a_refusal_closes_the_dialog(pa
     expect(page.get_by_text("Key 'old' is already active")).to_be_visible()
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(key_row(page, "old", "active")).to_have_count(1)
+
+
+def test_a_double_click_acts_once(page: Page):
+    """Issue 9, defect 3: double-clicking Generate makes one key (and shows its secret);
+    double-clicking "Revoke key" revokes once, with no "already revoked" after the success."""
+    team = make_team("double")
+    sign_in(page, team.owner.email)
+    goto(page, keys_url(team.project_id))
+    page.get_by_role("button", name="Generate key").click()
+    page.get_by_label("Name").fill("twice")
+    page.get_by_role("button", name="Generate", exact=True).dblclick()
+    secret = read_secret_dialog(page)
+    close_secret_dialog(page, secret)
+    expect(key_row(page, "twice", "active")).to_have_count(1)
+    listed = call(key_queries.list_keys, team.owner, project_id=team.project_id)
+    assert [k.name for k in listed.items] == ["twice"]
+
+    key_row(page, "twice", "active").get_by_role("button", name="Revoke").click()
+    page.get_by_role("button", name="Revoke key").dblclick()
+    expect(key_row(page, "twice", "revoked")).to_have_count(1)
+    expect(page.get_by_text("Key 'twice' revoked (retired)")).to_be_visible()
+    page.wait_for_timeout(1000)  # the second click's answer, if there were one, has arrived
+    expect(page.get_by_text("already revoked")).to_have_count(0)
+    revoked = call(history.list_events, team.owner, project_id=team.project_id)
+    assert [e.action for e in revoked.items].count("key.revoked") == 1

@@ -185,6 +185,14 @@ class KeysState(KeysetPager, SessionState):
         self.close_dialog()
         reload()
 
+    def _confirming(self, kind: str, form: dict) -> bool:
+        """Whether this submit confirms the dialog that is open. A second click of the same
+        button (a double-click) arrives after the first one closed the dialog: it is ignored,
+        so it neither repeats the action nor reports a refusal of its own."""
+        if self.dialog != kind:
+            return False
+        return kind == "generate" or str(form.get("key_id", "")) == self.target_id
+
     def _on_key(self, fn: Callable[..., T], **kwargs: Any) -> T:
         """A key command from a confirm dialog. When it is refused because the key changed
         meanwhile (Conflict), the dialog closes and the table shows the key as it now is."""
@@ -198,6 +206,9 @@ class KeysState(KeysetPager, SessionState):
 
     @rx.event
     def generate(self, form: dict):
+        if not self._confirming("generate", form):
+            return
+
         def work() -> KeyWithSecret:
             key = self._call(
                 key_commands.generate_key,
@@ -218,6 +229,8 @@ class KeysState(KeysetPager, SessionState):
 
     @rx.event
     def revoke(self, form: dict):
+        if not self._confirming("revoke", form):
+            return
         reason = str(form.get("reason", "") or "retired")
 
         def work() -> KeyPublic:
@@ -240,6 +253,9 @@ class KeysState(KeysetPager, SessionState):
 
     @rx.event
     def reactivate(self, form: dict):
+        if not self._confirming("reactivate", form):
+            return
+
         def work() -> KeyPublic:
             key = self._on_key(key_commands.reactivate_key, key_id=_key_id(form))
             self._then(self._reload)
@@ -251,6 +267,9 @@ class KeysState(KeysetPager, SessionState):
 
     @rx.event
     def rotate(self, form: dict):
+        if not self._confirming("rotate", form):
+            return
+
         def work() -> KeyWithSecret:
             key = self._on_key(
                 key_commands.rotate_key,
@@ -275,6 +294,9 @@ class KeysState(KeysetPager, SessionState):
 
     @rx.event
     def reveal(self, form: dict):
+        if not self._confirming("reveal", form):
+            return
+
         def work() -> KeyWithSecret:
             key = self._on_key(key_commands.reveal_key, key_id=_key_id(form))
             self.close_dialog()

@@ -84,6 +84,9 @@ class ProjectsState(SessionState):
 
     @rx.event
     def create(self, form: dict):
+        if not self.creating:  # a second click of the same submit (double-click): ignored
+            return
+
         def work():
             project = self._call(projects.create_project, name=str(form.get("name", "")))
             self._load_nav(project=False)

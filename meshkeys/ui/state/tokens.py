@@ -50,6 +50,9 @@ class TokensState(SessionState):
 
     @rx.event
     def create(self, form: dict):
+        if not self.creating:  # a second click of the same submit (double-click): ignored
+            return
+
         def work():
             token = self._call(auth.create_api_token, name=str(form.get("name", "")))
             self._reload()
@@ -80,6 +83,9 @@ class TokensState(SessionState):
 
     @rx.event
     def revoke(self):
+        if not self.revoke_id:  # the confirm was already answered (double-click): ignored
+            return
+
         def work():
             try:
                 token_id = uuid.UUID(self.revoke_id)
