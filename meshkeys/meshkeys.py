@@ -7,11 +7,13 @@ from meshkeys.api.app import accept_socket_origins, mount_api
 from meshkeys.ui.pages.audit import audit_page
 from meshkeys.ui.pages.keys import keys_page
 from meshkeys.ui.pages.login import login_page
+from meshkeys.ui.pages.not_found import not_found_page
 from meshkeys.ui.pages.projects import projects_page
 from meshkeys.ui.pages.tokens import tokens_page
 from meshkeys.ui.state.audit import AuditState
 from meshkeys.ui.state.keys import KeysState
 from meshkeys.ui.state.login import LoginState
+from meshkeys.ui.state.not_found import NotFoundState
 from meshkeys.ui.state.projects import ProjectsState
 from meshkeys.ui.state.session import SessionState
 from meshkeys.ui.state.tokens import TokensState
@@ -34,4 +36,7 @@ app.add_page(
 )
 app.add_page(
     tokens_page, route="/settings/tokens", title="API tokens · meshkeys", on_load=TokensState.load
+)
+app.add_page(
+    not_found_page, route="404", title="Page not found · meshkeys", on_load=NotFoundState.load
 )
