@@ -69,6 +69,11 @@ def secret_dialog(what: str = "secret") -> rx.Component:
                 padding_top="12px",
             ),
             max_width="560px",
+            # A secret shown once must not vanish by accident: only "Done" closes the dialog,
+            # not Escape nor a click beside it.
+            on_escape_key_down=rx.prevent_default,
+            on_pointer_down_outside=rx.prevent_default,
+            on_interact_outside=rx.prevent_default,
         ),
         open=secret != "",
         on_open_change=SHOWN_SECRET.set_value(""),
