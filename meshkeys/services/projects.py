@@ -41,8 +41,24 @@ def _add_project(uow: UnitOfWork, *, name: str) -> ProjectPublic:
 
 
 def create_project(uow: UnitOfWork, *, name: str) -> ProjectPublic:
-    """Create a project with the acting user as its owner."""
-    project = _add_project(uow, name=clean_name(name, what="project"))
+    """Create a project with the acting user as its owner.
+
+    Names are unique among the projects a user belongs to (case-insensitive), so the project
+    switcher never shows two entries that read the same.
+    """
+    name = clean_name(name, what="project")
+    uow.serialize(f"meshkeys.projects-of:{uow.actor.user_id}")
+    taken = uow.session.exec(
+        select(Project.id)
+        .join(Membership, col(Membership.project_id) == Project.id)
+        .where(
+            col(Membership.user_id) == uow.actor.user_id,
+            sa.func.lower(col(Project.name)) == name.lower(),
+        )
+    ).first()
+    if taken is not None:
+        raise Conflict(f"You already have a project named '{name}'. Choose another name.")
+    project = _add_project(uow, name=name)
     uow.commit()
     return project
 

@@ -55,6 +55,13 @@ def test_create_a_project_and_manage_its_members(page: Page, team):
     expect(page.get_by_text("Project 'Billing' created")).to_be_visible()
     billing = page.get_by_role("row", name="Billing")
     expect(billing).to_contain_text("owner")
+    # A second "billing" would read the same in the switcher: refused (issue 9, defect 11).
+    page.get_by_role("button", name="New project").click()
+    page.get_by_label("Name").fill("billing")
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_text("You already have a project named 'billing'")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("row", name="Billing")).to_have_count(1)
 
     billing.get_by_role("button", name="Members").click()
     expect(page.get_by_role("heading", name="Members of Billing")).to_be_visible()

@@ -218,3 +218,13 @@ def test_project_and_token_names_refuse_control_characters(uow, session, name):
         projects.create_project(uow(actor), name=name)
     with pytest.raises(InvalidInput):
         auth.create_api_token(uow(actor), name=name)
+
+
+def test_a_user_cannot_have_two_projects_that_read_the_same(uow, world):
+    with pytest.raises(Conflict, match="already have a project named"):
+        projects.create_project(uow(world.owner), name=" payments ")  # "Payments" exists
+    # The same name is fine for someone who is not a member of the first one.
+    other = projects.create_project(uow(world.outsider), name="Payments")
+    assert other.name == "Payments"
+    names = [p.name for p in projects.list_projects(uow(world.owner))]
+    assert names.count("Payments") == 1
