@@ -44,3 +44,19 @@ def session_digest(value: str | None) -> str | None:
     if value and value.startswith(DIGEST_PREFIX):
         return value[len(DIGEST_PREFIX) :]
     return None
+
+
+def safe_next(path: str | None, default: str = "/") -> str:
+    """Where the browser may go after signing in: a path of this site only.
+
+    Refused (``default`` instead): anything that is not a plain absolute path, e.g. another
+    site (``https://evil.example``, ``//evil.example``, ``/\\evil.example``), a scheme
+    (``javascript:``), control characters, or the sign-in page itself.
+    """
+    if not path or len(path) > 2000 or not path.startswith("/"):
+        return default
+    if path[1:2] in ("/", "\\") or any(ord(c) < 33 or ord(c) == 127 for c in path):
+        return default
+    if "\\" in path or path.split("?")[0].rstrip("/") in ("/login", "/auth/login"):
+        return default
+    return path

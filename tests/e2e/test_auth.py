@@ -14,6 +14,7 @@ from sqlmodel import select
 
 from meshkeys.models import AuditEvent, Project, UserSession
 from meshkeys.services import auth
+from tests.e2e.apprunner import wait_for_hydration
 from tests.e2e.support import PASSWORD, goto, new_context, services_session, sign_in
 from tests.helpers import call
 
@@ -107,7 +108,7 @@ def test_sign_in_then_sign_out_ends_the_session(page: Page, app):
     # Replaying the old cookie gets nothing: the page sends the browser back to /login.
     page.context.add_cookies([{"name": "meshkeys_session", "value": token, "url": app.url}])
     page.goto("/projects")
-    page.wait_for_url(re.compile(r"/login/?$"))
+    page.wait_for_url(re.compile(r"/login/?\?next=%2Fprojects(%2F)?$"))
     expect(page.get_by_role("heading", name="Sign in to meshkeys")).to_be_visible()
 
 
@@ -123,8 +124,29 @@ def test_sign_in_then_sign_out_ends_the_session(page: Page, app):
 )
 def test_every_page_but_login_needs_a_session(page: Page, path: str):
     page.goto(path)
-    page.wait_for_url(re.compile(r"/login/?$"))
+    page.wait_for_url(re.compile(r"/login/?(\?next=[^&]+)?$"))
     expect(page.get_by_role("heading", name="Sign in to meshkeys")).to_be_visible()
+
+
+def test_sign_in_returns_to_the_page_that_was_asked_for(page: Page):
+    """Issue 9, defect 9: sign-in remembers the page; only a path of this site is followed."""
+    page.goto("/settings/tokens")
+    page.wait_for_url(re.compile(r"/login/?\?next=%2Fsettings%2Ftokens(%2F)?$"))
+    wait_for_hydration(page)
+    page.get_by_label("Email").fill(ADMIN)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/settings/tokens/?$"))
+    expect(page.get_by_role("heading", name="API tokens")).to_be_visible()
+
+
+def test_sign_in_never_follows_a_next_to_another_site(page: Page):
+    page.goto("/login?next=//evil.example/phish")
+    wait_for_hydration(page)
+    page.get_by_label("Email").fill(ADMIN)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/projects/[0-9a-f-]{36}/keys/?$"))  # home, on this site
 
 
 def test_the_state_store_never_holds_the_session_token(page: Page, app):

@@ -133,3 +133,17 @@ def test_sessions_resolve_by_digest(db_path):
     assert call(auth.actor_for_session_digest, digest=hash_token(token)).email == "a@example.com"
     assert call(auth.actor_for_session_digest, digest=hash_token(hash_token(token))) is None
     assert call(auth.actor_for_session_digest, digest="short") is None
+
+
+def test_sign_in_returns_to_the_page_asked_for_but_never_to_another_site(db_path):
+    client = _client()
+    made = client.post(
+        "/auth/setup", json={"email": "a@example.com", "password": PASSWORD, "project_name": "P"}
+    )
+    assert made.status_code == 201
+    body = {"email": "a@example.com", "password": PASSWORD}
+    back = client.post("/auth/login", json={**body, "next": "/settings/tokens"})
+    assert back.status_code == 200 and back.json()["next"] == "/settings/tokens"
+    for evil in ("https://evil.example", "//evil.example", "/\\evil.example"):
+        answer = client.post("/auth/login", json={**body, "next": evil})
+        assert answer.status_code == 200 and answer.json()["next"] == "/", evil

@@ -35,6 +35,7 @@ from meshkeys.web_session import (
     REFLEX_EVENT_PATH,
     SESSION_COOKIE,
     digest_cookie_header,
+    safe_next,
     session_digest,
 )
 
@@ -73,6 +74,8 @@ router = APIRouter(prefix="/auth", tags=["browser session"])
 class LoginBody(BaseModel):
     email: str = Field(max_length=320)
     password: str = Field(max_length=1024)
+    # The page that was asked for before signing in; only a path of this site is followed.
+    next: str | None = Field(default=None, max_length=2000)
 
 
 class SetupBody(LoginBody):
@@ -144,7 +147,7 @@ def login(body: LoginBody, request: Request) -> JSONResponse:
         return _error(429, exc.message, {"Retry-After": str(exc.retry_after)})
     except Unauthenticated as exc:
         return _error(401, exc.message)
-    response = JSONResponse({"email": actor.email, "next": "/"})
+    response = JSONResponse({"email": actor.email, "next": safe_next(body.next)})
     return _with_cookie(response, request, token)
 
 

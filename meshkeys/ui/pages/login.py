@@ -58,6 +58,7 @@ def sign_in_form() -> rx.Component:
         rx.heading("Sign in to meshkeys", size="6"),
         _field("Email", "email", "email", auto_complete="username"),
         _field("Password", "password", "password", auto_complete="current-password"),
+        rx.el.input(type="hidden", name="next", value=LoginState.next_path),
     )
 
 

@@ -14,12 +14,15 @@ import reflex as rx
 from meshkeys.services import auth
 from meshkeys.services.uow import UnitOfWork
 from meshkeys.ui.state.session import SessionState
+from meshkeys.web_session import safe_next
 
 
 class LoginState(SessionState):
     needs_setup: bool = False
     checked: bool = False
     error: str = ""
+    # The page asked for before signing in (a path of this site only), posted with the form.
+    next_path: str = ""
 
     @rx.event
     def load(self):
@@ -30,8 +33,9 @@ class LoginState(SessionState):
             digest = self._session_token()
             signed_in = auth.actor_for_session_digest(uow, digest=digest) is not None
         self.checked = True
+        self.next_path = safe_next(self.router.url.query_parameters.get("next"), default="")
         if signed_in and not self.needs_setup:
-            return rx.redirect("/")
+            return rx.redirect(self.next_path or "/")
         return None
 
     @rx.event

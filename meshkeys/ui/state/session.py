@@ -13,6 +13,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import reflex as rx
 
@@ -20,7 +21,7 @@ from meshkeys.services import auth, projects
 from meshkeys.services.context import RequestInfo
 from meshkeys.services.errors import DomainError, NotFound
 from meshkeys.services.uow import UnitOfWork
-from meshkeys.web_session import SESSION_COOKIE, parse_cookie, session_digest
+from meshkeys.web_session import SESSION_COOKIE, parse_cookie, safe_next, session_digest
 
 T = TypeVar("T")
 
@@ -95,12 +96,19 @@ class SessionState(rx.State):
                 "Project not found, or you are not a member of it. Ask an owner to add you."
             ) from None
 
+    def _login_url(self) -> str:
+        """/login, remembering the page that was asked for (sign-in returns there)."""
+        url = self.router.url
+        asked = safe_next(url.path + (f"?{url.query}" if url.query else ""), default="")
+        return f"/login?next={quote(asked, safe='')}" if asked not in ("", "/") else "/login"
+
     def _failed(self, exc: Exception) -> Any:
         """The events that tell the user what went wrong (and send signed-out users to /login)."""
         if isinstance(exc, SignedOut):
+            to_login = rx.redirect(self._login_url())
             if not self._session_token():  # never signed in: no need to explain
-                return rx.redirect("/login")
-            return [rx.toast.error(SIGNED_OUT_MESSAGE), rx.redirect("/login")]
+                return to_login
+            return [rx.toast.error(SIGNED_OUT_MESSAGE), to_login]
         if isinstance(exc, DomainError):
             return rx.toast.error(exc.message)
         raise exc
