@@ -8,6 +8,7 @@ import reflex as rx
 from reflex.vars import Var
 
 from meshkeys.ui.components.layout import field_label
+from meshkeys.ui.components.text import WRAP_ANYWHERE
 
 
 def page_buttons(state: Any) -> list[rx.Component]:
@@ -44,7 +45,7 @@ def confirm_alert(
     """A destructive confirmation: Cancel, or the red ``confirm`` button."""
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
-            rx.alert_dialog.title(title),
+            rx.alert_dialog.title(title, style=WRAP_ANYWHERE),
             rx.alert_dialog.description(description, size="2"),
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
@@ -76,7 +77,7 @@ def name_dialog(
     return rx.dialog.root(
         rx.dialog.trigger(rx.button(rx.icon("plus", size=16), trigger)),
         rx.dialog.content(
-            rx.dialog.title(title),
+            rx.dialog.title(title, style=WRAP_ANYWHERE),
             rx.dialog.description(description, size="2"),
             rx.form(
                 rx.vstack(

@@ -6,6 +6,7 @@ import reflex as rx
 from reflex.vars import Var
 from reflex_base.vars.base import VarData
 
+from meshkeys.ui.components.text import WRAP_ANYWHERE, clipped
 from meshkeys.ui.state.session import ProjectItem, SessionState
 
 # The backend's base URL as the frontend computes it (same host as the page in production).
@@ -81,7 +82,9 @@ def _nav_link(label: str, icon: str, href: str | Var) -> rx.Component:
 def project_switcher() -> rx.Component:
     def item(p: ProjectItem) -> rx.Component:
         return rx.menu.item(
-            rx.hstack(rx.text(p.name), rx.badge(p.role, variant="soft", size="1"), spacing="2"),
+            rx.hstack(
+                clipped(p.name, "260px"), rx.badge(p.role, variant="soft", size="1"), spacing="2"
+            ),
             on_click=SessionState.switch_project(p.id),
         )
 
@@ -89,10 +92,13 @@ def project_switcher() -> rx.Component:
         rx.menu.trigger(
             rx.button(
                 rx.icon("folder-key", size=16),
-                rx.cond(
-                    SessionState.current_project_name != "",
-                    SessionState.current_project_name,
-                    "Choose a project",
+                clipped(
+                    rx.cond(
+                        SessionState.current_project_name != "",
+                        SessionState.current_project_name,
+                        "Choose a project",
+                    ),
+                    ["110px", "160px", "280px"],
                 ),
                 rx.icon("chevron-down", size=14),
                 variant="soft",
@@ -155,14 +161,21 @@ def top_bar() -> rx.Component:
     return rx.hstack(
         project_switcher(),
         rx.spacer(),
-        rx.text(SessionState.user_email, size="2", color_scheme="gray"),
+        clipped(
+            SessionState.user_email,
+            "240px",
+            size="2",
+            color_scheme="gray",
+            display=["none", "none", "block"],
+        ),
         rx.color_mode.button(aria_label="Toggle dark mode", variant="ghost"),
         sign_out_button(),
         align="center",
         spacing="3",
-        padding="12px 20px",
+        padding=["8px 12px", "12px 20px"],
         border_bottom=f"1px solid {rx.color('gray', 5)}",
         width="100%",
+        min_width="0",
     )
 
 
@@ -178,7 +191,7 @@ def not_found_notice() -> rx.Component:
 def page_frame(
     *children: rx.Component, title: str | Var, project_page: bool = False
 ) -> rx.Component:
-    body: list[rx.Component] = [rx.heading(title, size="6")]
+    body: list[rx.Component] = [rx.heading(title, size="6", style=WRAP_ANYWHERE)]
     if project_page:
         body.append(
             rx.cond(SessionState.not_found != "", not_found_notice(), rx.fragment(*children))
@@ -190,9 +203,17 @@ def page_frame(
         sidebar(),
         rx.vstack(
             top_bar(),
-            rx.vstack(*body, spacing="4", padding="20px", width="100%", max_width="1280px"),
+            rx.vstack(
+                *body,
+                spacing="4",
+                padding=["12px", "20px"],
+                width="100%",
+                max_width="1280px",
+                min_width="0",
+            ),
             spacing="0",
             width="100%",
+            min_width="0",
             align="stretch",
         ),
         spacing="0",

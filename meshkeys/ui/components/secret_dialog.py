@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from meshkeys.ui.components.text import WRAP_ANYWHERE
 from meshkeys.ui.state.secret import SHOWN_SECRET, SHOWN_SECRET_FILENAME, SHOWN_SECRET_TITLE
 
 # What the dialog says about seeing the value again: true for each kind of secret.
@@ -25,7 +26,7 @@ def secret_dialog(what: str = "secret") -> rx.Component:
     secret = SHOWN_SECRET.value
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title(SHOWN_SECRET_TITLE.value),
+            rx.dialog.title(SHOWN_SECRET_TITLE.value, style=WRAP_ANYWHERE),
             rx.dialog.description(AFTERWARDS[what], size="2"),
             rx.vstack(
                 rx.code(

@@ -7,6 +7,7 @@ import reflex as rx
 from meshkeys.services import audit
 from meshkeys.ui.components.common import labelled_select, page_buttons
 from meshkeys.ui.components.layout import empty_state, page_frame
+from meshkeys.ui.components.text import clipped
 from meshkeys.ui.state.audit import CHART_SERIES, AuditState, EventRow
 
 SERIES_COLORS = {
@@ -134,7 +135,7 @@ def event_row(row: EventRow) -> rx.Component:
             rx.cond(
                 row.key_id != "",
                 rx.vstack(
-                    rx.text(row.key_name, size="1"),
+                    clipped(row.key_name, "200px", size="1"),
                     rx.code(row.key_short, size="1", title=row.key_id),
                     spacing="0",
                 ),

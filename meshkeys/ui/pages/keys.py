@@ -8,6 +8,7 @@ from meshkeys.services.keys import MAX_SIGNING_KEYS
 from meshkeys.ui.components.common import labelled_select, page_buttons
 from meshkeys.ui.components.layout import empty_state, field_label, page_frame
 from meshkeys.ui.components.secret_dialog import secret_dialog
+from meshkeys.ui.components.text import WRAP_ANYWHERE, clipped
 from meshkeys.ui.state.keys import GRACE_CHOICES, REASONS, KeyRow, KeysState
 
 
@@ -32,7 +33,7 @@ def _row_button(label: str, kind: str, row: KeyRow, **props) -> rx.Component:
 
 def key_row(row: KeyRow) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(rx.text(row.name, weight="medium")),
+        rx.table.row_header_cell(clipped(row.name, weight="medium")),
         rx.table.cell(
             rx.hstack(
                 rx.code(row.short_id, title=row.id),
@@ -203,7 +204,7 @@ def _dialog(
 ) -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title(title),
+            rx.dialog.title(title, style=WRAP_ANYWHERE),
             rx.dialog.description(description, size="2"),
             rx.form(
                 rx.vstack(

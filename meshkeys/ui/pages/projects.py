@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import reflex as rx
 
-from meshkeys.ui.components.common import confirm_alert, labelled_select, name_dialog
+from meshkeys.ui.components.common import (
+    confirm_alert,
+    labelled_select,
+    name_dialog,
+)
 from meshkeys.ui.components.layout import empty_state, page_frame
+from meshkeys.ui.components.text import WRAP_ANYWHERE, clipped
 from meshkeys.ui.state.projects import MemberRow, ProjectRow, ProjectsState
 
 ROLES = ["owner", "admin", "viewer"]
@@ -28,7 +33,9 @@ def create_dialog() -> rx.Component:
 
 def project_row(row: ProjectRow) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(rx.link(row.name, href="/projects/" + row.id + "/keys")),
+        rx.table.row_header_cell(
+            rx.link(clipped(row.name, "280px"), href="/projects/" + row.id + "/keys")
+        ),
         rx.table.cell(rx.badge(row.role, variant="soft")),
         rx.table.cell(rx.text(row.created, size="1")),
         rx.table.cell(
@@ -57,7 +64,7 @@ def project_row(row: ProjectRow) -> rx.Component:
 
 def member_row(m: MemberRow) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(m.email),
+        rx.table.row_header_cell(clipped(m.email, "260px")),
         rx.table.cell(
             rx.cond(
                 ProjectsState.selected_is_owner,
@@ -91,7 +98,7 @@ def member_row(m: MemberRow) -> rx.Component:
 def members_panel() -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.heading("Members of " + ProjectsState.selected_name, size="4"),
+            rx.heading("Members of " + ProjectsState.selected_name, size="4", style=WRAP_ANYWHERE),
             rx.table.root(
                 rx.table.header(
                     rx.table.row(

@@ -7,6 +7,7 @@ import reflex as rx
 from meshkeys.ui.components.common import confirm_alert, name_dialog
 from meshkeys.ui.components.layout import empty_state, page_frame
 from meshkeys.ui.components.secret_dialog import secret_dialog
+from meshkeys.ui.components.text import clipped
 from meshkeys.ui.state.tokens import TokenRow, TokensState
 
 
@@ -28,7 +29,7 @@ def create_dialog() -> rx.Component:
 
 def token_row(t: TokenRow) -> rx.Component:
     return rx.table.row(
-        rx.table.row_header_cell(t.name),
+        rx.table.row_header_cell(clipped(t.name)),
         rx.table.cell(rx.code(t.prefix)),
         rx.table.cell(rx.text(t.created, size="1")),
         rx.table.cell(rx.text(t.last_used, size="1")),

@@ -1,0 +1,55 @@
+"""Issue 9, defects 1 and 2: no page is wider than the window, from a phone to a desktop, even
+with names of 200 characters and no spaces; long names are cut with an ellipsis and shown whole
+on hover."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from meshkeys.services import auth, key_commands, projects
+from tests.e2e.pages import signed_in_pages
+from tests.e2e.support import goto, make_team, new_context, sign_in
+from tests.helpers import call
+
+LONG = "x" * 200
+WIDTHS = (360, 390, 768, 1366)
+
+
+@pytest.fixture(scope="module")
+def team(app):
+    team = make_team("wide")
+    project = call(projects.create_project, team.owner, name="p" + LONG[1:])
+    call(key_commands.generate_key, team.owner, project_id=team.project_id, name=LONG)
+    call(key_commands.generate_key, team.owner, project_id=project.id, name=LONG)
+    call(auth.create_api_token, team.owner, name="t" + LONG[1:])
+    return team
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_page_is_wider_than_the_window(browser, app, team, width: int):
+    context = new_context(browser, app, viewport={"width": width, "height": 800})
+    page = context.new_page()
+    sign_in(page, team.owner.email)
+    too_wide = []
+    for path, _heading in signed_in_pages(team.project_id, "wide payments"):
+        goto(page, path)
+        page.wait_for_load_state("networkidle")
+        scroll = page.evaluate("document.documentElement.scrollWidth")
+        if scroll > width:
+            too_wide.append((path, scroll))
+    assert too_wide == [], f"wider than {width} px: {too_wide}"
+    expect(page.get_by_role("button", name="Sign out")).to_be_in_viewport()
+    context.close()
+
+
+def test_a_long_name_is_cut_and_shown_whole_on_hover(browser, app, team):
+    context = new_context(browser, app, viewport={"width": 1366, "height": 800})
+    page: Page = context.new_page()
+    sign_in(page, team.owner.email)
+    goto(page, f"/projects/{team.project_id}/keys")
+    name = page.get_by_role("row", name=LONG).get_by_title(LONG)
+    expect(name).to_be_visible()
+    box = name.bounding_box()
+    assert box is not None and box["width"] < 600
+    context.close()
