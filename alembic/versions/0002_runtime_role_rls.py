@@ -8,7 +8,8 @@ PostgreSQL only (SQLite has no row-level security). ENABLE + FORCE on projects, 
 api_tokens, user_sessions and audit_heads (signature_keys and audit_events have it since 0001),
 and the policies of docs/SECURITY.md ("Database roles and row-level security"):
 
-- a project, its memberships and its chain's head are visible to its members;
+- a project, its keys, its memberships and its chain's head are visible to its members; its
+  row and its keys are written by its admins and owners;
 - a membership row may be written only by an owner of its project, or inserted by the creator
   of a project that has no member yet, as its first owner;
 - API tokens and browser sessions only by the user they belong to;
@@ -38,6 +39,9 @@ _ACTOR = "NULLIF(current_setting('meshkeys.user_id', true), '')::uuid"
 _NIL = "'00000000-0000-0000-0000-000000000000'::uuid"
 _MINE = "(SELECT meshkeys_member_projects())"
 _OWNER_OF = "meshkeys_project_role({column}) = 'owner'"
+_ADMIN_OF = "meshkeys_project_role({column}) IN ('owner', 'admin')"
+# 0001's sub-select of the acting user's projects, kept where the planner likes it (key lists).
+_MEMBER_PROJECTS_0001 = f"SELECT m.project_id FROM memberships m WHERE m.user_id = {_ACTOR}"
 
 # signature -> (the local it returns, its query). Each switches meshkeys.system on for its one
 # query and restores it (a function's SET clause on a custom setting needs a superuser).
@@ -79,8 +83,10 @@ _POLICIES = {
     "projects": {
         "projects_members_read": f"FOR SELECT USING ({_SYSTEM} OR id IN {_MINE})",
         "projects_create": f"FOR INSERT WITH CHECK ({_SYSTEM} OR {_ACTOR} IS NOT NULL)",
-        "projects_members_update": (
-            f"FOR UPDATE USING ({_SYSTEM} OR id IN {_MINE}) WITH CHECK ({_SYSTEM} OR id IN {_MINE})"
+        # Admins and owners: generate, revoke and reactivate keep the key counters.
+        "projects_admins_update": (
+            f"FOR UPDATE USING ({_SYSTEM} OR {_ADMIN_OF.format(column='id')}) "
+            f"WITH CHECK ({_SYSTEM} OR {_ADMIN_OF.format(column='id')})"
         ),
         "projects_owners_delete": (
             f"FOR DELETE USING ({_SYSTEM} OR {_OWNER_OF.format(column='id')})"
@@ -103,6 +109,21 @@ _POLICIES = {
         ),
         "memberships_owners_delete": (
             f"FOR DELETE USING ({_SYSTEM} OR {_OWNER_OF.format(column='project_id')})"
+        ),
+    },
+    "signature_keys": {
+        "signature_keys_members_read": (
+            f"FOR SELECT USING ({_SYSTEM} OR project_id IN ({_MEMBER_PROJECTS_0001}))"
+        ),
+        "signature_keys_admins_insert": (
+            f"FOR INSERT WITH CHECK ({_SYSTEM} OR {_ADMIN_OF.format(column='project_id')})"
+        ),
+        "signature_keys_admins_update": (
+            f"FOR UPDATE USING ({_SYSTEM} OR {_ADMIN_OF.format(column='project_id')}) "
+            f"WITH CHECK ({_SYSTEM} OR {_ADMIN_OF.format(column='project_id')})"
+        ),
+        "signature_keys_admins_delete": (
+            f"FOR DELETE USING ({_SYSTEM} OR {_ADMIN_OF.format(column='project_id')})"
         ),
     },
     "api_tokens": {
@@ -133,8 +154,12 @@ _POLICIES = {
     },
 }
 
-# 0001's policy on audit_events, restored by downgrade.
-_MEMBER_PROJECTS_0001 = f"SELECT m.project_id FROM memberships m WHERE m.user_id = {_ACTOR}"
+# 0001's policies, restored by downgrade.
+_SIGNATURE_KEYS_0001 = (
+    "CREATE POLICY signature_keys_members ON signature_keys "
+    f"USING ({_SYSTEM} OR project_id IN ({_MEMBER_PROJECTS_0001})) "
+    f"WITH CHECK ({_SYSTEM} OR project_id IN ({_MEMBER_PROJECTS_0001}))"
+)
 _AUDIT_EVENTS_0001 = (
     "CREATE POLICY audit_events_members ON audit_events "
     f"USING ({_SYSTEM} OR chain_id IN ({_MEMBER_PROJECTS_0001}) "
@@ -158,6 +183,7 @@ def upgrade() -> None:
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
     op.execute("DROP POLICY audit_events_members ON audit_events")
+    op.execute("DROP POLICY signature_keys_members ON signature_keys")
     for table, policies in _POLICIES.items():
         for name, body in policies.items():
             op.execute(f"CREATE POLICY {name} ON {table} {body}")
@@ -170,6 +196,7 @@ def downgrade() -> None:
         for name in policies:
             op.execute(f"DROP POLICY {name} ON {table}")
     op.execute(_AUDIT_EVENTS_0001)
+    op.execute(_SIGNATURE_KEYS_0001)
     for table in _TABLES:
         op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY")

@@ -22,9 +22,10 @@ from meshkeys.models import (
     AuditHead,
     Membership,
     Project,
+    SignatureKey,
     UserSession,
 )
-from meshkeys.services import auth
+from meshkeys.services import auth, key_commands
 
 RLS_REFUSED = "row-level security"
 
@@ -202,3 +203,30 @@ def test_nobody_writes_audit_events_in_another_users_name(session, world):
     session.execute(_event(NIL_UUID, world.outsider))
     session.execute(_event(world.other_project_id, world.outsider, action="key.revealed"))
     session.execute(sa.text("ROLLBACK TO SAVEPOINT own"))
+
+
+def test_a_viewer_cannot_write_keys_or_the_project_row(uow, session, world):
+    key = key_commands.generate_key(uow(world.admin), project_id=world.project_id, name="prod")
+    _act_as(session, world.viewer.user_id)
+    assert session.get(SignatureKey, key.id, populate_existing=True) is not None  # may read
+    revoked = session.execute(
+        sa.update(SignatureKey).where(SignatureKey.id == key.id).values(status="revoked")
+    ).rowcount
+    renamed = session.execute(
+        sa.update(Project).where(Project.id == world.project_id).values(name="pwned")
+    ).rowcount
+    deleted = session.execute(sa.delete(SignatureKey).where(SignatureKey.id == key.id)).rowcount
+    assert (revoked, renamed, deleted) == (0, 0, 0)
+    _refused(
+        session,
+        sa.insert(SignatureKey).values(
+            id=uuid.uuid4(),
+            project_id=world.project_id,
+            name="planted",
+            name_search="planted",
+            key="mk1.x.y",
+            key_hint="abcd",
+            status="active",
+            created_at=datetime.now(UTC),
+        ),
+    )

@@ -74,7 +74,7 @@ def test_the_runtime_role_cannot_change_the_schema_or_rewrite_the_log(as_runtime
         ("memberships", "memberships_owners_insert"),
         ("api_tokens", "api_tokens_own"),
         ("audit_events", "audit_events_append"),
-        ("signature_keys", "signature_keys_members"),
+        ("signature_keys", "signature_keys_admins_update"),
     ],
 )
 def test_the_runtime_role_cannot_drop_a_policy(pg, as_runtime_role, table, policy):
