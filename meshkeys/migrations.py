@@ -119,3 +119,39 @@ def _grant(conn: sa.Connection, role: str) -> None:
     for table in sorted(tables & set(RUNTIME_GRANTS)):
         conn.execute(sa.text(f"GRANT {RUNTIME_GRANTS[table]} ON {table} TO {quoted}"))
     conn.execute(sa.text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {quoted}"))
+
+
+def app_role_problem(app_url: str, runtime_role: str) -> str | None:
+    """What is wrong with the role ``app_url`` logs in as, for the app (PostgreSQL), or None.
+
+    The app should log in as the runtime role, or as a member of it, and own no table: the
+    owner can switch off row-level security and the append-only triggers.
+    """
+    if not app_url.startswith("postgres"):
+        return None
+    engine = make_engine(app_url)
+    try:
+        with engine.connect() as conn:
+            user, owns, member = conn.execute(
+                sa.text(
+                    "SELECT current_user, "
+                    "EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = 'public' "
+                    "AND pg_has_role(current_user, tableowner, 'member')), "
+                    "EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :role "
+                    "AND pg_has_role(current_user, oid, 'member'))"
+                ),
+                {"role": runtime_role},
+            ).one()
+    except sa.exc.SQLAlchemyError as exc:
+        return f"cannot check the role of MESHKEYS_DATABASE_URL: {exc.__class__.__name__}"
+    finally:
+        engine.dispose()
+    if owns:
+        return (
+            f"MESHKEYS_DATABASE_URL logs in as {user}, which owns the tables: the app could "
+            "disable row-level security and the audit triggers. Let the app log in as a member "
+            f"of {runtime_role} and migrate with MESHKEYS_MIGRATION_DATABASE_URL (README)."
+        )
+    if not member:
+        return f"MESHKEYS_DATABASE_URL logs in as {user}, which is not a member of {runtime_role}."
+    return None

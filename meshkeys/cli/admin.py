@@ -38,8 +38,12 @@ def db_upgrade(revision: str) -> None:
     from meshkeys import migrations
     from meshkeys.config import get_settings
 
+    settings = get_settings()
     migrations.upgrade(revision=revision)
-    click.echo(f"database at {_redact(get_settings().migration_database_url)} is at {revision}")
+    click.echo(f"database at {_redact(settings.migration_database_url)} is at {revision}")
+    problem = migrations.app_role_problem(settings.database_url, settings.runtime_role)
+    if problem:
+        click.echo(f"warning: {problem}", err=True)
 
 
 @db.command("downgrade")
