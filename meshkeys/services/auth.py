@@ -207,7 +207,6 @@ def actor_for_session_digest(uow: UnitOfWork, *, digest: str | None) -> Actor | 
         return None
     actor = None
     with uow.system_step():  # no actor yet: the session is found by its hash alone
-        uow.read_only()
         row = uow.session.exec(
             select(UserSession, User)
             .join(User, col(User.id) == UserSession.user_id)
@@ -307,7 +306,6 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
     digest = hash_token(token)
     found = None
     with uow.system_step():  # no actor yet: the token is found by its hash alone
-        uow.read_only()
         row = uow.session.exec(
             select(ApiToken, User)
             .join(User, col(User.id) == ApiToken.user_id)

@@ -93,13 +93,16 @@ class UnitOfWork:
         """One transaction with row-level security's system context, for the few lookups that
         must happen before anyone is known: a credential found by the hash of its secret
         (a browser session, an API token). The transaction in progress ends first; the
-        step's own is rolled back when the block exits, so it reads and changes nothing more.
-        docs/SECURITY.md lists every caller.
+        step's own is read-only (PostgreSQL refuses any write in it) and is rolled back when
+        the block exits. docs/SECURITY.md lists every caller.
         """
         if self.session.in_transaction():
             self.rollback()
         saved, self.system = self.system, True
         try:
+            self.read_only()
+            if self.is_postgres:
+                self.session.execute(sa.text("SET LOCAL transaction_read_only = on"))
             yield
         finally:
             self.rollback()

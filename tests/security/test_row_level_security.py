@@ -230,3 +230,10 @@ def test_a_viewer_cannot_write_keys_or_the_project_row(uow, session, world):
             created_at=datetime.now(UTC),
         ),
     )
+
+
+def test_the_system_step_before_sign_in_can_only_read(uow):
+    with uow() as unit, unit.system_step():
+        assert unit.session.execute(sa.select(sa.func.count()).select_from(ApiToken)).scalar() >= 0
+        with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
+            unit.session.execute(sa.delete(ApiToken))
