@@ -14,7 +14,8 @@ and the policies of docs/SECURITY.md ("Database roles and row-level security"):
   of a project that has no member yet, as its first owner;
 - API tokens and browser sessions only by the user they belong to;
 - an audit event may be appended only under the transaction's own user id (or none when none
-  acts), so acting as A cannot write `login.succeeded` for B, nor any event in B's name.
+  acts), so acting as A cannot write `login.succeeded` for B, nor any event in B's name; and
+  only about the project of its chain (none on the account chain).
 
 Policies on memberships cannot query memberships (PostgreSQL refuses the recursion), so three
 small functions answer "which projects / which role / any member yet" with ``meshkeys.system``
@@ -149,6 +150,7 @@ _POLICIES = {
         ),
         "audit_events_append": (
             f"FOR INSERT WITH CHECK ({_SYSTEM} OR (actor_id IS NOT DISTINCT FROM {_ACTOR} "
+            f"AND project_id IS NOT DISTINCT FROM NULLIF(chain_id, {_NIL}) "
             f"AND (chain_id = {_NIL} OR chain_id IN {_MINE})))"
         ),
     },

@@ -169,12 +169,12 @@ def test_another_projects_row_is_invisible_and_unchangeable(session, world):
     assert session.get(Project, world.project_id, populate_existing=True).name.endswith("Payments")
 
 
-def _event(chain_id, actor, action="login.succeeded"):
+def _event(chain_id, actor, action="login.succeeded", **about):
     return sa.insert(AuditEvent).values(
         id=uuid.uuid4(),
         chain_id=chain_id,
         seq=10_000,
-        project_id=None if chain_id == NIL_UUID else chain_id,
+        project_id=about.get("project_id", None if chain_id == NIL_UUID else chain_id),
         actor_id=actor.user_id,
         actor_email=actor.email,
         action=action,
@@ -198,6 +198,11 @@ def test_nobody_writes_audit_events_in_another_users_name(session, world):
     # A stranger, in their own name, on a project they are not in.
     _act_as(session, world.outsider.user_id)
     _refused(session, _event(world.project_id, world.outsider, action="key.revealed"))
+    # In one's own name, on one's own chain, but about another project (or, on the account
+    # chain, about any project).
+    about = {"project_id": world.project_id}
+    _refused(session, _event(world.other_project_id, world.outsider, "key.revealed", **about))
+    _refused(session, _event(NIL_UUID, world.outsider, "key.revealed", **about))
     # In one's own name, on one's own chains: what the services do.
     session.execute(sa.text("SAVEPOINT own"))
     session.execute(_event(NIL_UUID, world.outsider))
