@@ -9,7 +9,7 @@ edit another project, forge account events. The policies are migration 0002's.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -135,12 +135,27 @@ def test_another_users_api_tokens_are_invisible_and_untouchable(uow, session, wo
     assert [t.id for t in session.exec(select(ApiToken)).all()] == [created.id]
 
 
-def test_another_users_browser_sessions_are_invisible(uow, session, world):
+def test_another_users_browser_sessions_are_invisible_and_none_is_planted(uow, session, world):
     with uow() as unit:
         auth.authenticate(unit, email=world.owner.email, password="correct-horse-battery")
         auth.start_session(unit)
     _act_as(session, world.outsider.user_id)
     assert session.exec(select(UserSession)).all() == []
+    ended = session.execute(sa.update(UserSession).values(ended_at=sa.func.now())).rowcount
+    assert ended == 0
+    # Planting a session for the owner, whose token the attacker knows, would sign them in as
+    # the owner.
+    now = datetime.now(UTC)
+    _refused(
+        session,
+        sa.insert(UserSession).values(
+            id=uuid.uuid4(),
+            user_id=world.owner.user_id,
+            token_hash="1" * 64,
+            created_at=now,
+            expires_at=now + timedelta(hours=1),
+        ),
+    )
     _act_as(session, world.owner.user_id)
     assert len(session.exec(select(UserSession)).all()) == 1
 
