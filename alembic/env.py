@@ -19,7 +19,7 @@ target_metadata = SQLModel.metadata
 
 
 def _url() -> str:
-    return config.get_main_option("sqlalchemy.url") or get_settings().database_url
+    return config.get_main_option("sqlalchemy.url") or get_settings().migration_database_url
 
 
 def _configure(connection=None, url=None) -> None:

@@ -6,9 +6,10 @@
 What it does:
 
 1. connects to the local PostgreSQL as its superuser (``--admin-url``, default
-   postgresql://postgres@127.0.0.1:5432/postgres, trust), creates the role ``meshkeys_bench``
-   (LOGIN, not a superuser, no BYPASSRLS: row-level security applies) and a fresh database
-   ``meshkeys_api_bench`` owned by it, and migrates it as that role;
+   postgresql://postgres@127.0.0.1:5432/postgres, trust), creates the roles of a production
+   install (README): ``meshkeys_bench`` owning a fresh database ``meshkeys_api_bench``, the
+   runtime role ``meshkeys_bench_runtime`` and its login ``meshkeys_bench_app`` (none a superuser
+   or BYPASSRLS: row-level security applies), migrates as the owner and runs as the app login;
 2. seeds one project per size with real encrypted keys (``services.operations.seed_keys``, one key
    in ten revoked) and makes an owner with an API token;
 3. starts the API as users run it: ``uvicorn --factory meshkeys.api.app:create_api``, one worker,
@@ -56,7 +57,9 @@ from meshkeys.services import auth, key_commands, key_queries, operations, proje
 from meshkeys.services.context import Actor  # noqa: E402
 from tests.helpers import call  # noqa: E402
 
-ROLE = "meshkeys_bench"
+ROLE = "meshkeys_bench"  # the owner
+RUNTIME_ROLE = "meshkeys_bench_runtime"
+APP_ROLE = "meshkeys_bench_app"
 DATABASE = "meshkeys_api_bench"
 PAYLOAD = '{"type":"invoice.paid","id":"in_123","amount":4200}'
 
@@ -75,13 +78,20 @@ def timed(fn: Callable[[], object], repeat: int) -> list[float]:
     return out
 
 
-def setup_database(admin_url: str) -> str:
+def setup_database(admin_url: str) -> tuple[str, str]:
+    """The owner's and the app's URLs of a fresh bench database."""
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (ROLE,)).fetchone()
-        if not exists:
-            admin.execute(
-                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS").format(sql.Identifier(ROLE))
-            )
+        for role, extra in ((ROLE, "LOGIN"), (RUNTIME_ROLE, "NOLOGIN"), (APP_ROLE, "LOGIN")):
+            exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+            if not exists:
+                admin.execute(
+                    sql.SQL("CREATE ROLE {} " + extra + " NOSUPERUSER NOBYPASSRLS").format(
+                        sql.Identifier(role)
+                    )
+                )
+        admin.execute(
+            sql.SQL("GRANT {} TO {}").format(sql.Identifier(RUNTIME_ROLE), sql.Identifier(APP_ROLE))
+        )
         admin.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
         )
@@ -92,7 +102,7 @@ def setup_database(admin_url: str) -> str:
         )
     host = psycopg.conninfo.conninfo_to_dict(admin_url)
     where = f"{host.get('host', '127.0.0.1')}:{host.get('port', 5432)}"
-    return f"postgresql+psycopg://{ROLE}@{where}/{DATABASE}"
+    return tuple(f"postgresql+psycopg://{r}@{where}/{DATABASE}" for r in (ROLE, APP_ROLE))
 
 
 def drop_database(admin_url: str) -> None:
@@ -327,9 +337,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the bench database afterwards")
     args = parser.parse_args()
 
-    url = setup_database(args.admin_url)
+    owner_url, url = setup_database(args.admin_url)
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
-    migrations.upgrade(url)
+    migrations.upgrade(owner_url, runtime_role=RUNTIME_ROLE)
     engine = make_engine(url)
     user = call(
         auth.create_user, bind=engine, email="bench@example.com", password=secrets.token_urlsafe(16)
@@ -378,7 +388,7 @@ def main() -> None:
 
     print(
         f"\nmedian of {args.repeat} calls, milliseconds: API over HTTP / the same service call "
-        f"in-process / raw SQL, and API / SQL. PostgreSQL, role {ROLE} (RLS on)"
+        f"in-process / raw SQL, and API / SQL. PostgreSQL, role {APP_ROLE} (RLS on)"
     )
     print(
         f"{'operation':<10}"

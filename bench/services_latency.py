@@ -7,7 +7,9 @@
 For each project size it seeds real encrypted keys (meshkeys.services.operations.seed_keys), then
 times each operation `--repeat` times and prints the median in milliseconds and the ratio
 large/small. The point: a project with a million keys must answer like one with a hundred.
-The PostgreSQL URL must name an empty database and a role that is not a superuser (RLS applies).
+The PostgreSQL URL must name an empty database and the app's runtime login (not a superuser:
+RLS applies); ``--owner-url`` names its owner, who migrates and grants ``MESHKEYS_RUNTIME_ROLE``
+(README, "PostgreSQL in production: two roles").
 """
 
 from __future__ import annotations
@@ -109,11 +111,12 @@ def main() -> None:
     parser.add_argument(
         "--postgres", help="an empty PostgreSQL database URL (default: a SQLite file)"
     )
+    parser.add_argument("--owner-url", help="the owner's URL of the --postgres database")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp(prefix="meshkeys-bench-")
     url = args.postgres or f"sqlite:///{tmp}/bench.db"
-    migrations.upgrade(url)
+    migrations.upgrade(args.owner_url or url)
     engine = make_engine(url)
     print(f"database: {engine.dialect.name}; medians of {args.repeat} runs", flush=True)
     email = f"bench-{os.getpid()}@example.com"

@@ -16,6 +16,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///meshkeys.db"
+# The PostgreSQL role `meshkeys db upgrade` grants the app's privileges to (docs/SECURITY.md).
+DEFAULT_RUNTIME_ROLE = "meshkeys_runtime"
 # No extra origins by default: a page of the app's own origin is always accepted (accepts_origin).
 DEFAULT_ALLOWED_ORIGINS: tuple[str, ...] = ()
 # Both spellings of this machine: a browser at 127.0.0.1 is another origin than localhost.
@@ -30,6 +32,10 @@ class ConfigError(RuntimeError):
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
+    # Migrations connect with this URL (the owner role on PostgreSQL); None: ``database_url``.
+    migration_database_url_setting: str | None = field(default=None, repr=False)
+    # The role the runtime URL logs in as is this role, or a member of it (Vault, IAM users).
+    runtime_role: str = DEFAULT_RUNTIME_ROLE
     env: str = "development"
     # Base64 of 32 bytes; None means "use the embedded development key file".
     master_key: str | None = field(default=None, repr=False)
@@ -43,6 +49,11 @@ class Settings:
     frontend_port: int | None = None
     log_json: bool = False
     session_ttl_seconds: int = 12 * 3600
+
+    @property
+    def migration_database_url(self) -> str:
+        """Where migrations run: ``MESHKEYS_MIGRATION_DATABASE_URL``, else the app's own URL."""
+        return self.migration_database_url_setting or self.database_url
 
     @property
     def is_production(self) -> bool:
@@ -74,6 +85,17 @@ def _split(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
+
+
+def _role_name(value: str | None) -> str:
+    """A PostgreSQL role name, as ``MESHKEYS_RUNTIME_ROLE`` spells it (quoted when granted)."""
+    name = (value or "").strip() or DEFAULT_RUNTIME_ROLE
+    if len(name) > 63 or any(not (c.isalnum() or c in "_-.") for c in name):
+        raise ConfigError(
+            "MESHKEYS_RUNTIME_ROLE must be a PostgreSQL role name of at most 63 letters, digits, "
+            f"'_', '-' or '.', not {name!r}"
+        )
+    return name
 
 
 def normalise_origin(value: str) -> str:
@@ -124,6 +146,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     origins = tuple(normalise_origin(o) for o in _split(env.get("MESHKEYS_ALLOWED_ORIGINS")))
     return Settings(
         database_url=env.get("MESHKEYS_DATABASE_URL") or DEFAULT_DATABASE_URL,
+        migration_database_url_setting=env.get("MESHKEYS_MIGRATION_DATABASE_URL") or None,
+        runtime_role=_role_name(env.get("MESHKEYS_RUNTIME_ROLE")),
         env=mode,
         master_key=master,
         old_master_keys=old,

@@ -11,22 +11,26 @@ definition. The fixtures a scenario uses:
 
 On SQLite every test has a fresh database file; on PostgreSQL every test runs inside one
 outer transaction that is rolled back at the end (the services' commits release savepoints
-inside it), as the runtime role (not a superuser), so row-level security applies. ``pg`` is a
-throwaway PostgreSQL server, started once per test session when a test asks for it
-(``tests/pgserver.py``).
+inside it), as the runtime role (not a superuser, not the owner), so row-level security and the
+runtime grants apply. ``pg`` is a throwaway PostgreSQL server, started once per test session when
+a test asks for it (``tests/pgserver.py``). Every database is migrated as its owner role
+(``pg.owner_url``) and used as the runtime role (``pg.app_url``), as in production.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from psycopg import sql
 from sqlalchemy.engine import Engine, make_url
@@ -42,6 +46,7 @@ from tests.helpers import World, configure, make_world, random_master_key, reset
 from tests.pgserver import PgServer, pg_server
 
 BACKENDS = ("sqlite", "postgres")
+_PG_ROLES: dict[str, str] = {}  # the roles pg_engine's connections switch between
 UowFactory = Callable[..., UnitOfWork]
 
 
@@ -107,9 +112,22 @@ def db_path(tmp_path: Path, template_db: Path, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.fixture(scope="session")
 def pg_engine(pg: PgServer, scenario_master_key: None) -> Iterator[Engine]:
-    """The throwaway server's database, migrated once, as the runtime role."""
-    migrations.upgrade(pg.app_url)
-    engine = make_engine(pg.app_url)
+    """The throwaway server's database, migrated once by its owner, used as the runtime role.
+
+    Its connections log in as ``pg.driver_url`` and switch to the app role at once (``SET
+    ROLE``): they hold exactly the app's privileges, and ``as_owner`` can switch one to the
+    owner for a test that plays an attacker on the same (uncommitted) data."""
+    migrations.upgrade(pg.owner_url, runtime_role=pg.runtime_role)
+    engine = make_engine(pg.driver_url)
+    app_role = engine.dialect.identifier_preparer.quote(pg.app_role)
+
+    @sa.event.listens_for(engine, "connect")
+    def _as_app(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cur:
+            cur.execute(f"SET ROLE {app_role}")
+        dbapi_conn.commit()
+
+    _PG_ROLES.update(app_role=pg.app_role, owner_role=pg.owner_role)
     yield engine
     engine.dispose()
 
@@ -136,6 +154,22 @@ def session(backend: str, request: pytest.FixtureRequest) -> Iterator[Session]:
         connection.close()
 
 
+@contextlib.contextmanager
+def as_owner(session: Session) -> Iterator[None]:
+    """Run the block as the role that owns the tables: what an attacker holding the owner's
+    credentials (not the app's) could do. PostgreSQL: ``SET LOCAL ROLE`` to the owner on the
+    test's own connection, then back to the app role. SQLite has no roles: nothing changes."""
+    if session.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    roles = _PG_ROLES
+    session.execute(sa.text(f'SET LOCAL ROLE "{roles["owner_role"]}"'))
+    try:
+        yield
+    finally:
+        session.execute(sa.text(f'SET LOCAL ROLE "{roles["app_role"]}"'))
+
+
 @pytest.fixture
 def uow(session: Session) -> UowFactory:
     """``uow(actor)``: a unit of work acting as ``actor``, on the test's session."""
@@ -154,15 +188,34 @@ def world(uow: UowFactory) -> World:
 # ---------------------------------------------------------------- the REST API
 
 
-def create_database(pg: PgServer, name: str) -> str:
-    """A new empty database owned by the app role; returns its SQLAlchemy URL."""
+@dataclass(frozen=True)
+class Database:
+    """A database of its own on the throwaway server: migrate as ``owner_url``, use as
+    ``app_url`` (the runtime role)."""
+
+    owner_url: str
+    app_url: str
+
+
+def create_database(pg: PgServer, name: str) -> Database:
+    """A new empty database owned by the owner role."""
     with psycopg.connect(pg.admin_dsn, autocommit=True) as admin:
         admin.execute(
             sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(name), sql.Identifier(pg.app_role)
+                sql.Identifier(name), sql.Identifier(pg.owner_role)
             )
         )
-    return make_url(pg.app_url).set(database=name).render_as_string(hide_password=False)
+
+    def url(of: str) -> str:
+        return make_url(of).set(database=name).render_as_string(hide_password=False)
+
+    return Database(owner_url=url(pg.owner_url), app_url=url(pg.app_url))
+
+
+def migrate(pg: PgServer, database: Database) -> str:
+    """Migrate as the owner, grant the runtime role; returns the runtime role's URL."""
+    migrations.upgrade(database.owner_url, runtime_role=pg.runtime_role)
+    return database.app_url
 
 
 def drop_database(pg: PgServer, name: str) -> None:
@@ -176,9 +229,7 @@ def drop_database(pg: PgServer, name: str) -> None:
 def pg_api_database(pg: PgServer) -> Iterator[str]:
     """A migrated database whose commits are real: the API opens its own units of work."""
     name = f"meshkeys_api_{secrets.token_hex(4)}"
-    url = create_database(pg, name)
-    migrations.upgrade(url)
-    yield url
+    yield migrate(pg, create_database(pg, name))
     drop_database(pg, name)
 
 
@@ -205,10 +256,9 @@ def api(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
 
 
 @pytest.fixture
-def empty_db(pg: PgServer) -> Iterator[str]:
+def empty_db(pg: PgServer) -> Iterator[Database]:
     name = f"meshkeys_empty_{secrets.token_hex(4)}"
-    url = create_database(pg, name)
-    yield url
+    yield create_database(pg, name)
     drop_database(pg, name)
 
 
@@ -216,9 +266,7 @@ def empty_db(pg: PgServer) -> Iterator[str]:
 def committed_db(pg: PgServer) -> Iterator[Engine]:
     """A migrated database of its own whose commits are real (for multi-connection tests)."""
     name = f"meshkeys_committed_{secrets.token_hex(4)}"
-    url = create_database(pg, name)
-    migrations.upgrade(url)
-    engine = make_engine(url, pool_size=10)
+    engine = make_engine(migrate(pg, create_database(pg, name)), pool_size=10)
     yield engine
     engine.dispose()
     drop_database(pg, name)

@@ -3,22 +3,30 @@
     from tests.pgserver import pg_server
 
     with pg_server() as pg:
-        pg.app_url    # postgresql+psycopg://meshkeys_app@127.0.0.1:PORT/meshkeys (no superuser)
+        pg.app_url    # postgresql+psycopg://meshkeys_app@127.0.0.1:PORT/meshkeys   (runtime)
+        pg.owner_url  # postgresql+psycopg://meshkeys_owner@127.0.0.1:PORT/meshkeys (owner)
         pg.admin_url  # postgresql+psycopg://postgres@127.0.0.1:PORT/meshkeys       (superuser)
 
 Two modes:
 
 - ``MESHKEYS_TEST_DATABASE_URL`` set (any ``postgresql[+driver]://`` URL of a role that may create
   roles and databases): a fresh database ``meshkeys_test_<random>`` owned by a fresh role
-  ``meshkeys_test_<random>`` is created there and both are dropped at exit.
+  ``meshkeys_test_<random>``, a runtime group role ``meshkeys_test_<random>_runtime`` and its
+  login member ``meshkeys_test_<random>_app`` are created there, and all dropped at exit.
 - Otherwise: a new cluster is ``initdb``-ed from the local server binaries
   (``/usr/lib/postgresql/15/bin``, or ``MESHKEYS_PG_BINDIR``) in a temporary directory, started on a
   free port on 127.0.0.1 with durability switched off, and stopped and deleted at exit.
 
-Why the application role is not a superuser: the app relies on row-level security with FORCE ROW
-LEVEL SECURITY, which superusers (and BYPASSRLS roles) bypass. Tests must connect as a plain role
-that owns the database and therefore the tables its migrations create. ``admin_url`` points at the
-same database as a superuser (local mode) or as the role from ``MESHKEYS_TEST_DATABASE_URL``.
+The roles are those of a production install (docs/SECURITY.md): the owner role owns the database,
+and so the tables its migrations create; the runtime role ``meshkeys_runtime`` (NOLOGIN) receives
+the app's grants from ``meshkeys db upgrade``; the app logs in as ``meshkeys_app``, a member of it
+that owns nothing. None is a superuser or has BYPASSRLS, which would bypass row-level security.
+Migrate with ``owner_url`` and ``runtime_role``; connect the app with ``app_url``. A fourth role,
+``meshkeys_tests`` (``driver_url``), exists for the fixtures only: NOINHERIT, so it has no
+privilege of its own, and a member of the app and owner roles, so a test's one connection runs
+as the app (``SET ROLE``) and can switch to the owner to play an attacker. ``admin_url``
+points at the same database as a superuser (local mode) or as the role from
+``MESHKEYS_TEST_DATABASE_URL``.
 
 Pure Python plus psycopg; no meshkeys imports, so it can be used before the app imports cleanly.
 """
@@ -47,6 +55,9 @@ BINDIR_ENV = "MESHKEYS_PG_BINDIR"
 DEFAULT_BINDIR = Path("/usr/lib/postgresql/15/bin")
 
 APP_ROLE = "meshkeys_app"
+OWNER_ROLE = "meshkeys_owner"
+RUNTIME_ROLE = "meshkeys_runtime"
+DRIVER_ROLE = "meshkeys_tests"
 APP_DATABASE = "meshkeys"
 ADMIN_ROLE = "postgres"
 
@@ -76,10 +87,16 @@ class PgServerError(RuntimeError):
 class PgServer:
     """Where the throwaway database lives. URLs are SQLAlchemy URLs (postgresql+psycopg://)."""
 
-    app_url: str
+    app_url: str  # the app's connection: the login member of the runtime role
+    owner_url: str  # migrations: the role that owns the database and its tables
+    # The test session's login (tests/backends.py): no privileges of its own (NOINHERIT), it
+    # may SET ROLE to the app role, as the fixtures do, and to the owner, as an attack does.
+    driver_url: str
     admin_url: str
     database: str
     app_role: str
+    owner_role: str
+    runtime_role: str  # the role `meshkeys db upgrade` grants to (app_role is a member)
     host: str
     port: int
     external: bool
@@ -88,6 +105,11 @@ class PgServer:
     def app_dsn(self) -> str:
         """``app_url`` as a libpq URI, for ``psycopg.connect``."""
         return to_libpq_uri(self.app_url)
+
+    @property
+    def owner_dsn(self) -> str:
+        """``owner_url`` as a libpq URI, for ``psycopg.connect``."""
+        return to_libpq_uri(self.owner_url)
 
     @property
     def admin_dsn(self) -> str:
@@ -112,7 +134,8 @@ def to_sqlalchemy_url(url: str) -> str:
 
 @contextlib.contextmanager
 def pg_server() -> Iterator[PgServer]:
-    """Yield a fresh PostgreSQL database with a non-superuser owner; clean everything up at exit.
+    """Yield a fresh PostgreSQL database with an owner and a runtime role, neither a superuser;
+    clean everything up at exit.
 
     Uses ``MESHKEYS_TEST_DATABASE_URL`` when set, else a local throwaway cluster.
     Raises ``PgServerError`` with instructions when neither is possible.
@@ -134,8 +157,13 @@ def _external_database(url: str) -> Iterator[PgServer]:
     admin_uri = to_libpq_uri(url)
     suffix = secrets.token_hex(6)
     database = f"meshkeys_test_{suffix}"
-    role = f"meshkeys_test_{suffix}"
-    password = secrets.token_urlsafe(24)
+    owner = f"meshkeys_test_{suffix}"
+    runtime = f"{owner}_runtime"
+    app = f"{owner}_app"
+    driver = f"{owner}_tests"
+    owner_password = secrets.token_urlsafe(24)
+    app_password = secrets.token_urlsafe(24)
+    driver_password = secrets.token_urlsafe(24)
 
     try:
         admin = psycopg.connect(admin_uri, autocommit=True, connect_timeout=10)
@@ -144,7 +172,8 @@ def _external_database(url: str) -> Iterator[PgServer]:
             f"cannot connect to {EXTERNAL_URL_ENV}={_redact(url)}: {exc}".strip()
         ) from exc
 
-    created_role = created_db = False
+    created_roles: list[str] = []
+    created_db = False
     try:
         with admin:
             row = admin.execute(
@@ -159,56 +188,94 @@ def _external_database(url: str) -> Iterator[PgServer]:
                     "(ALTER ROLE <name> CREATEROLE CREATEDB)"
                 )
             try:
-                admin.execute(
-                    sql.SQL(
-                        "CREATE ROLE {} LOGIN PASSWORD {} NOSUPERUSER NOBYPASSRLS "
-                        "NOCREATEDB NOCREATEROLE"
-                    ).format(sql.Identifier(role), sql.Literal(password))
-                )
-                created_role = True
+                for role, statement in (
+                    (owner, _create_role(owner, login=True, password=owner_password)),
+                    (runtime, _create_role(runtime, login=False)),
+                    (
+                        app,
+                        _create_role(app, login=True, password=app_password, member_of=(runtime,)),
+                    ),
+                    (
+                        driver,
+                        _create_role(
+                            driver,
+                            login=True,
+                            password=driver_password,
+                            member_of=(app, owner),
+                            inherit=False,
+                        ),
+                    ),
+                ):
+                    admin.execute(statement)
+                    created_roles.append(role)
                 if not is_super:
                     # CREATE DATABASE ... OWNER needs membership in the owner role.
-                    admin.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(role)))
+                    admin.execute(sql.SQL("GRANT {} TO CURRENT_USER").format(sql.Identifier(owner)))
                 admin.execute(
                     sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                        sql.Identifier(database), sql.Identifier(role)
+                        sql.Identifier(database), sql.Identifier(owner)
                     )
                 )
                 created_db = True
             except psycopg.Error as exc:
                 raise PgServerError(
-                    f"cannot create a test role and database with {EXTERNAL_URL_ENV}="
+                    f"cannot create test roles and a database with {EXTERNAL_URL_ENV}="
                     f"{_redact(url)}: {exc}".strip()
                 ) from exc
 
             parts = urlsplit(admin_uri)
             host = parts.hostname or "localhost"
             port = parts.port or 5432
-            admin_url = to_sqlalchemy_url(_replace_path(admin_uri, database))
-            app_url = to_sqlalchemy_url(
-                _replace_userinfo(_replace_path(admin_uri, database), role, password)
-            )
+            in_database = _replace_path(admin_uri, database)
             yield PgServer(
-                app_url=app_url,
-                admin_url=admin_url,
+                app_url=to_sqlalchemy_url(_replace_userinfo(in_database, app, app_password)),
+                owner_url=to_sqlalchemy_url(_replace_userinfo(in_database, owner, owner_password)),
+                driver_url=to_sqlalchemy_url(
+                    _replace_userinfo(in_database, driver, driver_password)
+                ),
+                admin_url=to_sqlalchemy_url(in_database),
                 database=database,
-                app_role=role,
+                app_role=app,
+                owner_role=owner,
+                runtime_role=runtime,
                 host=host,
                 port=port,
                 external=True,
             )
     finally:
-        if created_role or created_db:
-            _drop_external(admin_uri, database if created_db else None, role)
+        if created_roles or created_db:
+            _drop_external(admin_uri, database if created_db else None, created_roles)
 
 
-def _drop_external(admin_uri: str, database: str | None, role: str) -> None:
+def _create_role(
+    role: str,
+    *,
+    login: bool,
+    password: str | None = None,
+    member_of: tuple[str, ...] = (),
+    inherit: bool = True,
+) -> sql.Composed:
+    """A plain role: no superuser, no BYPASSRLS, cannot create roles or databases."""
+    parts = [sql.SQL("CREATE ROLE {}").format(sql.Identifier(role))]
+    parts.append(sql.SQL("LOGIN" if login else "NOLOGIN"))
+    if password is not None:
+        parts.append(sql.SQL("PASSWORD {}").format(sql.Literal(password)))
+    parts.append(sql.SQL("NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"))
+    parts.append(sql.SQL("INHERIT" if inherit else "NOINHERIT"))
+    if member_of:
+        roles = sql.SQL(", ").join(sql.Identifier(r) for r in member_of)
+        parts.append(sql.SQL("IN ROLE {}").format(roles))
+    return sql.SQL(" ").join(parts)
+
+
+def _drop_external(admin_uri: str, database: str | None, roles: list[str]) -> None:
     with psycopg.connect(admin_uri, autocommit=True, connect_timeout=10) as admin:
         if database:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
             )
-        admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+        for role in reversed(roles):
+            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
 
 # --------------------------------------------------------------------------- local cluster
@@ -283,22 +350,30 @@ def _local_cluster() -> Iterator[PgServer]:
 
         admin_uri = f"postgresql://{ADMIN_ROLE}@127.0.0.1:{port}/postgres"
         with psycopg.connect(admin_uri, autocommit=True, connect_timeout=10) as admin:
+            admin.execute(_create_role(OWNER_ROLE, login=True))
+            admin.execute(_create_role(RUNTIME_ROLE, login=False))
+            admin.execute(_create_role(APP_ROLE, login=True, member_of=(RUNTIME_ROLE,)))
             admin.execute(
-                sql.SQL(
-                    "CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
-                ).format(sql.Identifier(APP_ROLE))
+                _create_role(
+                    DRIVER_ROLE, login=True, member_of=(APP_ROLE, OWNER_ROLE), inherit=False
+                )
             )
             admin.execute(
                 sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(APP_DATABASE), sql.Identifier(APP_ROLE)
+                    sql.Identifier(APP_DATABASE), sql.Identifier(OWNER_ROLE)
                 )
             )
 
+        where = f"127.0.0.1:{port}/{APP_DATABASE}"
         yield PgServer(
-            app_url=f"postgresql+psycopg://{APP_ROLE}@127.0.0.1:{port}/{APP_DATABASE}",
-            admin_url=f"postgresql+psycopg://{ADMIN_ROLE}@127.0.0.1:{port}/{APP_DATABASE}",
+            app_url=f"postgresql+psycopg://{APP_ROLE}@{where}",
+            owner_url=f"postgresql+psycopg://{OWNER_ROLE}@{where}",
+            driver_url=f"postgresql+psycopg://{DRIVER_ROLE}@{where}",
+            admin_url=f"postgresql+psycopg://{ADMIN_ROLE}@{where}",
             database=APP_DATABASE,
             app_role=APP_ROLE,
+            owner_role=OWNER_ROLE,
+            runtime_role=RUNTIME_ROLE,
             host="127.0.0.1",
             port=port,
             external=False,

@@ -30,14 +30,15 @@ def table_names(url: str) -> set[str]:
         engine.dispose()
 
 
-def check_full_cycle(url: str) -> None:
-    """Empty -> head (no drift from the models) -> base (nothing left) -> head again."""
+def check_full_cycle(url: str, *, runtime_role: str | None = None) -> None:
+    """Empty -> head (no drift from the models) -> base (nothing left) -> head again.
+    ``url`` is the owner's (PostgreSQL), who grants ``runtime_role``."""
     assert table_names(url) == set()
-    migrations.upgrade(url)
+    migrations.upgrade(url, runtime_role=runtime_role)
     assert table_names(url) == set(SQLModel.metadata.tables)
     diff = schema_diff(url)
     assert diff == [], f"models and migrations differ: {diff}"
     migrations.downgrade(url, "base")
     assert table_names(url) == set()
-    migrations.upgrade(url)
+    migrations.upgrade(url, runtime_role=runtime_role)
     assert schema_diff(url) == []

@@ -33,12 +33,17 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 @handles_errors
 def db_upgrade(revision: str) -> None:
-    """Apply migrations to MESHKEYS_DATABASE_URL."""
+    """Apply migrations as the owner (MESHKEYS_MIGRATION_DATABASE_URL, else
+    MESHKEYS_DATABASE_URL); on PostgreSQL, grant MESHKEYS_RUNTIME_ROLE what the app needs."""
     from meshkeys import migrations
     from meshkeys.config import get_settings
 
+    settings = get_settings()
     migrations.upgrade(revision=revision)
-    click.echo(f"database at {_redact(get_settings().database_url)} is at {revision}")
+    click.echo(f"database at {_redact(settings.migration_database_url)} is at {revision}")
+    problem = migrations.app_role_problem(settings.database_url, settings.runtime_role)
+    if problem:
+        click.echo(f"warning: {problem}", err=True)
 
 
 @db.command("downgrade")

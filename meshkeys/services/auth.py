@@ -205,29 +205,29 @@ def actor_for_session_digest(uow: UnitOfWork, *, digest: str | None) -> Actor | 
     """
     if not digest or len(digest) != 64:
         return None
-    uow.read_only()
-    row = uow.session.exec(
-        select(UserSession, User)
-        .join(User, col(User.id) == UserSession.user_id)
-        .where(UserSession.token_hash == digest)
-    ).first()
     actor = None
-    if row is not None:
-        user_session, user = row
-        valid = (
-            hmac.compare_digest(user_session.token_hash, digest)
-            and user_session.ended_at is None
-            and user_session.expires_at > uow.now
-        )
-        actor = actor_of(user) if valid else None
-    uow.rollback()
+    with uow.system_step():  # no actor yet: the session is found by its hash alone
+        row = uow.session.exec(
+            select(UserSession, User)
+            .join(User, col(User.id) == UserSession.user_id)
+            .where(UserSession.token_hash == digest)
+        ).first()
+        if row is not None:
+            user_session, user = row
+            valid = (
+                hmac.compare_digest(user_session.token_hash, digest)
+                and user_session.ended_at is None
+                and user_session.expires_at > uow.now
+            )
+            actor = actor_of(user) if valid else None
     if actor is not None:
         uow.act_as(actor)
     return actor
 
 
 def end_session(uow: UnitOfWork, *, token: str | None) -> None:
-    if not token:
+    """End the browser session of ``token``, as its user (row-level security: only one's own)."""
+    if not token or actor_for_session(uow, token=token) is None:
         return
     uow.session.execute(
         sa.update(UserSession)
@@ -304,20 +304,21 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
     if not token or not token.startswith("mk_") or len(token) > 200:
         raise Unauthenticated("Send 'Authorization: Bearer mk_...' with a valid API token.")
     digest = hash_token(token)
-    uow.read_only()
-    row = uow.session.exec(
-        select(ApiToken, User)
-        .join(User, col(User.id) == ApiToken.user_id)
-        .where(ApiToken.token_hash == digest)
-    ).first()
-    valid = row is not None and hmac.compare_digest(row[0].token_hash, digest)
-    if row is None or not valid or row[0].revoked_at:
-        uow.rollback()
+    found = None
+    with uow.system_step():  # no actor yet: the token is found by its hash alone
+        row = uow.session.exec(
+            select(ApiToken, User)
+            .join(User, col(User.id) == ApiToken.user_id)
+            .where(ApiToken.token_hash == digest)
+        ).first()
+        valid = row is not None and hmac.compare_digest(row[0].token_hash, digest)
+        if row is not None and valid and not row[0].revoked_at:
+            found = row[0].id, row[0].last_used_at, actor_of(row[1])
+    if found is None:
         raise Unauthenticated(
             "The API token is unknown or revoked. Create a new one on /settings/tokens."
         )
-    token_id, last_used, actor = row[0].id, row[0].last_used_at, actor_of(row[1])
-    uow.rollback()
+    token_id, last_used, actor = found
     uow.act_as(actor)
     now = uow.now
     if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:

@@ -202,6 +202,7 @@ def seed_keys(
             progress(n)
     if uow.is_postgres:
         # A bulk load leaves the planner's statistics describing a small table: it would scan
-        # the whole table until autovacuum's next analyze. Refresh them now.
-        uow.session.execute(sa.text("ANALYZE signature_keys"))
+        # the whole table until autovacuum's next analyze. Refresh them now (ANALYZE needs the
+        # owner: a SECURITY DEFINER function of migration 0002 does it for the runtime role).
+        uow.session.execute(sa.text("SELECT meshkeys_analyze_signature_keys()"))
         uow.commit()

@@ -15,7 +15,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from types import TracebackType
 
@@ -86,6 +87,26 @@ class UnitOfWork:
         self._actor = actor
         if self.session.in_transaction():
             _bind_rls(self, self.session.connection())
+
+    @contextlib.contextmanager
+    def system_step(self) -> Iterator[None]:
+        """One transaction with row-level security's system context, for the few lookups that
+        must happen before anyone is known: a credential found by the hash of its secret
+        (a browser session, an API token). The transaction in progress ends first; the
+        step's own is read-only (PostgreSQL refuses any write in it) and is rolled back when
+        the block exits. docs/SECURITY.md lists every caller.
+        """
+        if self.session.in_transaction():
+            self.rollback()
+        saved, self.system = self.system, True
+        try:
+            self.read_only()
+            if self.is_postgres:
+                self.session.execute(sa.text("SET LOCAL transaction_read_only = on"))
+            yield
+        finally:
+            self.rollback()
+            self.system = saved
 
     # ------------------------------------------------------------ transactions
 

@@ -12,11 +12,12 @@ from sqlmodel import select
 from meshkeys.crypto.masterkey import get_keyring
 from meshkeys.models import AuditEvent, SignatureKey
 from meshkeys.services import key_commands, key_queries, operations
+from tests.backends import as_owner
 from tests.schema_checks import check_full_cycle
 
 
-def test_empty_postgres_to_head_and_back_with_no_drift(empty_db):
-    check_full_cycle(empty_db)
+def test_empty_postgres_to_head_and_back_with_no_drift(empty_db, pg):
+    check_full_cycle(empty_db.owner_url, runtime_role=pg.runtime_role)
 
 
 def test_app_role_is_subject_to_row_level_security(uow, session):
@@ -88,7 +89,11 @@ def test_rls_refuses_writes_into_another_project(uow, session, world):
     session.execute(sa.text("ROLLBACK TO SAVEPOINT probe"))
 
 
-def test_audit_events_refuse_update_delete_and_truncate(uow, session, world):
+def test_audit_events_refuse_update_delete_and_truncate_even_to_the_owner(uow, session, world):
+    """The triggers hold for the owner role too (explicitly: as_owner), which has the privileges
+    and can take row-level security out of the way (no policy lets anyone UPDATE or DELETE an
+    event); the runtime role can do none of it (tests/security/test_runtime_role.py)."""
+    key_commands.generate_key(uow(world.admin), project_id=world.project_id, name="k")
     for statement in (
         "UPDATE audit_events SET actor_email = 'x'",
         "DELETE FROM audit_events",
@@ -96,9 +101,11 @@ def test_audit_events_refuse_update_delete_and_truncate(uow, session, world):
     ):
         _bind(session, None, system=True)
         session.execute(sa.text("SAVEPOINT probe"))
-        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-            session.execute(sa.text(statement))
-        session.execute(sa.text("ROLLBACK TO SAVEPOINT probe"))
+        with as_owner(session):
+            session.execute(sa.text("ALTER TABLE audit_events NO FORCE ROW LEVEL SECURITY"))
+            with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+                session.execute(sa.text(statement))
+            session.execute(sa.text("ROLLBACK TO SAVEPOINT probe"))
 
 
 def _plan(session, sql_text: str, **params) -> str:

@@ -14,25 +14,32 @@ from meshkeys.models import AuditEvent
 from meshkeys.services import audit, cursors, history, key_commands, operations
 from meshkeys.services.errors import InvalidInput, NotFound
 from meshkeys.services.history import AuditFilter
+from tests.backends import as_owner
 from tests.helpers import all_events
 
 
 def test_events_are_append_only(uow, session, world):
+    """SQLite: the triggers refuse. PostgreSQL: the runtime role has no UPDATE or DELETE
+    privilege on audit_events (the triggers, for the owner: tests/integration/test_schema_pg)."""
     key_commands.generate_key(uow(world.admin), project_id=world.project_id, name="k")
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+    refused = "append-only|permission denied for table audit_events"
+    with pytest.raises(sa.exc.DatabaseError, match=refused):
         session.execute(sa.update(AuditEvent).values(actor_email="someone@else.com"))
     session.rollback()
-    with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+    with pytest.raises(sa.exc.DatabaseError, match=refused):
         session.execute(sa.delete(AuditEvent))
     session.rollback()
 
 
 def _drop_append_only_triggers(session, backend):
-    """What an attacker with the table owner's rights can do."""
+    """What an attacker with the table owner's rights can do (on PostgreSQL only inside
+    ``as_owner``: the app's runtime role owns nothing and may not)."""
     if backend == "postgres":
         session.execute(
             sa.text("ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
         )
+        # No policy lets anyone UPDATE or DELETE an event; the owner is exempt once unforced.
+        session.execute(sa.text("ALTER TABLE audit_events NO FORCE ROW LEVEL SECURITY"))
     else:
         session.execute(sa.text("DROP TRIGGER audit_events_no_update"))
         session.execute(sa.text("DROP TRIGGER audit_events_no_delete"))
@@ -49,29 +56,33 @@ def test_chain_verifies_and_detects_edits_and_deletions(uow, session, world, bac
             AuditEvent.chain_id == world.project_id, AuditEvent.seq == 3
         )
     ).one()
-    _drop_append_only_triggers(session, backend)
-    session.execute(
-        sa.update(AuditEvent)
-        .where(AuditEvent.chain_id == world.project_id, AuditEvent.seq == 3)
-        .values(key_name="innocent")
-    )
-    session.commit()
+    with as_owner(session):  # the owner's credentials, explicitly: the runtime role cannot
+        _drop_append_only_triggers(session, backend)
+        session.execute(
+            sa.update(AuditEvent)
+            .where(AuditEvent.chain_id == world.project_id, AuditEvent.seq == 3)
+            .values(key_name="innocent")
+        )
+        session.commit()
     broken = audit.verify_chain(uow(system=True), world.project_id)
     assert broken.seq == 3 and "changed" in broken.problem
 
     # Deleting the tail is caught by the chain head.
-    session.execute(
-        sa.update(AuditEvent)
-        .where(AuditEvent.chain_id == world.project_id, AuditEvent.seq == 3)
-        .values(key_name=original)
-    )
-    last = session.exec(
-        select(sa.func.max(AuditEvent.seq)).where(AuditEvent.chain_id == world.project_id)
-    ).one()
-    session.execute(
-        sa.delete(AuditEvent).where(AuditEvent.chain_id == world.project_id, AuditEvent.seq == last)
-    )
-    session.commit()
+    with as_owner(session):
+        session.execute(
+            sa.update(AuditEvent)
+            .where(AuditEvent.chain_id == world.project_id, AuditEvent.seq == 3)
+            .values(key_name=original)
+        )
+        last = session.exec(
+            select(sa.func.max(AuditEvent.seq)).where(AuditEvent.chain_id == world.project_id)
+        ).one()
+        session.execute(
+            sa.delete(AuditEvent).where(
+                AuditEvent.chain_id == world.project_id, AuditEvent.seq == last
+            )
+        )
+        session.commit()
     assert "deleted" in audit.verify_chain(uow(system=True), world.project_id).problem
 
 

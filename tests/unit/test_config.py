@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from meshkeys.config import load_settings
+from meshkeys.config import ConfigError, load_settings
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,25 @@ def test_the_dev_frontend_port_is_accepted_on_both_spellings_of_this_machine():
     for origin in ("http://localhost:3001", "http://127.0.0.1:3001"):
         assert settings.accepts_origin(origin, host="127.0.0.1:8001")
     assert not settings.accepts_origin("http://localhost:3002", host="127.0.0.1:8001")
+
+
+def test_migrations_use_the_app_url_unless_an_owner_url_is_given():
+    plain = load_settings({"MESHKEYS_DATABASE_URL": "postgresql+psycopg://app@db/meshkeys"})
+    assert plain.migration_database_url == "postgresql+psycopg://app@db/meshkeys"
+    assert load_settings({}).migration_database_url == "sqlite:///meshkeys.db"
+    split = load_settings(
+        {
+            "MESHKEYS_DATABASE_URL": "postgresql+psycopg://app@db/meshkeys",
+            "MESHKEYS_MIGRATION_DATABASE_URL": "postgresql+psycopg://owner:pw@db/meshkeys",
+        }
+    )
+    assert split.database_url == "postgresql+psycopg://app@db/meshkeys"
+    assert split.migration_database_url == "postgresql+psycopg://owner:pw@db/meshkeys"
+    assert "owner:pw" not in repr(split)
+
+
+def test_the_runtime_role_is_named_by_a_setting_and_must_be_a_role_name():
+    assert load_settings({}).runtime_role == "meshkeys_runtime"
+    assert load_settings({"MESHKEYS_RUNTIME_ROLE": " app-rw "}).runtime_role == "app-rw"
+    with pytest.raises(ConfigError, match="MESHKEYS_RUNTIME_ROLE"):
+        load_settings({"MESHKEYS_RUNTIME_ROLE": 'x"; DROP TABLE users; --'})
