@@ -1,0 +1,84 @@
+"""Migration 0003 re-chains the events written before it under the audit key, on the record."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from meshkeys import migrations
+from meshkeys.crypto.masterkey import get_keyring
+from meshkeys.db import make_engine
+from meshkeys.services import audit, operations
+from tests.helpers import all_events, configure, reset_caches, units
+from tests.schema_checks import legacy_chain
+
+
+@pytest.fixture
+def blank_url(backend, request, tmp_path, monkeypatch):
+    """An empty database, and a master key configured."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'legacy.db'}"
+        configure(monkeypatch, database_url=url)
+        return url
+    request.getfixturevalue("scenario_master_key")
+    return request.getfixturevalue("empty_db")
+
+
+def test_existing_events_are_rechained_under_the_key_and_that_is_audited(blank_url):
+    chain, count = legacy_chain(blank_url, events=4)
+    migrations.upgrade(blank_url)
+    engine = make_engine(blank_url)
+    try:
+        uow = units(engine)
+        verdict = operations.verify_all_chains(uow(system=True), keyring=get_keyring())
+        assert verdict.broken is None and verdict.events == count + 1
+        events = all_events(uow, uuid.UUID(chain))
+        assert all(ev.key_version == get_keyring().current_version for ev in events)
+        (rechained,) = all_events(uow, action=audit.AUDIT_RECHAINED)
+        assert rechained.details["chains"] == 1 and rechained.details["events"] == count
+        assert rechained.details["unverified_chains"] == []
+    finally:
+        engine.dispose()
+
+
+def test_a_legacy_chain_that_did_not_verify_is_named_in_the_rechained_event(blank_url):
+    chain, _count = legacy_chain(blank_url, events=2)
+    engine = make_engine(blank_url)
+    try:
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT set_config('meshkeys.system', 'on', true)"))
+                conn.execute(sa.text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+            else:
+                conn.execute(sa.text("DROP TRIGGER audit_events_no_update"))
+            conn.execute(sa.text("UPDATE audit_events SET actor_email = 'forged@x.io'"))
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
+        migrations.upgrade(blank_url)
+        (rechained,) = all_events(units(engine), action=audit.AUDIT_RECHAINED)
+        assert rechained.details["unverified_chains"] == [chain]
+    finally:
+        engine.dispose()
+
+
+def test_a_database_with_events_and_no_master_key_says_what_to_set(
+    blank_url, monkeypatch, tmp_path
+):
+    legacy_chain(blank_url, events=1)
+    monkeypatch.delenv("MESHKEYS_MASTER_KEY", raising=False)
+    monkeypatch.setenv("MESHKEYS_MASTER_KEY_FILE", str(tmp_path / "absent.key"))
+    reset_caches()
+    with pytest.raises(RuntimeError, match="set MESHKEYS_MASTER_KEY"):
+        migrations.upgrade(blank_url)
+    assert not (tmp_path / "absent.key").exists()
+
+
+def test_a_fresh_database_needs_no_master_key(blank_url, monkeypatch, tmp_path):
+    monkeypatch.delenv("MESHKEYS_MASTER_KEY", raising=False)
+    monkeypatch.setenv("MESHKEYS_MASTER_KEY_FILE", str(tmp_path / "absent.key"))
+    reset_caches()
+    migrations.upgrade(blank_url)
+    migrations.downgrade(blank_url, "0001")
+    assert not (tmp_path / "absent.key").exists()
