@@ -13,7 +13,9 @@ half-write one. ``write_if_due`` skips when a checkpoint younger than the interv
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import secrets
 import uuid
@@ -24,8 +26,10 @@ from typing import Any
 
 from sqlmodel import col, select
 
+from meshkeys.config import get_settings
 from meshkeys.crypto import audit_keys
 from meshkeys.crypto.encryption import Keyring
+from meshkeys.crypto.masterkey import get_keyring
 from meshkeys.models import AuditHead
 from meshkeys.services.audit_check import Anchor, ChainBreak, Verdict, verify_all
 from meshkeys.services.errors import InvalidInput
@@ -34,6 +38,7 @@ from meshkeys.services.uow import UnitOfWork
 FORMAT = "meshkeys-audit-checkpoint/1"
 INTERVAL = timedelta(hours=1)
 _PATTERN = "checkpoint-*.json"
+_log = logging.getLogger("meshkeys.audit.checkpoints")
 
 
 def _signed_bytes(body: dict[str, Any]) -> bytes:
@@ -42,7 +47,7 @@ def _signed_bytes(body: dict[str, Any]) -> bytes:
 
 
 def take(uow: UnitOfWork, *, keyring: Keyring) -> dict[str, Any]:
-    """A signed checkpoint of every chain's head, as of now."""
+    """A signed checkpoint of every chain's head, as of now (the transaction stays open)."""
     uow.read_only()
     heads = uow.session.exec(select(AuditHead).order_by(col(AuditHead.chain_id))).all()
     body: dict[str, Any] = {
@@ -51,7 +56,6 @@ def take(uow: UnitOfWork, *, keyring: Keyring) -> dict[str, Any]:
         "key_version": keyring.current_version,
         "chains": {str(h.chain_id): {"seq": h.seq, "hash": h.head_hash} for h in heads},
     }
-    uow.rollback()
     body["signature"] = audit_keys.sign_checkpoint(keyring, _signed_bytes(body))
     return body
 
@@ -68,13 +72,21 @@ def write(uow: UnitOfWork, *, directory: Path, keyring: Keyring) -> Path:
         os.replace(tmp, path)
     except OSError as exc:
         raise InvalidInput(f"cannot write a checkpoint into {directory}: {exc.strerror}") from None
+    finally:
+        uow.rollback()
     return path
 
 
 def write_if_due(
     uow: UnitOfWork, *, directory: Path, keyring: Keyring, interval: timedelta = INTERVAL
 ) -> Path | None:
-    """Write a checkpoint unless one younger than ``interval`` is already there."""
+    """Write a checkpoint unless one younger than ``interval`` is already there.
+
+    On PostgreSQL an advisory lock held until the file is written makes several workers
+    sharing the folder write one checkpoint an interval; elsewhere two writers at worst write
+    two files, which the file names tolerate.
+    """
+    uow.serialize("meshkeys.audit.checkpoint")
     newest = _newest_file(directory)
     if newest is not None:
         created = _read(newest).get("created_at")
@@ -154,3 +166,26 @@ def verify_against(uow: UnitOfWork, *, directory: Path, keyring: Keyring) -> tup
     )
     uow.rollback()
     return verdict, loaded.path
+
+
+async def run_in_background(*, poll_seconds: float = 60.0) -> None:
+    """The app's checkpoint writer: every ``poll_seconds``, a checkpoint into
+    ``MESHKEYS_AUDIT_CHECKPOINT_DIR`` if the newest there is an hour old. Returns at once when
+    the setting is unset. Failures are logged and retried at the next poll."""
+    directory = get_settings().audit_checkpoint_dir
+    if directory is None:
+        return
+    _log.info("audit checkpoints every %s into %s", INTERVAL, directory)
+    while True:
+        try:
+            written = await asyncio.to_thread(_write_if_due, directory)
+            if written is not None:
+                _log.info("audit checkpoint written: %s", written)
+        except Exception:  # noqa: BLE001 (the app keeps serving; the next poll retries)
+            _log.exception("audit checkpoint failed")
+        await asyncio.sleep(poll_seconds)
+
+
+def _write_if_due(directory: Path) -> Path | None:
+    with UnitOfWork(system=True) as uow:
+        return write_if_due(uow, directory=directory, keyring=get_keyring())
