@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -93,34 +94,42 @@ HASHED_COLUMNS = (
 )
 
 
-def _text(value: Any) -> str | None:
-    return str(value) if value else None
+# One encoder, built once: json.dumps with options builds a new one per call (a third of the time
+# of a verification of a million events).
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
+def rendered(row: Any) -> tuple[Any, ...]:
+    """The ``HASHED_COLUMNS`` of an event (or of any row with them as attributes) as the text
+    and JSON values its hash covers: ids as canonical UUID text, the time as ISO 8601 UTC."""
+    return (
+        str(row.id),
+        str(row.chain_id),
+        row.seq,
+        str(row.project_id) if row.project_id else None,
+        str(row.actor_id) if row.actor_id else None,
+        row.actor_email,
+        row.action,
+        str(row.key_id) if row.key_id else None,
+        row.key_name,
+        row.old_status,
+        row.new_status,
+        row.details,
+        row.client_ip,
+        row.user_agent,
+        row.created_at.isoformat(timespec="microseconds"),
+        row.prev_hash,
+    )
+
+
+def canonical_of(values: Sequence[Any]) -> bytes:
+    """The bytes an event's hash covers, from its ``rendered`` values: compact, sorted JSON."""
+    return _ENCODER.encode(dict(zip(HASHED_COLUMNS, values, strict=True))).encode()
 
 
 def canonical(row: Any) -> bytes:
-    """The bytes an event's hash covers: its content and the previous event's hash.
-
-    ``row`` is an ``AuditEvent`` or any row with the ``HASHED_COLUMNS`` as attributes.
-    """
-    body = {
-        "id": str(row.id),
-        "chain_id": str(row.chain_id),
-        "seq": row.seq,
-        "project_id": _text(row.project_id),
-        "actor_id": _text(row.actor_id),
-        "actor_email": row.actor_email,
-        "action": row.action,
-        "key_id": _text(row.key_id),
-        "key_name": row.key_name,
-        "old_status": row.old_status,
-        "new_status": row.new_status,
-        "details": row.details,
-        "client_ip": row.client_ip,
-        "user_agent": row.user_agent,
-        "created_at": row.created_at.isoformat(timespec="microseconds"),
-        "prev_hash": row.prev_hash,
-    }
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+    """The bytes an event's hash covers: its content and the previous event's hash."""
+    return canonical_of(rendered(row))
 
 
 def event_hash(event: AuditEvent, keyring: Keyring | None = None) -> str:

@@ -15,6 +15,7 @@ import hmac
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -48,6 +49,26 @@ class ChainTip:
     anchor: tuple[uuid.UUID, str] | None = None
 
 
+_HASHED = len(audit.HASHED_COLUMNS)
+_UUIDS = {"id", "chain_id", "project_id", "actor_id", "key_id"}
+
+
+def _columns(rendered_by_sql: bool) -> list[Any]:
+    """The hashed columns; on PostgreSQL rendered as ``audit.rendered`` would by the database
+    (uuid as text, the time as ISO 8601 UTC): a verification of a million events spends a
+    third of its time turning them into Python objects and back."""
+    columns: list[Any] = []
+    for name in audit.HASHED_COLUMNS:
+        column: Any = col(getattr(AuditEvent, name))
+        if rendered_by_sql and name in _UUIDS:
+            column = sa.cast(column, sa.Text).label(name)
+        elif rendered_by_sql and name == "created_at":
+            utc = sa.func.timezone("UTC", column)
+            column = sa.func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"').label(name)
+        columns.append(column)
+    return columns
+
+
 def chain_ids(uow: UnitOfWork) -> list[uuid.UUID]:
     """Every chain that has an event or a head, in a stable order."""
     from_events = select(AuditEvent.chain_id).distinct()
@@ -77,9 +98,14 @@ def verify_chain(
 
     ``anchor_seq``: also return the id and hash of the event at that seq (for a checkpoint).
     """
-    columns = [col(getattr(AuditEvent, name)) for name in audit.HASHED_COLUMNS]
+    rendered_by_sql = uow.is_postgres
     query = (
-        sa.select(*columns, col(AuditEvent.hash), col(AuditEvent.key_version))
+        sa.select(
+            *_columns(rendered_by_sql),
+            col(AuditEvent.hash),
+            col(AuditEvent.key_version),
+            col(AuditEvent.id).label("event_id"),
+        )
         .where(col(AuditEvent.chain_id) == chain_id)
         .order_by(col(AuditEvent.seq), col(AuditEvent.id))
         .execution_options(yield_per=batch)
@@ -93,14 +119,15 @@ def verify_chain(
     def tip(events: int) -> ChainTip:
         return ChainTip(events=events, seq=expected - 1, hash=prev, event_id=last_id, anchor=anchor)
 
-    for row in uow.session.execute(query):
+    # On the session's connection, not through the ORM: plain rows, streamed in batches.
+    for row in uow.session.connection().execute(query):
         if row.seq != expected:
             return tip(expected - 1), ChainBreak(
-                chain_id, row.seq, row.id, _problem_with_seq(expected, row.seq)
+                chain_id, row.seq, row.event_id, _problem_with_seq(expected, row.seq)
             )
         if row.prev_hash != prev:
             problem = "prev_hash does not match the event before: reordered or re-linked"
-            return tip(expected - 1), ChainBreak(chain_id, row.seq, row.id, problem)
+            return tip(expected - 1), ChainBreak(chain_id, row.seq, row.event_id, problem)
         macer = macers.get(row.key_version)
         if macer is None:
             try:
@@ -110,16 +137,17 @@ def verify_chain(
                     f"keyed by master key {row.key_version or '(none)'}, which is not "
                     "configured: list it in MESHKEYS_MASTER_KEYS to verify this event"
                 )
-                return tip(expected - 1), ChainBreak(chain_id, row.seq, row.id, problem)
+                return tip(expected - 1), ChainBreak(chain_id, row.seq, row.event_id, problem)
+        values = row[:_HASHED] if rendered_by_sql else audit.rendered(row)
         mac = macer.copy()
-        mac.update(audit.canonical(row))
+        mac.update(audit.canonical_of(values))
         if not hmac.compare_digest(mac.hexdigest(), row.hash):
             problem = "hash does not match the content: edited, or recomputed without the audit key"
-            return tip(expected - 1), ChainBreak(chain_id, row.seq, row.id, problem)
+            return tip(expected - 1), ChainBreak(chain_id, row.seq, row.event_id, problem)
         if row.seq == anchor_seq:
-            anchor = (row.id, row.hash)
+            anchor = (row.event_id, row.hash)
         prev = row.hash
-        last_id = row.id
+        last_id = row.event_id
         expected += 1
     found = tip(expected - 1)
     return found, _head_break(uow, chain_id, found)
