@@ -283,3 +283,61 @@ def test_a_checkpoint_is_written_once_an_interval(uow, chain, tmp_path):
     again = checkpoints.write_if_due(uow(system=True), directory=tmp_path, keyring=keyring)
     assert first is not None and again is None
     assert [p.name for p in tmp_path.glob("checkpoint-*")] == [first.name]
+
+
+def test_a_head_moved_back_alone_is_named(uow, session, backend, chain):
+    _attacker(session, backend)
+    session.execute(sa.update(AuditHead).where(AuditHead.chain_id == chain).values(seq=5))
+    session.commit()
+    broken = _verify(uow)
+    assert (broken.seq, broken.event_id) == (6, None) and "past its head" in broken.problem
+
+
+def test_a_head_with_another_hash_is_named(uow, session, backend, chain):
+    _attacker(session, backend)
+    session.execute(
+        sa.update(AuditHead).where(AuditHead.chain_id == chain).values(head_hash="f" * 64)
+    )
+    session.commit()
+    broken = _verify(uow)
+    assert broken.seq == 7 and "head's hash" in broken.problem
+
+
+def test_a_chain_deleted_whole_is_named_against_a_checkpoint(
+    uow, session, backend, chain, tmp_path
+):
+    checkpoints.write(uow(system=True), directory=tmp_path, keyring=get_keyring())
+    _attacker(session, backend)
+    session.execute(sa.delete(AuditEvent).where(AuditEvent.chain_id == chain))
+    session.execute(sa.delete(AuditHead).where(AuditHead.chain_id == chain))
+    session.commit()
+    assert _verify(uow) is None
+    verdict, _ = checkpoints.verify_against(
+        uow(system=True), directory=tmp_path, keyring=get_keyring()
+    )
+    assert (verdict.broken.chain_id, verdict.broken.seq) == (chain, 1)
+
+
+def test_an_unreadable_checkpoint_is_refused(uow, chain, tmp_path):
+    (tmp_path / "checkpoint-99990101T000000000000Z-0.json").write_text("{not json")
+    verdict, _ = checkpoints.verify_against(
+        uow(system=True), directory=tmp_path, keyring=get_keyring()
+    )
+    assert verdict.broken.chain_id is None and "cannot be read" in verdict.broken.problem
+
+
+def test_a_checkpoint_of_an_unknown_master_key_says_what_to_set(uow, chain, tmp_path, monkeypatch):
+    from tests.helpers import random_master_key, use_master_keys
+
+    checkpoints.write(uow(system=True), directory=tmp_path, keyring=get_keyring())
+    use_master_keys(monkeypatch, random_master_key())
+    verdict, _ = checkpoints.verify_against(
+        uow(system=True), directory=tmp_path, keyring=get_keyring()
+    )
+    assert "MESHKEYS_MASTER_KEYS" in verdict.broken.problem
+
+
+def test_a_checkpoint_with_an_unreadable_time_does_not_stop_the_next(uow, chain, tmp_path):
+    (tmp_path / "checkpoint-00000101T000000000000Z-0.json").write_text('{"created_at": "soon"}')
+    written = checkpoints.write_if_due(uow(system=True), directory=tmp_path, keyring=get_keyring())
+    assert written is not None
