@@ -25,6 +25,7 @@ import sqlmodel
 from sqlmodel import Session
 
 from alembic import op
+from meshkeys.crypto.encryption import Keyring
 
 revision: str = "0003_keyed_audit"
 down_revision: str | None = "0001"
@@ -70,7 +71,7 @@ def _system(on: bool) -> None:
         op.execute(f"SELECT set_config('meshkeys.system', '{'on' if on else 'off'}', true)")
 
 
-def _keyring():  # type: ignore[no-untyped-def]
+def _keyring() -> Keyring:
     from meshkeys.config import ConfigError, get_settings
     from meshkeys.crypto.masterkey import get_keyring
 
