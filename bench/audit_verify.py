@@ -20,9 +20,7 @@ import os
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -35,7 +33,7 @@ from meshkeys.crypto import audit_keys  # noqa: E402
 from meshkeys.crypto.masterkey import get_keyring  # noqa: E402
 from meshkeys.db import make_engine  # noqa: E402
 from meshkeys.services import audit, operations  # noqa: E402
-from tests.helpers import call  # noqa: E402
+from tests.helpers import audit_row, call  # noqa: E402
 from tests.pgserver import pg_server  # noqa: E402
 
 COLUMNS = (*audit.HASHED_COLUMNS, "hash", "key_version")
@@ -45,7 +43,6 @@ def seed(admin_dsn: str, *, events: int, chains: int) -> None:
     keyring = get_keyring()
     version = keyring.current_version
     macer = audit_keys.chain_macer(keyring, version)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
     per_chain = events // chains
     began = time.perf_counter()
     with psycopg.connect(admin_dsn) as conn:
@@ -55,23 +52,17 @@ def seed(admin_dsn: str, *, events: int, chains: int) -> None:
                 chain = uuid.uuid4()
                 prev = audit.GENESIS
                 for seq in range(1, per_chain + 1):
-                    row = SimpleNamespace(
-                        id=uuid.uuid4(),
-                        chain_id=chain,
-                        seq=seq,
+                    row = audit_row(
+                        chain,
+                        seq,
+                        prev,
                         project_id=chain,
-                        actor_id=None,
                         actor_email="bench@example.com",
                         action="key.generated",
                         key_id=uuid.uuid4(),
                         key_name=f"key-{seq}",
-                        old_status=None,
                         new_status="active",
-                        details={"n": seq},
-                        client_ip="127.0.0.1",
                         user_agent="bench",
-                        created_at=start + timedelta(seconds=seq),
-                        prev_hash=prev,
                     )
                     mac = macer.copy()
                     mac.update(audit.canonical(row))

@@ -50,10 +50,9 @@ def legacy_chain(url: str, *, events: int = 3) -> tuple[str, int]:
     """
     import hashlib
     import uuid
-    from datetime import UTC, datetime
-    from types import SimpleNamespace
 
     from meshkeys.services.audit import GENESIS, canonical
+    from tests.helpers import audit_row
 
     migrations.upgrade(url, "0001")
     chain = uuid.uuid4()
@@ -64,24 +63,7 @@ def legacy_chain(url: str, *, events: int = 3) -> tuple[str, int]:
                 conn.execute(sa.text("SELECT set_config('meshkeys.system', 'on', true)"))
             prev = GENESIS
             for seq in range(1, events + 1):
-                row = SimpleNamespace(
-                    id=uuid.uuid4(),
-                    chain_id=chain,
-                    seq=seq,
-                    project_id=None,
-                    actor_id=None,
-                    actor_email="legacy@example.com",
-                    action="login.failed",
-                    key_id=None,
-                    key_name=None,
-                    old_status=None,
-                    new_status=None,
-                    details={"n": seq},
-                    client_ip="127.0.0.1",
-                    user_agent=None,
-                    created_at=datetime(2026, 1, 1, 0, 0, seq, tzinfo=UTC),
-                    prev_hash=prev,
-                )
+                row = audit_row(chain, seq, prev, actor_email="legacy@example.com")
                 prev = hashlib.sha256(canonical(row)).hexdigest()
                 conn.execute(
                     sa.text(
