@@ -1,6 +1,7 @@
-"""The audit log against someone with the table owner's rights on PostgreSQL but not the master key.
+"""The audit log against a database superuser (or the tables' owner) without the master key.
 
-The attacker works in raw SQL on the database the app uses: disables the append-only trigger,
+The attacker works in raw SQL, as a superuser, on the database the app uses (so these attacks
+stay the worst case whichever role owns the tables): disables the append-only trigger,
 drops constraints, edits, deletes, inserts and re-links events, moves or deletes heads, and
 recomputes hashes with plain SHA-256 (all they can compute). Each attack is detected and the
 first broken event named; truncation and rollback to an older state against a checkpoint.
@@ -16,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from meshkeys.crypto.masterkey import get_keyring
+from meshkeys.db import make_engine
 from meshkeys.services import audit, checkpoints, key_commands, operations
 from tests.helpers import call, make_world, units
 
@@ -23,6 +25,15 @@ OWNER_SETUP = (
     "SELECT set_config('meshkeys.system', 'on', true)",
     "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only",
 )
+
+
+@pytest.fixture
+def attacker(committed_db, pg):
+    """A superuser's engine on the app's database."""
+    url = sa.make_url(pg.admin_url).set(database=committed_db.url.database)
+    engine = make_engine(url.render_as_string(hide_password=False))
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture
@@ -71,18 +82,18 @@ def _event_id(engine, chain, seq):
     return next(r.id for r in _rows(engine, chain) if r.seq == seq)
 
 
-def test_edit_and_sha256_recompute_of_every_later_hash_and_the_head(committed_db, team):
+def test_edit_and_sha256_recompute_of_every_later_hash_and_the_head(committed_db, attacker, team):
     chain = team.project_id
     _attack(
-        committed_db,
+        attacker,
         "UPDATE audit_events SET actor_email = 'bob@x.io' WHERE chain_id = :c AND seq = 4",
         c=chain,
     )
     prev = audit.GENESIS
-    with committed_db.begin() as conn:
+    with attacker.begin() as conn:
         for sql in OWNER_SETUP:
             conn.execute(sa.text(sql))
-        for row in _rows(committed_db, chain):
+        for row in _rows(attacker, chain):
             row.prev_hash = prev
             prev = hashlib.sha256(audit.canonical(row)).hexdigest()
             conn.execute(
@@ -98,7 +109,7 @@ def test_edit_and_sha256_recompute_of_every_later_hash_and_the_head(committed_db
     assert "recomputed without the audit key" in broken.problem
 
 
-def test_seq_zero_is_refused_then_named_once_the_check_is_dropped(committed_db, team):
+def test_seq_zero_is_refused_then_named_once_the_check_is_dropped(committed_db, attacker, team):
     chain = team.project_id
     copy = (
         "INSERT INTO audit_events (id, chain_id, seq, project_id, actor_email, action, details, "
@@ -107,10 +118,10 @@ def test_seq_zero_is_refused_then_named_once_the_check_is_dropped(committed_db, 
         "FROM audit_events WHERE chain_id = :c AND seq = 1"
     )
     with pytest.raises(sa.exc.IntegrityError, match="ck_audit_events_seq"):
-        _attack(committed_db, copy, new=uuid.uuid4(), seq=0, c=chain)
+        _attack(attacker, copy, new=uuid.uuid4(), seq=0, c=chain)
     forged = uuid.uuid4()
     _attack(
-        committed_db,
+        attacker,
         "ALTER TABLE audit_events DROP CONSTRAINT ck_audit_events_seq",
         copy,
         new=forged,
@@ -121,11 +132,13 @@ def test_seq_zero_is_refused_then_named_once_the_check_is_dropped(committed_db, 
     assert (broken.chain_id, broken.seq, broken.event_id) == (chain, -5, forged)
 
 
-def test_a_duplicate_seq_is_named_once_the_unique_constraint_is_dropped(committed_db, team):
+def test_a_duplicate_seq_is_named_once_the_unique_constraint_is_dropped(
+    committed_db, attacker, team
+):
     chain = team.project_id
     forged = uuid.uuid4()
     _attack(
-        committed_db,
+        attacker,
         "ALTER TABLE audit_events DROP CONSTRAINT uq_audit_events_chain_seq",
         "INSERT INTO audit_events (id, chain_id, seq, project_id, actor_email, action, details, "
         "created_at, prev_hash, hash, key_version) SELECT :new, chain_id, seq, project_id, "
@@ -141,15 +154,15 @@ def test_a_duplicate_seq_is_named_once_the_unique_constraint_is_dropped(committe
         and broken.event_id
         in (
             forged,
-            _event_id(committed_db, chain, 3),
+            _event_id(attacker, chain, 3),
         )
     )
 
 
-def test_an_edit_hidden_by_deleting_the_head_row(committed_db, team):
+def test_an_edit_hidden_by_deleting_the_head_row(committed_db, attacker, team):
     chain = team.project_id
     _attack(
-        committed_db,
+        attacker,
         "UPDATE audit_events SET key_name = 'x' WHERE chain_id = :c AND seq = 6",
         "DELETE FROM audit_heads WHERE chain_id = :c",
         c=chain,
@@ -158,21 +171,21 @@ def test_an_edit_hidden_by_deleting_the_head_row(committed_db, team):
     assert (broken.chain_id, broken.seq) == (chain, 6)
 
 
-def test_deleting_a_head_row_alone(committed_db, team):
-    _attack(committed_db, "DELETE FROM audit_heads WHERE chain_id = :c", c=team.project_id)
+def test_deleting_a_head_row_alone(committed_db, attacker, team):
+    _attack(attacker, "DELETE FROM audit_heads WHERE chain_id = :c", c=team.project_id)
     broken = _verify(committed_db).broken
     assert broken.chain_id == team.project_id and "head row is gone" in broken.problem
 
 
 def test_tail_truncation_with_the_head_moved_back_against_a_checkpoint(
-    committed_db, team, tmp_path
+    committed_db, attacker, team, tmp_path
 ):
     chain = team.project_id
     call(
         checkpoints.write, system=True, bind=committed_db, directory=tmp_path, keyring=get_keyring()
     )
     _attack(
-        committed_db,
+        attacker,
         "DELETE FROM audit_events WHERE chain_id = :c AND seq > 5",
         "UPDATE audit_heads SET seq = 5, head_hash = (SELECT hash FROM audit_events "
         "WHERE chain_id = :c AND seq = 5) WHERE chain_id = :c",
@@ -183,10 +196,10 @@ def test_tail_truncation_with_the_head_moved_back_against_a_checkpoint(
     assert (broken.chain_id, broken.seq) == (chain, 6) and "truncated" in broken.problem
 
 
-def test_a_restored_older_snapshot_against_a_checkpoint(committed_db, team, tmp_path):
+def test_a_restored_older_snapshot_against_a_checkpoint(committed_db, attacker, team, tmp_path):
     chain = team.project_id
     _attack(
-        committed_db,
+        attacker,
         "CREATE TABLE snap_events AS SELECT * FROM audit_events",
         "CREATE TABLE snap_heads AS SELECT * FROM audit_heads",
     )
@@ -202,7 +215,7 @@ def test_a_restored_older_snapshot_against_a_checkpoint(committed_db, team, tmp_
         checkpoints.write, system=True, bind=committed_db, directory=tmp_path, keyring=get_keyring()
     )
     _attack(
-        committed_db,
+        attacker,
         "DELETE FROM audit_events",
         "INSERT INTO audit_events SELECT * FROM snap_events",
         "DELETE FROM audit_heads",
