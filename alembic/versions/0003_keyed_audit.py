@@ -83,11 +83,11 @@ def _keyring() -> Keyring:
         "A database without audit events needs none."
     )
     if not settings.master_key and not settings.master_key_file.exists():
-        raise RuntimeError(missing + f" ({settings.master_key_file} does not exist either)")
+        raise ConfigError(missing + f" ({settings.master_key_file} does not exist either)")
     try:
         return get_keyring()
     except ConfigError as exc:
-        raise RuntimeError(f"{missing} ({exc})") from None
+        raise ConfigError(f"{missing} ({exc})") from None
 
 
 def _rechain(hasher: Callable[[bytes, str], str], version: str) -> tuple[int, int, list[str]]:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 
 from meshkeys import migrations
+from meshkeys.cli import main
+from meshkeys.config import ConfigError
 from meshkeys.crypto.masterkey import get_keyring
 from meshkeys.db import make_engine
+from meshkeys.models import AuditEvent
 from meshkeys.services import audit, operations
 from tests.helpers import all_events, configure, reset_caches, units
 from tests.schema_checks import legacy_chain
@@ -39,6 +44,19 @@ def test_existing_events_are_rechained_under_the_key_and_that_is_audited(blank_u
         (rechained,) = all_events(uow, action=audit.AUDIT_RECHAINED)
         assert rechained.details["chains"] == 1 and rechained.details["events"] == count
         assert rechained.details["unverified_chains"] == []
+        migrations.downgrade(blank_url, "0001")  # back to what revision 0001's code verifies
+        columns = [getattr(AuditEvent, name) for name in (*audit.HASHED_COLUMNS, "hash")]
+        with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT set_config('meshkeys.system', 'on', true)"))
+            query = sa.select(*columns).where(AuditEvent.chain_id == uuid.UUID(chain))
+            legacy = conn.execute(query.order_by(AuditEvent.seq)).all()
+        assert len(legacy) == count
+        prev = audit.GENESIS
+        for ev in legacy:
+            assert ev.prev_hash == prev
+            prev = hashlib.sha256(audit.canonical(ev)).hexdigest()
+            assert ev.hash == prev
     finally:
         engine.dispose()
 
@@ -70,9 +88,13 @@ def test_a_database_with_events_and_no_master_key_says_what_to_set(
     monkeypatch.delenv("MESHKEYS_MASTER_KEY", raising=False)
     monkeypatch.setenv("MESHKEYS_MASTER_KEY_FILE", str(tmp_path / "absent.key"))
     reset_caches()
-    with pytest.raises(RuntimeError, match="set MESHKEYS_MASTER_KEY"):
+    with pytest.raises(ConfigError, match="set MESHKEYS_MASTER_KEY"):
         migrations.upgrade(blank_url)
     assert not (tmp_path / "absent.key").exists()
+    monkeypatch.setenv("MESHKEYS_DATABASE_URL", blank_url)
+    reset_caches()
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 2 and "set MESHKEYS_MASTER_KEY" in result.stderr
 
 
 def test_a_fresh_database_needs_no_master_key(blank_url, monkeypatch, tmp_path):
