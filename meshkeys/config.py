@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -48,6 +49,8 @@ class Settings:
     # development mode it differs from the backend's: pages there are the app's own too.
     frontend_port: int | None = None
     log_json: bool = False
+    # Where the app writes a signed audit checkpoint every hour (None: it writes none).
+    audit_checkpoint_dir: Path | None = None
     session_ttl_seconds: int = 12 * 3600
 
     @property
@@ -79,6 +82,14 @@ class Settings:
         if not host or parts.scheme not in ("http", "https"):
             return False
         return parts.netloc == host.lower()
+
+
+CHECKPOINT_DIR = "MESHKEYS_AUDIT_CHECKPOINT_DIR"
+
+
+def _text(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -144,6 +155,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "meshkeys will not fall back to a key file on disk in production."
         )
     origins = tuple(normalise_origin(o) for o in _split(env.get("MESHKEYS_ALLOWED_ORIGINS")))
+    checkpoint_dir = _text(env, CHECKPOINT_DIR)
     return Settings(
         database_url=env.get("MESHKEYS_DATABASE_URL") or DEFAULT_DATABASE_URL,
         migration_database_url_setting=env.get("MESHKEYS_MIGRATION_DATABASE_URL") or None,
@@ -155,6 +167,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         allowed_origins=origins,
         frontend_port=_port(env.get("REFLEX_FRONTEND_PORT"), source="REFLEX_FRONTEND_PORT"),
         log_json=env.get("MESHKEYS_LOG_JSON", "") in ("1", "true", "yes"),
+        audit_checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
     )
 
 

@@ -4,6 +4,7 @@ import reflex as rx
 
 from meshkeys import models  # noqa: F401 - the tables must be imported by the app module
 from meshkeys.api.app import accept_socket_origins, mount_api
+from meshkeys.services.checkpoints import run_in_background as write_audit_checkpoints
 from meshkeys.ui.pages.audit import audit_page
 from meshkeys.ui.pages.keys import keys_page
 from meshkeys.ui.pages.login import login_page
@@ -20,6 +21,7 @@ from meshkeys.ui.state.tokens import TokensState
 
 app = rx.App(api_transformer=mount_api)
 accept_socket_origins(app.sio)
+app.register_lifespan_task(write_audit_checkpoints)
 app.add_page(login_page, route="/login", title="Sign in · meshkeys", on_load=LoginState.load)
 app.add_page(rx.fragment, route="/", title="meshkeys", on_load=SessionState.go_home)
 app.add_page(

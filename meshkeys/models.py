@@ -223,6 +223,7 @@ class AuditEvent(SQLModel, table=True):
         sa.Index("ix_audit_events_chain_key", "chain_id", "key_id", "seq"),
         sa.Index("ix_audit_events_chain_actor", "chain_id", "actor_email", "seq"),
         sa.Index("ix_audit_events_chain_created", "chain_id", "created_at"),
+        sa.CheckConstraint("seq >= 1", name="ck_audit_events_seq"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -242,6 +243,8 @@ class AuditEvent(SQLModel, table=True):
     created_at: datetime = _ts()
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # The master key version whose audit key made ``hash`` (meshkeys.crypto.audit_keys).
+    key_version: str = Field(default="", max_length=8)
 
 
 # ---------------------------------------------------------------- read models

@@ -120,3 +120,32 @@ def call(fn: Callable[..., Any], actor: Actor | None = None, /, **kwargs: Any) -
     options = {k: kwargs.pop(k) for k in ("bind", "system") if k in kwargs}
     with UnitOfWork(actor, **options) as unit:
         return fn(unit, **kwargs)
+
+
+def audit_row(chain_id: uuid.UUID, seq: int, prev_hash: str, **fields: Any) -> Any:
+    """An audit event's hashed columns as a plain object (for ``audit.canonical``), for tests and
+    benches that write events without ``audit.record``: a sign-in failure unless ``fields`` say
+    otherwise."""
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    row = {
+        "id": uuid.uuid4(),
+        "chain_id": chain_id,
+        "seq": seq,
+        "project_id": None,
+        "actor_id": None,
+        "actor_email": "someone@example.com",
+        "action": "login.failed",
+        "key_id": None,
+        "key_name": None,
+        "old_status": None,
+        "new_status": None,
+        "details": {"n": seq},
+        "client_ip": "127.0.0.1",
+        "user_agent": None,
+        "created_at": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=seq),
+        "prev_hash": prev_hash,
+    }
+    row.update(fields)
+    return SimpleNamespace(**row)

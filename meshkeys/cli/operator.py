@@ -1,8 +1,10 @@
-"""Operator commands: `meshkeys master-key rotate`, `audit verify`, `seed`."""
+"""Operator commands: `meshkeys master-key rotate`, `audit verify|checkpoint`, `seed`."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,7 +14,8 @@ from meshkeys.cli import (
     json_option,
     main,
 )
-from meshkeys.services import operations
+from meshkeys.services import checkpoints, operations
+from meshkeys.services.audit_check import Verdict
 from meshkeys.services.uow import UnitOfWork
 
 # ---------------------------------------------------------------- operations
@@ -46,19 +49,79 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option(
+    "--checkpoints",
+    "checkpoint_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Also compare every chain with the newest signed checkpoint in this folder.",
+)
+@json_option
 @handles_errors
-def audit_verify() -> None:
-    """Check every hash chain; exit 1 and print the first broken event."""
+def audit_verify(checkpoint_dir: Path | None, as_json: bool) -> None:
+    """Check every hash chain; exit 1 and name the first broken event."""
+    from meshkeys.crypto.masterkey import get_keyring
+
+    keyring = get_keyring()
+    checkpoint: Path | None = None
     with UnitOfWork(system=True) as uow:
-        checked, broken = operations.verify_all_chains(uow)
-    if broken:
-        event = f" ({broken.event_id})" if broken.event_id else ""
-        click.echo(
-            f"BROKEN chain {broken.chain_id} at event #{broken.seq}{event}: {broken.problem}",
-            err=True,
-        )
+        if checkpoint_dir is None:
+            verdict = operations.verify_all_chains(uow, keyring=keyring)
+        else:
+            verdict, checkpoint = checkpoints.verify_against(
+                uow, directory=checkpoint_dir, keyring=keyring
+            )
+    report = _verdict(verdict, checkpoint)
+    emit(report, as_json, _human_verdict)
+    if verdict.broken:
         sys.exit(1)
-    click.echo(f"ok: {checked} chains intact")
+
+
+def _verdict(verdict: Verdict, checkpoint: Path | None) -> dict[str, Any]:
+    broken = verdict.broken
+    return {
+        "ok": broken is None,
+        "chains": verdict.chains,
+        "events": verdict.events,
+        "checkpoint": str(checkpoint) if checkpoint else None,
+        "broken": None
+        if broken is None
+        else {
+            "chain_id": str(broken.chain_id) if broken.chain_id else None,
+            "seq": broken.seq,
+            "event_id": str(broken.event_id) if broken.event_id else None,
+            "problem": broken.problem,
+        },
+    }
+
+
+def _human_verdict(report: dict[str, Any]) -> str:
+    against = f" (and the checkpoint {report['checkpoint']})" if report["checkpoint"] else ""
+    broken = report["broken"]
+    if broken is None:
+        return f"ok: {report['chains']} chains, {report['events']} events intact{against}"
+    if broken["chain_id"] is None:
+        return f"BROKEN: {broken['problem']}"
+    event = f" ({broken['event_id']})" if broken["event_id"] else ""
+    where = f"chain {broken['chain_id']} at event #{broken['seq']}{event}"
+    return f"BROKEN {where}: {broken['problem']}"
+
+
+@audit.command("checkpoint")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Folder to write the signed checkpoint into (created if missing).",
+)
+@handles_errors
+def audit_checkpoint(out_dir: Path) -> None:
+    """Write a signed checkpoint of every chain's head (one JSON file) into --out."""
+    from meshkeys.crypto.masterkey import get_keyring
+
+    with UnitOfWork(system=True) as uow:
+        path = checkpoints.write(uow, directory=out_dir, keyring=get_keyring())
+    click.echo(str(path))
 
 
 @main.command()

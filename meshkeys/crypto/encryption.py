@@ -58,6 +58,10 @@ class Keyring:
     def _by_version(self) -> dict[str, bytes]:
         return {key_version(k): k for k in (*self.older, self.current)}
 
+    def key_of_version(self, version: str) -> bytes | None:
+        """The master key named ``version``, or None when it is not in the keyring."""
+        return self._by_version().get(version)
+
     def encrypt(self, plaintext: bytes, *, associated_data: bytes) -> str:
         nonce = os.urandom(NONCE_BYTES)
         sealed = AESGCM(self.current).encrypt(nonce, plaintext, associated_data)

@@ -19,7 +19,7 @@ from meshkeys.crypto import generate_secret, key_hint
 from meshkeys.crypto.encryption import DecryptionError, Keyring
 from meshkeys.models import KeyStatus, Project, RevokeReason, SignatureKey
 from meshkeys.services import audit, auth, projects
-from meshkeys.services.audit import ChainBreak
+from meshkeys.services.audit_check import Verdict, verify_all
 from meshkeys.services.errors import InvalidInput
 from meshkeys.services.keys import associated_data
 from meshkeys.services.uow import UnitOfWork
@@ -50,9 +50,11 @@ def rotate_master_key(
 ) -> int:
     """Re-encrypt every secret not yet under the current master key. Resumable.
 
-    Works in batches, each committed on its own: interrupted, it picks up the rows still
-    under an old key. Rows are selected by their version tag, so a finished run finds
-    nothing more to do. Returns the number of rows changed.
+    Works in batches, each committed on its own with a ``master_key.rotated`` event naming
+    its rows: interrupted, the batches already done are on record and a new run picks up the
+    rows still under an old key. A secret under a master key that is not configured (or
+    that does not decrypt) stops the run with ``InvalidInput`` saying what to set; the
+    batch in progress is rolled back. Returns the number of rows changed.
     """
     _require_system(uow)
     changed = 0
@@ -64,45 +66,57 @@ def rotate_master_key(
         query = query.order_by(col(SignatureKey.id)).limit(batch).with_for_update()
         rows = uow.session.exec(query).all()
         if not rows:
-            uow.commit()
+            uow.rollback()
             break
+        old_versions = set()
         for row in rows:
             aad = associated_data(row.id, row.project_id)
+            old_versions.add(Keyring.version_of(row.key) or "?")
             try:
                 plain = keyring.decrypt(row.key, associated_data=aad)
-            except DecryptionError as exc:
+            except DecryptionError:
                 uow.rollback()
-                raise DecryptionError() from exc
+                raise InvalidInput(_undecryptable(row.id, Keyring.version_of(row.key))) from None
             row.key = keyring.encrypt(plain, associated_data=aad)
             uow.session.add(row)
+        audit.record(
+            uow,
+            action=audit.MASTER_KEY_ROTATED,
+            actor_email="system",
+            details={
+                "version": keyring.current_version,
+                "from_versions": sorted(old_versions),
+                "rows": len(rows),
+                "first_key_id": str(rows[0].id),
+                "last_key_id": str(rows[-1].id),
+            },
+        )
         last = rows[-1].id
         changed += len(rows)
         uow.commit()
         if progress:
             progress(len(rows))
-    if changed:
-        audit.record(
-            uow,
-            action=audit.MASTER_KEY_ROTATED,
-            actor_email="system",
-            details={"version": keyring.current_version, "rows": changed},
-        )
-        uow.commit()
     return changed
 
 
-def verify_all_chains(uow: UnitOfWork) -> tuple[int, ChainBreak | None]:
-    """Check every chain; return how many were checked and the first break."""
+def _undecryptable(key_id: uuid.UUID, version: str | None) -> str:
+    if version is None:
+        return f"the secret of key {key_id} is not a meshkeys ciphertext; nothing was changed"
+    return (
+        f"the secret of key {key_id} is encrypted under master key {version}, which is not "
+        "configured (or is not that key): put the old master key in MESHKEYS_MASTER_KEYS "
+        "(comma-separated) and the new one in MESHKEYS_MASTER_KEY, then run it again; "
+        "batches already done stay done"
+    )
+
+
+def verify_all_chains(uow: UnitOfWork, *, keyring: Keyring) -> Verdict:
+    """Check every chain: how many chains and events were checked, and the first break."""
     _require_system(uow)
     uow.read_only()
-    ids = audit.chain_ids(uow)
-    for n, chain in enumerate(ids, start=1):
-        broken = audit.verify_chain(uow, chain)
-        if broken:
-            uow.rollback()
-            return n, broken
+    verdict = verify_all(uow, keyring=keyring)
     uow.rollback()
-    return len(ids), None
+    return verdict
 
 
 @dataclass(frozen=True)

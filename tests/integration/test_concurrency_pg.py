@@ -7,6 +7,7 @@ import threading
 
 from sqlmodel import select
 
+from meshkeys.crypto.masterkey import get_keyring
 from meshkeys.models import AuditEvent, KeyStatus
 from meshkeys.services import audit, key_commands, key_queries, operations
 from meshkeys.services.errors import Conflict
@@ -78,8 +79,10 @@ def test_concurrent_revoke_and_reactivate_leave_state_and_log_consistent(committ
             assert after.old_status == before.new_status
         last = changes[-1] if changes else trail[0]
         assert final.status == KeyStatus(last.new_status)
-        checked, broken = call(operations.verify_all_chains, system=True, bind=committed_db)
-        assert broken is None and checked >= 2
+        verdict = call(
+            operations.verify_all_chains, system=True, bind=committed_db, keyring=get_keyring()
+        )
+        assert verdict.broken is None and verdict.chains >= 2
         with uow(world.owner) as unit:
             totals = key_queries.key_totals(unit, project_id=world.project_id)
         expected_revoked = 1 if final.status == KeyStatus.REVOKED else 0
