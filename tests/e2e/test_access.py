@@ -121,6 +121,9 @@ def test_forged_events_from_a_viewer_are_refused_by_the_services(page: Page, tea
             "f => window.__mkSockets.filter(s => s.readyState === 1).at(-1).send(f)", frame
         )
 
+    # The forger opens the dialog first (the page ignores a confirm of no open dialog): the
+    # refusal must come from the services, whatever the page's state says.
+    forge("open_dialog", {"kind": "revoke", "key_id": str(key.id), "name": key.name})
     forge("revoke", {"form": {"key_id": str(key.id), "reason": "compromised", "grace": "0"}})
     expect(
         page.get_by_text(
@@ -130,6 +133,7 @@ def test_forged_events_from_a_viewer_are_refused_by_the_services(page: Page, tea
             )
         )
     ).to_be_visible()
+    forge("open_dialog", {"kind": "generate", "key_id": "", "name": ""})
     forge("generate", {"form": {"name": "forged"}})
     expect(page.get_by_text(re.compile(r"generating a key needs admin"))).to_be_visible()
 
