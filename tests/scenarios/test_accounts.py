@@ -271,7 +271,7 @@ def test_control_characters_in_a_sign_in_are_a_clean_failure(uow, session, email
     assert all("\x00" not in e.actor_email for e in all_events(uow))
 
 
-@pytest.mark.parametrize("name", ["bad\x00name", "tab\tname"])
+@pytest.mark.parametrize("name", ["bad\x00name", "tab\tname", "pay\u202emen", "a\u200bb"])
 def test_project_and_token_names_refuse_control_characters(uow, session, name):
     actor = make_user(uow, "a@example.com")
     with pytest.raises(InvalidInput):
