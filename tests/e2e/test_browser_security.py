@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -176,7 +177,11 @@ def test_a_replayed_tab_token_without_the_cookie_gets_no_user_data(browser, app,
 
 
 def test_state_files_are_readable_by_their_owner_only(app, owner):
-    states = list(Path(app.env["REFLEX_STATES_WORKDIR"]).glob("*.pkl"))
-    assert states, "the tests above signed in: Reflex wrote states"
+    directory = Path(app.env["REFLEX_STATES_WORKDIR"])
+    deadline = time.monotonic() + 30
+    while not (states := list(directory.glob("*.pkl"))) and time.monotonic() < deadline:
+        time.sleep(0.2)  # Reflex writes states from a queue, a moment after the event
+    assert states, "the tests above signed in, so Reflex has written states"
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in states}
     assert modes == {name: "0o600" for name in modes}
+    assert directory.stat().st_mode & 0o777 == 0o700
