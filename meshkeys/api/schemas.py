@@ -96,7 +96,8 @@ class VerifyRequest(Body):
     payload: Utf8Text = Field(description="The webhook body exactly as received (UTF-8).")
     headers: dict[Utf8Text, Utf8Text] = Field(
         description="At least `webhook-id`, `webhook-timestamp`, `webhook-signature` "
-        "(`svix-` names are accepted too); other headers are ignored.",
+        "(`svix-` names are accepted too; the `webhook-` one counts when both are sent); "
+        "other headers are ignored.",
     )
 
 
