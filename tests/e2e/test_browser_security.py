@@ -176,12 +176,21 @@ def test_a_replayed_tab_token_without_the_cookie_gets_no_user_data(browser, app,
         assert secret not in received  # ...without the user's email, keys or projects
 
 
-def test_state_files_are_readable_by_their_owner_only(app, owner):
+def test_state_files_are_readable_by_their_owner_only(browser, app, owner):
+    actor, project_id = owner
+    context = new_context(browser, app)
+    try:
+        page = context.new_page()
+        sign_in(page, actor.email)
+        goto(page, keys_url(project_id))
+        expect(page.get_by_text("billing-prod-key")).to_be_visible()
+    finally:
+        context.close()
     directory = Path(app.env["REFLEX_STATES_WORKDIR"])
     deadline = time.monotonic() + 30
     while not (states := list(directory.glob("*.pkl"))) and time.monotonic() < deadline:
         time.sleep(0.2)  # Reflex writes states from a queue, a moment after the event
-    assert states, "the tests above signed in, so Reflex has written states"
+    assert states, f"a signed-in page was shown, yet {directory} holds no state"
     modes = {p.name: oct(p.stat().st_mode & 0o777) for p in states}
     assert modes == {name: "0o600" for name in modes}
     assert directory.stat().st_mode & 0o777 == 0o700
