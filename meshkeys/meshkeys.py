@@ -16,12 +16,16 @@ from meshkeys.ui.state.keys import KeysState
 from meshkeys.ui.state.login import LoginState
 from meshkeys.ui.state.not_found import NotFoundState
 from meshkeys.ui.state.projects import ProjectsState
-from meshkeys.ui.state.session import SessionState
+from meshkeys.ui.state.session import SessionGuard, SessionState
 from meshkeys.ui.state.tokens import TokensState
+from meshkeys.ui.state_store import restrict_state_store
+
+restrict_state_store()
 
 app = rx.App(api_transformer=mount_api)
 accept_socket_origins(app.sio)
 app.register_lifespan_task(write_audit_checkpoints)
+app.add_middleware(SessionGuard())
 app.add_page(login_page, route="/login", title="Sign in · meshkeys", on_load=LoginState.load)
 app.add_page(rx.fragment, route="/", title="meshkeys", on_load=SessionState.go_home)
 app.add_page(

@@ -1,4 +1,5 @@
-"""ASGI middleware of the API: request metrics, a JSON 413 for oversized bodies, and HSTS.
+"""ASGI middleware of the API: request metrics, a JSON 413 for oversized bodies, and the
+security headers of every answer (pages included).
 
 Both look only at requests an API route answers; what goes to the mounted Reflex app
 (websocket, uploads, pages) passes through untouched.
@@ -6,8 +7,11 @@ Both look only at requests an API route answers; what goes to the mounted Reflex
 
 from __future__ import annotations
 
+import re
+import secrets
 import time
 
+import anyio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
@@ -97,8 +101,61 @@ def is_https(scope: Scope) -> bool:
     return scope.get("scheme") in ("https", "wss") or forwarded == "https"
 
 
+# Every answer: no framing, no referrer to other origins, no sniffing.
+COMMON_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+]
+# Answers that are not pages (JSON, CSV, assets): nothing may run or load from them.
+DATA_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+
+
+def page_csp(nonce: str) -> str:
+    """The policy of an HTML page: scripts only from this origin or carrying this answer's nonce.
+
+    Reflex's prerendered pages hold inline scripts (React Router's context, the theme and
+    scroll helpers, the streaming markers) and Swagger UI one: each gets the nonce. Reflex runs
+    the scripts its server sends over the websocket with ``eval`` (``rx.call_script``, and the
+    ``ClientStateVar`` the one-time secret dialog is built on), hence ``'unsafe-eval'``. Styles
+    may be inline (Emotion and Radix inject ``<style>`` at run time); images and fonts may be
+    ``data:``; the websocket and fetches go to this origin only; nothing may frame a page.
+    """
+    return (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}' 'unsafe-eval'; "
+        "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; font-src 'self' data:; "
+        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
+    )
+
+
+PATHSEND = "http.response.pathsend"
+_SCRIPT_TAG = re.compile(rb"<script(?=[\s>])", re.IGNORECASE)
+
+
+def add_nonce(html: bytes, nonce: str) -> bytes:
+    """Every ``<script`` tag of a page with ``nonce="..."``.
+
+    Safe only because every page is a static build (Reflex's prerendered HTML, Swagger UI's
+    template): no server-side HTML carries user text, so every script tag is the app's own.
+    User data reaches the browser over the websocket and React renders it as text.
+    """
+    return _SCRIPT_TAG.sub(b'<script nonce="' + nonce.encode("ascii") + b'"', html)
+
+
+def _drop(headers: list[tuple[bytes, bytes]], *names: bytes) -> list[tuple[bytes, bytes]]:
+    return [(k, v) for k, v in headers if k.lower() not in names]
+
+
 class SecurityHeaders:
-    """On every HTTP answer (API and Reflex pages alike): ``nosniff``, and HSTS over HTTPS."""
+    """On every HTTP answer (API and Reflex pages alike): ``nosniff``, ``X-Frame-Options: DENY``,
+    ``Referrer-Policy: same-origin``, a Content-Security-Policy, and HSTS over HTTPS.
+
+    HTML pages get ``page_csp`` with a fresh nonce added to their script tags (their body is
+    read whole, rewritten and sent without validators, so a cached copy never meets another
+    answer's nonce); every other answer gets ``DATA_CSP``. A 304 gets no policy: the cached
+    page keeps the one its nonce belongs to.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -108,14 +165,56 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         https = is_https(scope)
+        if "text/html" in Headers(scope=scope).get("accept", ""):
+            # A page is rewritten, so it must come uncompressed (Reflex may serve .gz/.br) and as
+            # body messages (not granian's ``pathsend``, which hands the server a file path).
+            extensions = {k: v for k, v in scope.get("extensions", {}).items() if k != PATHSEND}
+            headers = _drop(list(scope["headers"]), b"accept-encoding")
+            scope = {**scope, "headers": headers, "extensions": extensions}
+        start: Message | None = None
+        body: list[bytes] = []
+
+        def with_headers(message: Message, csp: str | None) -> Message:
+            headers = list(message.get("headers", [])) + COMMON_HEADERS
+            if csp is not None:
+                headers.append((b"content-security-policy", csp.encode()))
+            if https:
+                headers.append((b"strict-transport-security", HSTS.encode()))
+            return {**message, "headers": headers}
 
         async def add_headers(message: Message) -> None:
+            nonlocal start
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-content-type-options", b"nosniff"))
-                if https:
-                    headers.append((b"strict-transport-security", HSTS.encode()))
-                message["headers"] = headers
-            await send(message)
+                headers = Headers(raw=list(message.get("headers", [])))
+                is_page = headers.get("content-type", "").startswith("text/html")
+                if message["status"] == 304:
+                    await send(with_headers(message, None))
+                elif is_page and not headers.get("content-encoding") and scope["method"] != "HEAD":
+                    start = message  # sent with the rewritten body
+                else:
+                    csp = page_csp(secrets.token_urlsafe(16)) if is_page else DATA_CSP
+                    await send(with_headers(message, csp))
+                return
+            if start is None or message["type"] not in ("http.response.body", PATHSEND):
+                await send(message)
+                return
+            if message["type"] == PATHSEND:  # a server that offered it anyway: read the file
+                body.append(await anyio.Path(message["path"]).read_bytes())
+            else:
+                body.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+            nonce = secrets.token_urlsafe(16)
+            html = add_nonce(b"".join(body), nonce)
+            raw = _drop(
+                list(start.get("headers", [])),
+                b"content-length",
+                b"etag",
+                b"last-modified",
+                b"cache-control",
+            )
+            raw += [(b"content-length", str(len(html)).encode()), (b"cache-control", b"no-store")]
+            await send(with_headers({**start, "headers": raw}, page_csp(nonce)))
+            await send({"type": "http.response.body", "body": html, "more_body": False})
 
         await self.app(scope, receive, add_headers)

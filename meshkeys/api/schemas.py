@@ -7,9 +7,9 @@ Numbers are strict: JSON ``true`` or ``"60"`` is not a number of seconds.
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from meshkeys.models import RevokeReason
 from meshkeys.services.keys import (
@@ -17,6 +17,20 @@ from meshkeys.services.keys import (
     MAX_GRACE_SECONDS,
     MAX_NAME_LENGTH,
 )
+
+
+def _encodable(text: str) -> str:
+    # JSON may escape a lone surrogate (\\ud800); it has no UTF-8 form, so nothing signs it.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            "must be text that UTF-8 can encode; remove the lone surrogate (\\ud800 to \\udfff)"
+        ) from None
+    return text
+
+
+Utf8Text = Annotated[str, AfterValidator(_encodable)]
 
 
 class Body(BaseModel):
@@ -55,8 +69,8 @@ class RotateKeyRequest(Body):
 
 class SignRequest(Body):
     project_id: uuid.UUID
-    payload: str = Field(description="The webhook body, signed as its UTF-8 bytes, unparsed.")
-    msg_id: str | None = Field(default=None, description="Default: a new `msg_...` id.")
+    payload: Utf8Text = Field(description="The webhook body, signed as its UTF-8 bytes, unparsed.")
+    msg_id: Utf8Text | None = Field(default=None, description="Default: a new `msg_...` id.")
     timestamp: int | None = Field(
         default=None, strict=True, description="Seconds since the epoch; default now."
     )
@@ -79,10 +93,11 @@ class SignResponse(BaseModel):
 
 class VerifyRequest(Body):
     project_id: uuid.UUID
-    payload: str = Field(description="The webhook body exactly as received (UTF-8).")
-    headers: dict[str, str] = Field(
+    payload: Utf8Text = Field(description="The webhook body exactly as received (UTF-8).")
+    headers: dict[Utf8Text, Utf8Text] = Field(
         description="At least `webhook-id`, `webhook-timestamp`, `webhook-signature` "
-        "(`svix-` names are accepted too); other headers are ignored.",
+        "(`svix-` names are accepted too; the `webhook-` one counts when both are sent); "
+        "other headers are ignored.",
     )
 
 

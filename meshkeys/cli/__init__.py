@@ -98,7 +98,29 @@ user_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 
 
-@click.group()
+class Utf8Group(click.Group):
+    """The command group; refuses arguments that are not UTF-8 before any command runs.
+
+    Python hands undecodable argv bytes over as lone surrogates (``\\udcff``), which no
+    service can store, sign or print; refusing them here is exit 2 with a message, once for
+    every command, never a traceback from deep inside one.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        for arg in args:
+            try:
+                arg.encode("utf-8")
+            except UnicodeEncodeError:
+                shown = arg.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                raise click.UsageError(
+                    f"the argument {shown!r} is not valid UTF-8 text; "
+                    "pass arguments in UTF-8 (check the terminal's locale)",
+                    ctx,
+                ) from None
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=Utf8Group)
 def main() -> None:
     """meshkeys: keys that sign webhooks."""
     logs.configure()

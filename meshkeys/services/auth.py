@@ -37,8 +37,10 @@ from meshkeys.services.uow import UnitOfWork
 
 MIN_PASSWORD_LENGTH = 10
 LOGIN_WINDOW = timedelta(minutes=15)
+# Failures per account (or API token prefix) AND client address, in LOGIN_WINDOW.
 MAX_FAILURES_PER_ACCOUNT = 5
-MAX_FAILURES_PER_IP = 20
+MAX_TOKEN_FAILURES = 10
+_TOKEN_THROTTLE_KEY = "api-token:"  # noqa: S105 - a label of login_failures rows, not a secret
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 SESSION_PREFIX = "mks_"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -112,24 +114,46 @@ def needs_setup(uow: UnitOfWork) -> bool:
     return uow.session.exec(select(User.id).limit(1)).first() is None
 
 
-def _retry_after(uow: UnitOfWork, *, email: str, client_ip: str | None) -> int:
+def _throttle(uow: UnitOfWork, *, subject: str, limit: int, what: str) -> None:
+    """Refuse the attempt while ``subject`` has ``limit`` failures from this client in the window.
+
+    Limits key on the subject (an account, an API token's prefix) and the client address
+    together: an attacker's failures lock out only their own pair, never the same account
+    signing in from elsewhere, nor the other users behind the attacker's address
+    (docs/DECISIONS.md). The check takes a lock on the pair that the transaction holds until
+    its failure, if any, is recorded and committed, so concurrent attempts queue: at most
+    ``limit`` of them are ever checked (PostgreSQL: an advisory lock; SQLite: the write lock
+    every writing transaction takes at BEGIN IMMEDIATE).
+    """
+    client_ip = uow.request.client_ip
+    uow.serialize(f"throttle {subject} from {client_ip or '-'}")
     now = uow.now
-    since = now - LOGIN_WINDOW
-    checks = [(col(LoginFailure.email) == email, MAX_FAILURES_PER_ACCOUNT)]
-    if client_ip:
-        checks.append((col(LoginFailure.client_ip) == client_ip, MAX_FAILURES_PER_IP))
-    wait = 0
-    for clause, limit in checks:
-        times = uow.session.exec(
-            select(LoginFailure.created_at)
-            .where(clause, col(LoginFailure.created_at) >= since)
-            .order_by(col(LoginFailure.created_at).desc())
-            .limit(limit)
-        ).all()
-        if len(times) >= limit:
-            # Locked until the oldest of the last `limit` failures leaves the window.
-            wait = max(wait, int((times[-1] + LOGIN_WINDOW - now).total_seconds()) + 1)
-    return wait
+    same_client = (
+        col(LoginFailure.client_ip).is_(None)
+        if client_ip is None
+        else col(LoginFailure.client_ip) == client_ip
+    )
+    times = uow.session.exec(
+        select(LoginFailure.created_at)
+        .where(
+            col(LoginFailure.email) == subject,
+            same_client,
+            col(LoginFailure.created_at) >= now - LOGIN_WINDOW,
+        )
+        .order_by(col(LoginFailure.created_at).desc())
+        .limit(limit)
+    ).all()
+    if len(times) >= limit:
+        # Locked until the oldest of the last `limit` failures leaves the window.
+        wait = max(1, int((times[-1] + LOGIN_WINDOW - now).total_seconds()) + 1)
+        uow.rollback()
+        raise RateLimited(f"Too many failed {what}. Try again in {wait} seconds.", retry_after=wait)
+
+
+def _record_failure(uow: UnitOfWork, *, subject: str) -> None:
+    uow.session.add(
+        LoginFailure(email=subject, client_ip=uow.request.client_ip, created_at=uow.now)
+    )
 
 
 def authenticate(uow: UnitOfWork, *, email: str, password: str) -> Actor:
@@ -137,21 +161,16 @@ def authenticate(uow: UnitOfWork, *, email: str, password: str) -> Actor:
 
     On success the user becomes the unit of work's actor (``start_session`` follows).
     """
-    client_ip = uow.request.client_ip
     try:
         email = normalize_email(email)
     except InvalidInput:  # still checked and recorded, as typed but printable
         typed = "".join(c if not has_control_chars(c) else "?" for c in (email or ""))
         email = typed.strip().lower()[:320] or "(empty)"
-    wait = _retry_after(uow, email=email, client_ip=client_ip)
-    if wait:
-        raise RateLimited(
-            f"Too many failed sign-ins. Try again in {wait} seconds.", retry_after=wait
-        )
+    _throttle(uow, subject=email, limit=MAX_FAILURES_PER_ACCOUNT, what="sign-ins")
     user = uow.session.exec(select(User).where(User.email == email)).first()
     ok = verify_password(password or "", user.password_hash if user else dummy_hash())
     if user is None or not ok:
-        uow.session.add(LoginFailure(email=email, client_ip=client_ip, created_at=uow.now))
+        _record_failure(uow, subject=email)
         audit.record(
             uow,
             action=audit.LOGIN_FAILED,
@@ -297,11 +316,13 @@ def revoke_api_token(uow: UnitOfWork, *, token_id: uuid.UUID) -> ApiTokenPublic:
 def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
     """Resolve a bearer token and make its user the unit of work's actor.
 
-    Raises Unauthenticated for missing, unknown or revoked tokens. The lookup is a
-    read-only transaction of its own; ``last_used_at`` (kept to the minute) is written in a
-    second, short one, so the request's service call starts fresh.
+    Raises Unauthenticated for missing, unknown or revoked tokens, RateLimited after
+    ``MAX_TOKEN_FAILURES`` failures of this client with this token prefix. The lookup is a
+    transaction of its own (holding the throttle's lock, and recording a failure);
+    ``last_used_at`` (kept to the minute) is written in a second, short one, so the request's
+    service call starts fresh.
     """
-    if not token or not token.startswith("mk_") or len(token) > 200:
+    if not token or not token.startswith("mk_") or len(token) > 200 or has_control_chars(token):
         raise Unauthenticated("Send 'Authorization: Bearer mk_...' with a valid API token.")
     digest = hash_token(token)
     found = None
@@ -314,10 +335,18 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
         valid = row is not None and hmac.compare_digest(row[0].token_hash, digest)
         if row is not None and valid and not row[0].revoked_at:
             found = row[0].id, row[0].last_used_at, actor_of(row[1])
+    # A token's failures are throttled per client and token prefix (its "account"): over the
+    # limit even the right token is refused, and a valid token from another address still
+    # works. The check and the record of a failure happen under one lock.
+    subject = _TOKEN_THROTTLE_KEY + token[:7]
+    _throttle(uow, subject=subject, limit=MAX_TOKEN_FAILURES, what="API token attempts")
     if found is None:
+        _record_failure(uow, subject=subject)
+        uow.commit()
         raise Unauthenticated(
             "The API token is unknown or revoked. Create a new one on /settings/tokens."
         )
+    uow.rollback()  # the throttle's lock: nothing to record for a valid token
     token_id, last_used, actor = found
     uow.act_as(actor)
     now = uow.now

@@ -1,9 +1,11 @@
-"""Domain errors, and the input check every text field shares.
+"""Domain errors, and the input checks every text field shares.
 
 Each message tells the user what happened and what to do.
 
 The doors map them: API 404/403/409/400, UI toasts, CLI exit codes.
 """
+
+import unicodedata
 
 
 class DomainError(Exception):
@@ -44,6 +46,19 @@ def has_control_chars(text: str) -> bool:
     return any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
+# Format characters (Unicode category Cf) a name may hold: the zero-width joiners that emoji
+# sequences and Persian or Indic scripts need. Every other one is invisible and refused.
+_JOINERS = {"\u200c", "\u200d"}
+
+
+def has_invisible_chars(text: str) -> bool:
+    """True for bidi controls (U+202E and the rest: U+200E/F, U+202A-E, U+2066-9, U+061C) and
+    the other invisible format characters (zero-width space, word joiner, BOM, soft hyphen, tag
+    characters...): in a name they spoof how it reads (``"prod\u202eved"`` shows as "prodved"
+    reversed) or make two names that look alike differ."""
+    return any(unicodedata.category(c) == "Cf" and c not in _JOINERS for c in text)
+
+
 def clean_name(value: str | None, *, what: str, max_length: int = 200) -> str:
     """A name as typed, trimmed; InvalidInput when empty, too long or with control characters.
 
@@ -53,4 +68,9 @@ def clean_name(value: str | None, *, what: str, max_length: int = 200) -> str:
     name = (value or "").strip()
     if not name or len(name) > max_length or has_control_chars(name):
         raise InvalidInput(f"Give the {what} a name of 1 to {max_length} printable characters.")
+    if has_invisible_chars(name):
+        raise InvalidInput(
+            f"The {what} name holds an invisible or text-direction character (such as U+202E); "
+            "type it again without one."
+        )
     return name

@@ -72,15 +72,75 @@ def test_failed_logins_are_rate_limited_per_account_with_a_retry_time(uow, sessi
     assert auth.authenticate(uow(request=REQ), email="a@example.com", password=PASSWORD)
 
 
-def test_failed_logins_are_rate_limited_per_ip(uow, session):
-    make_user(uow, "victim@example.com")
-    for i in range(auth.MAX_FAILURES_PER_IP):
+ATTACKER = RequestInfo(client_ip="127.0.0.1", user_agent="attacker")
+VICTIM = RequestInfo(client_ip="127.0.0.2", user_agent="victim")
+
+
+def _fail(uow, request, email, times):
+    for _ in range(times):
         with pytest.raises(Unauthenticated):
-            auth.authenticate(uow(request=REQ), email=f"guess{i}@example.com", password="x" * 10)
+            auth.authenticate(uow(request=request), email=email, password="bad-password")
+
+
+def test_an_attackers_failures_never_lock_out_the_account_from_another_address(uow, session):
+    make_user(uow, "victim@example.com")
+    _fail(uow, ATTACKER, "victim@example.com", auth.MAX_FAILURES_PER_ACCOUNT)
+    # The attacker's own address is refused, even with the right password...
     with pytest.raises(RateLimited):
-        auth.authenticate(uow(request=REQ), email="victim@example.com", password=PASSWORD)
-    other_ip = RequestInfo(client_ip="198.51.100.1")
-    assert auth.authenticate(uow(request=other_ip), email="victim@example.com", password=PASSWORD)
+        auth.authenticate(uow(request=ATTACKER), email="victim@example.com", password=PASSWORD)
+    # ...the victim, signing in from elsewhere, is not (and can still fail a few times).
+    _fail(uow, VICTIM, "victim@example.com", auth.MAX_FAILURES_PER_ACCOUNT - 1)
+    assert auth.authenticate(uow(request=VICTIM), email="victim@example.com", password=PASSWORD)
+
+
+def test_one_noisy_address_does_not_lock_out_the_other_users_behind_it(uow, session):
+    make_user(uow, "colleague@example.com")
+    for i in range(30):  # more than any per-address limit would allow
+        _fail(uow, ATTACKER, f"guess{i}@example.com", 1)
+    _fail(uow, ATTACKER, "guess0@example.com", auth.MAX_FAILURES_PER_ACCOUNT - 1)
+    with pytest.raises(RateLimited):
+        auth.authenticate(uow(request=ATTACKER), email="guess0@example.com", password=PASSWORD)
+    # Same address, another account: the colleague behind the same proxy signs in.
+    same_address = RequestInfo(client_ip="127.0.0.1", user_agent="colleague")
+    assert auth.authenticate(
+        uow(request=same_address), email="colleague@example.com", password=PASSWORD
+    )
+
+
+def test_a_refused_attempt_checks_no_password_and_records_nothing(uow, session, monkeypatch):
+    make_user(uow, "a@example.com")
+    _fail(uow, ATTACKER, "a@example.com", auth.MAX_FAILURES_PER_ACCOUNT)
+    checked = []
+    monkeypatch.setattr(auth, "verify_password", lambda *a: checked.append(a) or True)
+    with pytest.raises(RateLimited):
+        auth.authenticate(uow(request=ATTACKER), email="a@example.com", password=PASSWORD)
+    assert checked == []
+    failed = [e for e in all_events(uow) if e.action == "login.failed"]
+    assert len(failed) == auth.MAX_FAILURES_PER_ACCOUNT
+
+
+def _token(uow, actor):
+    with uow(actor) as unit:
+        return auth.create_api_token(unit, name="ci").token
+
+
+def test_bad_api_tokens_are_throttled_per_address_and_token_prefix(uow, session, world):
+    good = _token(uow, world.admin)
+    guess = good[:7] + "x" * (len(good) - 7)  # the same prefix, the wrong rest
+    for _ in range(auth.MAX_TOKEN_FAILURES):
+        with pytest.raises(Unauthenticated):
+            auth.actor_for_api_token(uow(request=ATTACKER), token=guess)
+    with pytest.raises(RateLimited, match=r"Too many failed API token attempts") as info:
+        auth.actor_for_api_token(uow(request=ATTACKER), token=guess)
+    assert info.value.retry_after > 0
+    # While over the limit, even the right token with that prefix is refused from there...
+    with pytest.raises(RateLimited):
+        auth.actor_for_api_token(uow(request=ATTACKER), token=good)
+    # ...but not from another address, and other tokens from the same address still work.
+    assert auth.actor_for_api_token(uow(request=VICTIM), token=good) == world.admin
+    other = _token(uow, world.viewer)
+    assert other[:7] != good[:7]
+    assert auth.actor_for_api_token(uow(request=ATTACKER), token=other) == world.viewer
 
 
 def test_sessions_store_only_a_hash_and_end_server_side(uow, session, monkeypatch):
@@ -211,7 +271,7 @@ def test_control_characters_in_a_sign_in_are_a_clean_failure(uow, session, email
     assert all("\x00" not in e.actor_email for e in all_events(uow))
 
 
-@pytest.mark.parametrize("name", ["bad\x00name", "tab\tname"])
+@pytest.mark.parametrize("name", ["bad\x00name", "tab\tname", "pay\u202emen", "a\u200bb"])
 def test_project_and_token_names_refuse_control_characters(uow, session, name):
     actor = make_user(uow, "a@example.com")
     with pytest.raises(InvalidInput):

@@ -7,6 +7,7 @@ import base64
 import csv
 import io
 import json
+import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -55,6 +56,17 @@ def test_a_revoked_token_stops_working_and_use_is_recorded(api):
     assert token.last_used_at is not None
     call(auth.revoke_api_token, api.world.admin, bind=api.engine, token_id=token.id)
     assert_error(api.get(f"/keys?project_id={api.project}"), 401, contains="revoked")
+
+
+def test_repeated_bad_tokens_answer_429_with_retry_after_and_good_tokens_still_work(api):
+    guess = {"Authorization": f"Bearer mk_{secrets.token_urlsafe(32)}"}
+    url = f"/keys?project_id={api.project}"
+    for _ in range(auth.MAX_TOKEN_FAILURES):
+        assert_error(api.client.get(url, headers=guess), 401)
+    limited = assert_error(api.client.get(url, headers=guess), 429, contains="Try again in")
+    assert limited["detail"].startswith("Too many failed API token attempts")
+    assert int(api.client.get(url, headers=guess).headers["retry-after"]) > 0
+    assert api.get(url).status_code == 200  # the admin's own token, another prefix
 
 
 # ---------------------------------------------------------------- keys

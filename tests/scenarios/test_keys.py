@@ -78,6 +78,32 @@ def test_generate_refuses_bad_names(uow, session, world, name):
     assert session.exec(select(sa.func.count()).select_from(SignatureKey)).one() == 0
 
 
+SPOOFING_NAMES = [
+    "invoice\u202egpj.exe",  # RIGHT-TO-LEFT OVERRIDE: reads "invoiceexe.jpg"
+    "prod\u2066dev\u2069",  # isolates
+    "pro\u200bd",  # zero-width space: looks like "prod"
+    "\ufeffprod",  # byte order mark
+    "prod\u00ad",  # soft hyphen
+    "prod\U000e0041",  # a tag character
+]
+
+
+@pytest.mark.parametrize("name", SPOOFING_NAMES)
+def test_key_names_refuse_bidi_and_invisible_characters(uow, session, world, name):
+    with pytest.raises(InvalidInput, match="invisible or text-direction character"):
+        key_commands.generate_key(uow(world.admin), project_id=world.project_id, name=name)
+    assert session.exec(select(sa.func.count()).select_from(SignatureKey)).one() == 0
+
+
+def test_key_names_keep_the_joiners_emoji_and_scripts_need(uow, session, world):
+    for name in [
+        "family \U0001f468\u200d\U0001f469\u200d\U0001f467",
+        "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
+    ]:
+        made = key_commands.generate_key(uow(world.admin), project_id=world.project_id, name=name)
+        assert made.name == name
+
+
 def test_key_and_audit_event_commit_together_or_not_at_all(uow, session, world, monkeypatch):
     def broken_record(*args, **kwargs):
         raise RuntimeError("disk full")

@@ -201,6 +201,32 @@ def test_the_key_log_has_one_handler_however_many_apps_are_built(db_path):
     assert len(handlers) == 1
 
 
+def test_pages_get_a_nonce_csp_and_every_answer_refuses_framing(db_path):
+    import re
+
+    from fastapi.responses import HTMLResponse
+
+    def html_page(_request):
+        return HTMLResponse("<html><script>boot()</script><SCRIPT src='/a.js'></SCRIPT></html>")
+
+    api = create_api()
+    api.add_route("/page-for-test", html_page)
+    client = TestClient(api)
+    page = client.get("/page-for-test", headers={"Accept": "text/html"})
+    csp = page.headers["content-security-policy"]
+    (nonce,) = re.findall(r"'nonce-([\w-]+)'", csp)
+    assert page.text.count(f'nonce="{nonce}"') == 2 and "frame-ancestors 'none'" in csp
+    assert page.headers["content-length"] == str(len(page.content))
+    assert page.headers["cache-control"] == "no-store" and "etag" not in page.headers
+    again = client.get("/page-for-test", headers={"Accept": "text/html"})
+    assert again.headers["content-security-policy"] != csp  # a fresh nonce per answer
+    data = client.get("/health")
+    assert data.headers["content-security-policy"].startswith("default-src 'none'")
+    for answer in (page, data):
+        assert answer.headers["x-frame-options"] == "DENY"
+        assert answer.headers["referrer-policy"] == "same-origin"
+
+
 def test_hsts_only_over_https_and_nosniff_always(db_path):
     client = TestClient(create_api())
     plain = client.get("/health")

@@ -143,3 +143,25 @@ def test_cli_actions_write_the_same_structured_log_lines_as_the_other_doors(run,
     assert [(e["logger"], e["event"]) for e in lines] == [("meshkeys.keys.audit", "key.generated")]
     assert lines[0]["actor"] == "ops@example.com" and lines[0]["project_id"] == project_id
     assert secret.startswith("whsec_") and secret not in made.stderr
+
+
+def test_arguments_that_are_not_utf8_exit_2_saying_so(run, db_path):
+    import subprocess
+    import sys
+
+    run("user", "create", "ops@example.com", "--password-stdin", input=PASSWORD + "\n")
+    project = run("project", "create", "Payments", "--owner", "ops@example.com").stdout.strip()
+    run("keys", "generate", "--project", project, "--name", "prod", "--user", "ops@example.com")
+    signed_in = ["--project", project, "--user", "ops@example.com"]
+    for args in [
+        ["keys", "sign", *signed_in, "--payload", "\udcff"],
+        ["keys", "verify", *signed_in, "--payload", "{}", "--header", "webhook-id=\udcc3"],
+        ["keys", "list", *signed_in, "--search", "a\udcff"],
+    ]:
+        result = run(*args, code=2)
+        assert "is not valid UTF-8 text" in result.output, args
+    # The same from a real process, whose argv holds the raw byte.
+    argv = [sys.executable, "-m", "meshkeys.cli", "keys", "sign", *signed_in, "--payload", b"\xff"]
+    done = subprocess.run(argv, capture_output=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert b"is not valid UTF-8 text" in done.stderr and b"Traceback" not in done.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 from datetime import UTC, datetime
 
@@ -123,3 +125,45 @@ def test_signature_is_over_raw_bytes_not_reencoded_json():
     assert sign(secret, msg_id="m", timestamp=1, payload=compact) != sign(
         secret, msg_id="m", timestamp=1, payload=spaced
     )
+
+
+@pytest.mark.parametrize("size", [0, 1, 16, 23])
+def test_secrets_under_24_bytes_are_refused_to_sign_and_to_verify(size):
+    short = "whsec_" + base64.b64encode(os.urandom(size)).decode()
+    with pytest.raises(ValueError, match="at least 24 bytes"):
+        sign(short, msg_id="m", timestamp=1, payload=b"p")
+    with pytest.raises(ValueError, match="at least 24 bytes"):
+        sign_headers([short], payload=b"p")
+    headers = sign_headers([generate_secret()], payload=b"p", timestamp=1, msg_id="m")
+    with pytest.raises(ValueError, match="at least 24 bytes"):
+        verify([("k", short)], headers=headers, payload=b"p", clock=lambda: 1)
+    assert sign(VECTOR_SECRET, msg_id="m", timestamp=1, payload=b"p")  # 24 bytes: the vector's
+
+
+def test_an_empty_or_unencodable_webhook_id_never_verifies():
+    secret = generate_secret()
+    with pytest.raises(ValueError, match="webhook-id is empty"):
+        sign_headers([secret], payload=b"p", msg_id="", timestamp=1)
+    mac = base64.b64encode(
+        hmac.new(base64.b64decode(secret[6:]), b".1.p", hashlib.sha256).digest()
+    ).decode()
+    forged = {"webhook-id": "", "webhook-timestamp": "1", "webhook-signature": f"v1,{mac}"}
+    with pytest.raises(SignatureError, match="webhook-id is empty"):
+        verify([("k", secret)], headers=forged, payload=b"p", clock=lambda: 1)
+    surrogate = {**forged, "webhook-id": "msg_\ud800"}
+    with pytest.raises(SignatureError, match="webhook-id is not text that UTF-8 can encode"):
+        verify([("k", secret)], headers=surrogate, payload=b"p", clock=lambda: 1)
+
+
+@pytest.mark.parametrize("webhook_first", [True, False])
+def test_webhook_headers_count_before_svix_ones_in_whatever_order_they_come(webhook_first):
+    real, other = generate_secret(), generate_secret()
+    ours = sign_headers([real], payload=b"p", timestamp=7, msg_id="m1")
+    theirs = sign_headers([other], payload=b"p", timestamp=7, msg_id="m2")
+    svix = {k.replace("webhook-", "svix-"): v for k, v in theirs.items()}
+    headers = {**ours, **svix} if webhook_first else {**svix, **ours}
+    candidates = [("real", real), ("other", other)]
+    assert verify(candidates, headers=headers, payload=b"p", clock=lambda: 7) == "real"
+    mixed_case = {**ours, "Webhook-Id": "m2"}
+    with pytest.raises(SignatureError, match="given twice with different values"):
+        verify(candidates, headers=mixed_case, payload=b"p", clock=lambda: 7)

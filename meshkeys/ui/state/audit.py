@@ -77,6 +77,13 @@ def _day(value: str, what: str) -> date | None:
         raise InvalidInput(f"The {what} date must look like 2026-01-31.") from None
 
 
+def _end_of(day: date | None) -> datetime | None:
+    """The 'to' day is included: events before the next midnight (none after 9999-12-31)."""
+    if day is None or day == date.max:
+        return None
+    return datetime.combine(day + timedelta(days=1), time(), UTC)
+
+
 def csv_text(events) -> tuple[str, int]:
     """The events as the API's CSV export writes them (same columns, same escaping of cells a
     spreadsheet would run as formulas); at most EXPORT_LIMIT rows."""
@@ -110,8 +117,7 @@ class AuditState(KeysetPager, SessionState):
             key_id=key_id,
             actor=self.f_actor.strip() or None,
             since=datetime.combine(since, time(), UTC) if since else None,
-            # The 'to' day is included: events before the next midnight.
-            until=datetime.combine(until + timedelta(days=1), time(), UTC) if until else None,
+            until=_end_of(until),
         ).validate()
 
     def _fetch(self, cursor: str | None) -> str | None:

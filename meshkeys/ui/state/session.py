@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import reflex as rx
+from reflex.middleware import Middleware
 
 from meshkeys.services import auth, projects
 from meshkeys.services.context import RequestInfo
@@ -60,6 +61,8 @@ class SessionState(rx.State):
     loading: bool = True
     # The "create" dialog of the page is open.
     creating: bool = False
+    # True once a signed-in call loaded data into this tab (SessionGuard checks such tabs).
+    _holds_data: bool = False
 
     # ------------------------------------------------------------ helpers (not events)
 
@@ -75,12 +78,36 @@ class SessionState(rx.State):
         )
 
     def _signed_in(self) -> UnitOfWork:
-        """A unit of work acting as the session's user; SignedOut without a valid session."""
+        """A unit of work acting as the session's user; SignedOut without a valid session.
+
+        Without one, every signed-in var of this tab is cleared first (``_forget``): what an
+        earlier, valid session loaded never reaches a websocket that has no cookie.
+        """
         uow = UnitOfWork(request=self._request_info())
         if auth.actor_for_session_digest(uow, digest=self._session_token()) is None:
             uow.close()
+            self._forget()
             raise SignedOut
+        self._session_root()._holds_data = True
         return uow
+
+    def _has_session(self) -> bool:
+        with UnitOfWork(request=self._request_info()) as uow:
+            return auth.actor_for_session_digest(uow, digest=self._session_token()) is not None
+
+    def _session_root(self) -> SessionState:
+        state: rx.State = self
+        while type(state) is not SessionState:
+            parent = state.parent_state
+            assert parent is not None  # every page state descends from SessionState
+            state = parent
+        return state  # type: ignore[return-value]
+
+    def _forget(self) -> None:
+        """Reset this tab's SessionState and its loaded substates (every page's rows)."""
+        root = self._session_root()
+        root.reset()
+        root._holds_data = False
 
     def _call(self, fn: Callable[..., T], /, **kwargs: Any) -> T:
         """Call one service in a unit of work signed in as the session's user."""
@@ -205,3 +232,31 @@ class SessionState(rx.State):
         if self.nav_projects:
             return rx.redirect(f"/projects/{self.nav_projects[0].id}/keys")
         return rx.redirect("/projects")
+
+
+def _page_states(cls: type[rx.State]) -> list[type[rx.State]]:
+    """``cls`` and every state below it."""
+    found = [cls]
+    for sub in cls.get_substates():
+        found += _page_states(sub)
+    return found
+
+
+class SessionGuard(Middleware):
+    """Before every event: a tab whose websocket has no valid session cookie holds no signed-in
+    data, whatever tab token it presents.
+
+    Reflex keeps a tab's state under its token (``sessionStorage``) and sends all of it on
+    hydration. A token replayed from another browser without the cookie would otherwise get the
+    user's email, projects and keys in that snapshot; here the signed-in states are reset
+    first, so it gets the defaults. (Handlers check again: ``SessionState._signed_in``.)
+    """
+
+    async def preprocess(self, app: Any, state: Any, event: Any) -> None:
+        session = await state.get_state(SessionState)
+        if not session._holds_data or session._has_session():
+            return None  # nothing to hide, or still signed in
+        for cls in _page_states(SessionState):
+            await state.get_state(cls)  # loaded, so that reset() reaches it
+        session._forget()
+        return None

@@ -1,0 +1,103 @@
+"""The Reflex states in-process (no browser): the audit page's date filters, and what a state
+holds when its websocket carries no valid session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import UTC, datetime
+
+import pytest
+
+from meshkeys.crypto.secrets import hash_token
+from meshkeys.services import auth, history, projects
+from meshkeys.ui.state.audit import AuditState
+from meshkeys.ui.state.keys import KeyRow, KeysState
+from meshkeys.ui.state.session import ProjectItem, SessionGuard, SessionState, SignedOut
+from meshkeys.web_session import DIGEST_PREFIX, SESSION_COOKIE
+
+
+def test_the_audit_page_takes_the_widest_date_range(uow, world):
+    state = AuditState(_reflex_internal_init=True)  # type: ignore[call-arg]
+    state.f_since, state.f_until = "1900-01-01", "9999-12-31"
+    flt = state._filter()
+    assert (flt.since, flt.until) == (datetime(1900, 1, 1, tzinfo=UTC), None)
+    page = history.list_events(uow(world.viewer), project_id=world.project_id, flt=flt)
+    assert page.items  # project created, members added
+    state.f_since, state.f_until = "0001-01-01", "9999-12-30"
+    assert state._filter().until == datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def _tab(cookie: str | None):
+    """A whole state tree, as Reflex holds one per tab, with a websocket sending ``cookie``."""
+    import reflex as rx
+
+    import meshkeys.meshkeys  # noqa: F401 - registers every page state
+
+    root = rx.State(_reflex_internal_init=True)  # type: ignore[call-arg]
+    headers = {"cookie": cookie} if cookie else {}
+    root.router_data = root._update_router_vars({"headers": headers, "pathname": "/"}, {})
+    return root
+
+
+def _loaded(root, email: str) -> tuple[SessionState, KeysState]:
+    """The tab after a signed-in page load: the user's email, projects and key names in it."""
+    session = asyncio.run(root.get_state(SessionState))
+    keys = asyncio.run(root.get_state(KeysState))
+    session.user_email = email
+    session.nav_projects = [ProjectItem(id="p", name="Payments", role="owner")]
+    keys.rows = [KeyRow("k", "k", "billing-prod", "whsec_…abcd", "active", "", "", "")]
+    keys.total_keys = 1
+    session._holds_data = True
+    return session, keys
+
+
+def _cookie_of(uow, actor) -> str:
+    token = auth.start_session(uow(actor))
+    return f"{SESSION_COOKIE}={DIGEST_PREFIX}{hash_token(token)}"
+
+
+@pytest.mark.parametrize("cookie", [None, f"{SESSION_COOKIE}={DIGEST_PREFIX}{'0' * 64}"])
+def test_a_tab_token_replayed_without_a_valid_cookie_hydrates_no_user_data(uow, world, cookie):
+    root = _tab(cookie)
+    session, keys = _loaded(root, world.owner.email)
+    asyncio.run(SessionGuard().preprocess(None, root, None))
+    assert (session.user_email, session.nav_projects, keys.rows, keys.total_keys) == ("", [], [], 0)
+    snapshot = json.dumps(root.dict(), default=str)
+    assert world.owner.email not in snapshot and "billing-prod" not in snapshot
+
+
+def test_a_tab_with_a_valid_session_keeps_its_data(uow, world):
+    root = _tab(_cookie_of(uow, world.owner))
+    session, keys = _loaded(root, world.owner.email)
+    asyncio.run(SessionGuard().preprocess(None, root, None))
+    assert session.user_email == world.owner.email and keys.rows
+
+
+def test_a_handler_without_a_session_clears_the_signed_in_vars(uow, world):
+    root = _tab(None)
+    session, keys = _loaded(root, world.owner.email)
+    with pytest.raises(SignedOut):
+        keys._call(projects.list_projects)
+    assert (session.user_email, keys.rows, session._holds_data) == ("", [], False)
+
+
+def test_state_files_are_readable_by_their_owner_only(tmp_path):
+    from meshkeys.ui.state_store import restrict_state_store
+
+    stale = tmp_path / "left-by-an-earlier-run.pkl"
+    stale.write_bytes(b"state")
+    stale.chmod(0o644)
+    previous = restrict_state_store(tmp_path)
+    try:
+        # What Reflex's disk manager does with a state (e2e checks the real files too).
+        fresh = tmp_path / "fresh.pkl"
+        fresh.write_bytes(b"state")
+    finally:
+        os.umask(previous)
+    assert {p.name: p.stat().st_mode & 0o777 for p in tmp_path.iterdir()} == {
+        stale.name: 0o600,
+        fresh.name: 0o600,
+    }
+    assert tmp_path.stat().st_mode & 0o777 == 0o700
