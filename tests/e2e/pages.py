@@ -25,4 +25,4 @@ def visit_signed_in(page: Page, path: str, heading: str) -> None:
     goto(page, path)
     expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    assert not re.search(r"/login/?$", page.url), f"{path} sent the browser to sign in again"
+    assert not re.search(r"/login/?(\?|$)", page.url), f"{path} sent the browser to sign in again"
