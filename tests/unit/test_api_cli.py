@@ -6,23 +6,14 @@ import json
 
 import pytest
 import standardwebhooks
-from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
 from meshkeys.api.app import create_api
-from meshkeys.cli import main
 
 
 @pytest.fixture
-def run(db_path):
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | bytes | None = None, code: int = 0):
-        result = runner.invoke(main, list(args), input=input, catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
+def run(cli):
+    return cli
 
 
 def test_token_create_prints_a_token_once_that_the_api_accepts(run, world):

@@ -5,22 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from meshkeys.cli import main
 from tests.helpers import PASSWORD
 
 
 @pytest.fixture
-def run(db_path):
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None, code: int = 0):
-        result = runner.invoke(main, list(args), input=input, catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
-    return invoke
+def run(cli):
+    return cli
 
 
 def test_the_whole_lifecycle_from_the_command_line(run):

@@ -6,22 +6,14 @@ import json
 
 import pytest
 import sqlalchemy as sa
-from click.testing import CliRunner
 
 from meshkeys import db
-from meshkeys.cli import main
 from tests.helpers import PASSWORD, random_master_key, use_master_keys
 
 
 @pytest.fixture
-def run(db_path):
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None, code: int = 0):
-        result = runner.invoke(main, list(args), input=input, catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result
-
+def run(cli):
+    invoke = cli
     invoke("user", "create", "ops@example.com", "--password-stdin", input=PASSWORD + "\n")
     project = invoke("project", "create", "Payments", "--owner", "ops@example.com").stdout.strip()
     for name in ("a", "b"):
