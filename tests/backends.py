@@ -23,7 +23,7 @@ import contextlib
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,12 +42,19 @@ from meshkeys.db import make_engine
 from meshkeys.services.context import Actor
 from meshkeys.services.uow import UnitOfWork
 from tests.api_world import build_api_world
-from tests.helpers import World, configure, make_world, random_master_key, reset_caches, units
+from tests.helpers import (
+    UowFactory,
+    World,
+    configure,
+    make_world,
+    random_master_key,
+    reset_caches,
+    units,
+)
 from tests.pgserver import PgServer, pg_server
 
 BACKENDS = ("sqlite", "postgres")
 _PG_ROLES: dict[str, str] = {}  # the roles pg_engine's connections switch between
-UowFactory = Callable[..., UnitOfWork]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
