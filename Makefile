@@ -1,5 +1,7 @@
 # meshkeys
 #   make run    create .venv, install, migrate the SQLite database, serve http://localhost:3000
+#   make run-prod  migrate as the owner, preflight, then WORKERS granian workers on PostgreSQL
+#               and Redis (docs/DEPLOY.md)
 #   make test   install dev extras, check Chromium and PostgreSQL, then format, lint, mypy, unit,
 #               integration, coverage gate, e2e: each step its own process (see .ci/rings)
 #   make lint | test-unit | test-integration | test-security | test-e2e | clean | distclean | help
@@ -12,6 +14,11 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 PORT ?= 3000
+# run-prod: the address and worker count of the app server (put a TLS proxy in front of it).
+HOST ?= 127.0.0.1
+WORKERS ?= 3
+REDIS_SERVER := $(or $(MESHKEYS_REDIS_SERVER),/usr/bin/redis-server)
+NGINX := $(or $(MESHKEYS_NGINX),/usr/sbin/nginx)
 CHROMIUM := $(or $(MESHKEYS_CHROMIUM),/usr/bin/chromium)
 PG_BINDIR := $(or $(MESHKEYS_PG_BINDIR),/usr/lib/postgresql/15/bin)
 # apt-get needs root: use sudo (non-interactively) when we are not root and it exists.
@@ -25,11 +32,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: help venv install install-dev run lint test test-unit test-integration test-security \
-	test-e2e check-chromium check-postgres clean distclean
+.PHONY: help venv install install-dev run run-prod lint test test-unit test-integration test-security \
+	test-e2e check-chromium check-postgres check-redis check-nginx clean distclean
 
 help:
-	@sed -n '2,5p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---------------------------------------------------------------------------------------- venv
 
@@ -62,25 +69,38 @@ run: $(STAMP_RUN)
 	@echo "meshkeys: starting on http://localhost:$(PORT) (frontend, websocket and API on one port)"
 	exec $(BIN)/reflex run --env prod --single-port --frontend-port $(PORT) --backend-port $(PORT)
 
+# Production (docs/DEPLOY.md): the owner migrates (MESHKEYS_MIGRATION_DATABASE_URL), the preflight
+# refuses a start that would half-start (master key, runtime role, Redis), then `reflex run` serves
+# WORKERS granian workers (GRANIAN_WORKERS) as the runtime role (MESHKEYS_DATABASE_URL).
+run-prod: $(STAMP_RUN)
+	@[ -n "$${MESHKEYS_MIGRATION_DATABASE_URL:-}" ] || { echo "meshkeys will not start:" \
+	  "MESHKEYS_MIGRATION_DATABASE_URL is not set: name the role that owns the tables" \
+	  "(migrations run as it; the app runs as MESHKEYS_DATABASE_URL)"; exit 1; }
+	MESHKEYS_ENV=production $(BIN)/meshkeys db upgrade
+	MESHKEYS_ENV=production $(BIN)/meshkeys preflight
+	@echo "meshkeys: $(WORKERS) workers on http://$(HOST):$(PORT) (frontend, websocket and API)"
+	MESHKEYS_ENV=production GRANIAN_WORKERS=$(WORKERS) exec $(BIN)/reflex run --env prod \
+	  --single-port --frontend-port $(PORT) --backend-port $(PORT) --backend-host $(HOST)
+
 # ---------------------------------------------------------------------------------------- test
 
 # The same three steps as the pre-commit hooks (.pre-commit-config.yaml).
 lint: $(STAMP_DEV)
 	.ci/rings format lint mypy
 
-test: $(STAMP_DEV) check-chromium check-postgres
+test: $(STAMP_DEV) check-chromium check-postgres check-redis check-nginx
 	.ci/rings format lint mypy unit integration security coverage e2e
 
 test-unit: $(STAMP_DEV)
 	.ci/rings unit
 
-test-integration: $(STAMP_DEV) check-postgres
+test-integration: $(STAMP_DEV) check-postgres check-redis
 	.ci/rings integration
 
 test-security: $(STAMP_DEV) check-postgres
 	.ci/rings security
 
-test-e2e: $(STAMP_DEV) check-chromium
+test-e2e: $(STAMP_DEV) check-chromium check-postgres check-redis check-nginx
 	.ci/rings e2e
 
 check-chromium:
@@ -113,6 +133,39 @@ check-postgres:
 	    "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB (a role that may create roles and" \
 	    "databases)"; exit 1; }; \
 	fi
+
+# Debian's redis-server (the tests start their own, without persistence; tests/redisserver.py)
+# and nginx (the TLS proxy of the e2e ring; deploy/nginx.conf).
+check-redis:
+	@if [ -n "$${MESHKEYS_TEST_REDIS_URL:-}" ]; then \
+	  echo "Redis: using MESHKEYS_TEST_REDIS_URL (the tests flush its database)"; \
+	elif [ ! -x "$(REDIS_SERVER)" ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "$(REDIS_SERVER) not found: installing Debian's redis-server package"; \
+	    $(SUDO) apt-get update && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	      redis-server || { echo "error: installing redis-server failed: install it" \
+	                             "(apt-get install redis-server), or set MESHKEYS_TEST_REDIS_URL" \
+	                             "to a Redis the tests may flush"; exit 1; }; \
+	  fi; \
+	  [ -x "$(REDIS_SERVER)" ] || { echo "error: $(REDIS_SERVER) not found: install Debian's" \
+	    "redis-server package (apt-get install redis-server), or set MESHKEYS_TEST_REDIS_URL"; \
+	    exit 1; }; \
+	fi
+
+check-nginx:
+	@if [ ! -x "$(NGINX)" ]; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "$(NGINX) not found: installing Debian's nginx package"; \
+	    $(SUDO) apt-get update && \
+	    $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+	      nginx || { echo "error: installing nginx failed: install Debian's nginx package" \
+	                       "(apt-get install nginx) and run make test again"; exit 1; }; \
+	  fi; \
+	fi
+	@[ -x "$(NGINX)" ] || { echo "error: $(NGINX) not found: the TLS proxy tests need nginx;" \
+	  "install Debian's nginx package (apt-get install nginx), or point MESHKEYS_NGINX at one"; \
+	  exit 1; }
 
 # --------------------------------------------------------------------------------------- clean
 

@@ -31,3 +31,15 @@ def _forget_cached_keyring():
     yield
     config.reset_settings()
     masterkey.get_keyring.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def redis_srv():
+    """A throwaway redis-server on a free port (tests/redisserver.py), started once a session."""
+    from tests.redisserver import RedisServerError, redis_server
+
+    try:
+        with redis_server() as server:
+            yield server
+    except RedisServerError as exc:
+        pytest.fail(str(exc), pytrace=False)

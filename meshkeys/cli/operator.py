@@ -148,3 +148,20 @@ def seed(count: int, project_name: str, owner: str, as_json: bool) -> None:
         )
     result = {"project_id": str(seeded.project_id), "keys": seeded.keys, "owner": seeded.owner}
     emit(result, as_json, lambda d: d["project_id"])
+
+
+@main.command("preflight")
+def preflight() -> None:
+    """Refuse a production start that would half-start: exit 1, one line per problem, each
+    naming the setting (master key, database, runtime role, Redis); exit 0 when all hold."""
+    from meshkeys.services import preflight as checks
+
+    report = checks.check()
+    for line in report.checked:
+        click.echo(f"ok: {line}")
+    for problem in report.problems:
+        click.echo(f"refused: {problem.message}", err=True)
+    if not report.ok:
+        click.echo("meshkeys will not start: fix the settings above", err=True)
+        sys.exit(1)
+    click.echo("preflight passed")
