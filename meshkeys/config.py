@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from meshkeys.forwarding import Network, parse_networks
+
 DEFAULT_DATABASE_URL = "sqlite:///meshkeys.db"
 # The PostgreSQL role `meshkeys db upgrade` grants the app's privileges to (docs/SECURITY.md).
 DEFAULT_RUNTIME_ROLE = "meshkeys_runtime"
@@ -52,6 +54,8 @@ class Settings:
     # Where the app writes a signed audit checkpoint every hour (None: it writes none).
     audit_checkpoint_dir: Path | None = None
     session_ttl_seconds: int = 12 * 3600
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (meshkeys.forwarding).
+    trusted_proxies: tuple[Network, ...] = ()
 
     @property
     def migration_database_url(self) -> str:
@@ -156,6 +160,13 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         )
     origins = tuple(normalise_origin(o) for o in _split(env.get("MESHKEYS_ALLOWED_ORIGINS")))
     checkpoint_dir = _text(env, CHECKPOINT_DIR)
+    try:
+        proxies = parse_networks(_split(env.get("MESHKEYS_TRUSTED_PROXIES")))
+    except ValueError as exc:
+        raise ConfigError(
+            f"MESHKEYS_TRUSTED_PROXIES must list IP addresses or networks (10.0.0.5, "
+            f"10.0.0.0/24), comma-separated: {exc}"
+        ) from None
     return Settings(
         database_url=env.get("MESHKEYS_DATABASE_URL") or DEFAULT_DATABASE_URL,
         migration_database_url_setting=env.get("MESHKEYS_MIGRATION_DATABASE_URL") or None,
@@ -168,6 +179,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         frontend_port=_port(env.get("REFLEX_FRONTEND_PORT"), source="REFLEX_FRONTEND_PORT"),
         log_json=env.get("MESHKEYS_LOG_JSON", "") in ("1", "true", "yes"),
         audit_checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
+        trusted_proxies=proxies,
     )
 
 

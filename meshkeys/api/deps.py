@@ -12,6 +12,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from meshkeys.config import get_settings
+from meshkeys.forwarding import client_address
 from meshkeys.services import auth
 from meshkeys.services.context import RequestInfo
 from meshkeys.services.uow import UnitOfWork
@@ -25,10 +27,19 @@ _bearer = HTTPBearer(
 )
 
 
+def client_ip(request: Request) -> str | None:
+    """The client's address: the peer, or what a trusted proxy forwarded (meshkeys.forwarding)."""
+    return client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        get_settings().trusted_proxies,
+    )
+
+
 def describe_client(request: Request) -> RequestInfo:
-    """Client IP and user agent, for the audit log (as the ASGI server reports the peer)."""
+    """Client IP and user agent, for the audit log and the sign-in throttle."""
     return RequestInfo(
-        client_ip=request.client.host if request.client else None,
+        client_ip=client_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
 

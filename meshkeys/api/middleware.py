@@ -20,6 +20,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from meshkeys.api.errors import MAX_BODY_BYTES, too_large_detail
 from meshkeys.api.observability import UNMATCHED, Metrics
+from meshkeys.config import get_settings
+from meshkeys.forwarding import came_over_https
 
 
 def api_route(api: FastAPI, scope: Scope) -> Route | None:
@@ -96,9 +98,15 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 
 def is_https(scope: Scope) -> bool:
-    """Served over HTTPS, directly or behind a proxy that says so (X-Forwarded-Proto)."""
-    forwarded = Headers(scope=scope).get("x-forwarded-proto", "").split(",")[0].strip()
-    return scope.get("scheme") in ("https", "wss") or forwarded == "https"
+    """Served over HTTPS, directly or behind a trusted proxy that says so (X-Forwarded-Proto
+    from an address in MESHKEYS_TRUSTED_PROXIES; meshkeys.forwarding)."""
+    client = scope.get("client")
+    return came_over_https(
+        scope.get("scheme"),
+        client[0] if client else None,
+        Headers(scope=scope).get("x-forwarded-proto"),
+        get_settings().trusted_proxies,
+    )
 
 
 # Every answer: no framing, no referrer to other origins, no sniffing.

@@ -17,6 +17,8 @@ from typing import Any
 from fastapi import Request
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from meshkeys.config import get_settings
+from meshkeys.forwarding import client_address
 from meshkeys.logs import KEY_LOGGER
 from meshkeys.services import errors
 from meshkeys.services.context import Actor
@@ -107,7 +109,11 @@ def key_action(request: Request, action: str, actor: Actor, **known: Any) -> Ite
                 "actor": actor.email,
                 "project_id": str(note.project_id) if note.project_id else None,
                 "key_id": str(note.key_id) if note.key_id else None,
-                "client_ip": request.client.host if request.client else None,
+                "client_ip": client_address(
+                    request.client.host if request.client else None,
+                    request.headers.get("x-forwarded-for"),
+                    get_settings().trusted_proxies,
+                ),
                 **{k: str(v) for k, v in note.fields.items() if v is not None},
             },
         )

@@ -166,13 +166,20 @@ def run_app(
     database_url: str | None = None,
     extra_env: Mapping[str, str] | None = None,
     timeout: float = 180.0,
+    master_key: str | None = None,
+    migrate: bool = True,
 ) -> Iterator[RunningApp]:
-    """Migrate a fresh SQLite database, start the app, yield it when it answers, then stop it."""
+    """Migrate a fresh SQLite database, start the app, yield it when it answers, then stop it.
+
+    Several app servers on one database (tests/cluster): give each the same ``database_url``
+    (the runtime role), ``master_key`` and ``extra_env`` (``REFLEX_REDIS_URL``,
+    ``MESHKEYS_MIGRATION_DATABASE_URL`` naming the owner), and ``migrate=False`` to all but the
+    first."""
     tmp_dir = Path(tmp_dir).resolve()
     tmp_dir.mkdir(parents=True, exist_ok=True)
     frontend_port = free_port()
     backend_port = free_port() if dev else frontend_port
-    master_key = random_master_key()
+    master_key = master_key or random_master_key()
     database_url = database_url or f"sqlite:///{tmp_dir / 'meshkeys-e2e.db'}"
     log_path = tmp_dir / "reflex.log"
 
@@ -190,7 +197,8 @@ def run_app(
             extra_env=extra_env,
         )
         migrate_started = time.monotonic()
-        migrate_database(env)
+        if migrate:
+            migrate_database(env)
         migrate_seconds = time.monotonic() - migrate_started
 
         argv = reflex_argv(frontend_port, backend_port)

@@ -227,13 +227,19 @@ def test_pages_get_a_nonce_csp_and_every_answer_refuses_framing(db_path):
         assert answer.headers["referrer-policy"] == "same-origin"
 
 
-def test_hsts_only_over_https_and_nosniff_always(db_path):
-    client = TestClient(create_api())
+def test_hsts_only_over_https_and_nosniff_always(db_path, monkeypatch):
+    monkeypatch.setenv("MESHKEYS_TRUSTED_PROXIES", "10.0.0.0/24")
+    reset_caches()
+    client = TestClient(create_api(), client=("10.0.0.7", 40000))
     plain = client.get("/health")
     assert "strict-transport-security" not in plain.headers
     assert plain.headers["x-content-type-options"] == "nosniff"
     proxied = client.get("/health", headers={"X-Forwarded-Proto": "https"})
     assert proxied.headers["strict-transport-security"].startswith("max-age=31536000")
+    # The same header from an address that is not a trusted proxy is not believed.
+    untrusted = TestClient(create_api(), client=("192.0.2.1", 40000))
+    spoofed = untrusted.get("/health", headers={"X-Forwarded-Proto": "https"})
+    assert "strict-transport-security" not in spoofed.headers
     direct = TestClient(create_api(), base_url="https://testserver").get("/health")
     assert "strict-transport-security" in direct.headers
 

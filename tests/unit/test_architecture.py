@@ -17,6 +17,7 @@ DOMAIN = [
     "migrations.py",
     "logs.py",
     "web_session.py",
+    "forwarding.py",
     "crypto",
     "services",
 ]

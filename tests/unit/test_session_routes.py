@@ -8,7 +8,7 @@ from meshkeys.api.app import create_api
 from meshkeys.services import auth
 from meshkeys.services.uow import UnitOfWork
 from meshkeys.web_session import SESSION_COOKIE
-from tests.helpers import PASSWORD, all_events, call
+from tests.helpers import PASSWORD, all_events, call, reset_caches
 
 
 def _client() -> TestClient:
@@ -52,8 +52,10 @@ def test_setup_then_login_then_logout(db_path):
     assert ("login.failed", "testclient") in events and ("login.succeeded", "testclient") in events
 
 
-def test_cookie_is_secure_over_https_and_cross_site_posts_are_refused(db_path):
-    client = _client()
+def test_cookie_is_secure_over_https_and_cross_site_posts_are_refused(db_path, monkeypatch):
+    monkeypatch.setenv("MESHKEYS_TRUSTED_PROXIES", "10.0.0.1")
+    reset_caches()
+    client = TestClient(create_api(), base_url="http://localhost:3000", client=("10.0.0.1", 1))
     made = client.post(
         "/auth/setup",
         headers={"X-Forwarded-Proto": "https"},

@@ -113,6 +113,18 @@ def _same_origin(request: Request) -> bool:
     return get_settings().accepts_origin(origin, host=host)
 
 
+PLAIN_HTTP_REFUSED = (
+    "Sign in over HTTPS: this meshkeys runs in production (MESHKEYS_ENV=production) and this "
+    "request came over plain HTTP. Open the https:// address; an operator behind a TLS proxy "
+    "lists the proxy in MESHKEYS_TRUSTED_PROXIES so its X-Forwarded-Proto is believed."
+)
+
+
+def _plain_http_in_production(request: Request) -> bool:
+    """A session cookie must never travel in clear: production refuses to issue one over HTTP."""
+    return get_settings().is_production and not _is_https(request)
+
+
 def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
@@ -139,6 +151,8 @@ def _with_cookie(response: JSONResponse, request: Request, token: str) -> JSONRe
 def login(body: LoginBody, request: Request) -> JSONResponse:
     if not _same_origin(request):
         return _error(403, "Sign in from the meshkeys page itself.")
+    if _plain_http_in_production(request):
+        return _error(403, PLAIN_HTTP_REFUSED)
     try:
         with UnitOfWork(request=describe_client(request)) as uow:
             actor = auth.authenticate(uow, email=body.email, password=body.password)
@@ -182,6 +196,8 @@ def setup(body: SetupBody, request: Request) -> JSONResponse:
     """First run only: create the first admin and their first project, and sign them in."""
     if not _same_origin(request):
         return _error(403, "Set up meshkeys from its own page.")
+    if _plain_http_in_production(request):
+        return _error(403, PLAIN_HTTP_REFUSED)
     try:
         with UnitOfWork(request=describe_client(request)) as uow:
             actor, project = projects.setup_first_admin(

@@ -18,6 +18,8 @@ from urllib.parse import quote
 import reflex as rx
 from reflex.middleware import Middleware
 
+from meshkeys.config import get_settings
+from meshkeys.forwarding import client_address
 from meshkeys.services import auth, projects
 from meshkeys.services.context import RequestInfo
 from meshkeys.services.errors import DomainError, NotFound
@@ -72,8 +74,14 @@ class SessionState(rx.State):
         return session_digest(parse_cookie(self.router.headers.cookie, SESSION_COOKIE))
 
     def _request_info(self) -> RequestInfo:
+        # Reflex's own client_ip trusts X-Forwarded-For by hop count, from anyone: the peer
+        # (``asgi-scope-client``) is checked against MESHKEYS_TRUSTED_PROXIES instead.
+        raw = self.router.headers.raw_headers
+        peer = raw.get("asgi-scope-client") or self.router.session.client_ip or None
         return RequestInfo(
-            client_ip=self.router.session.client_ip or None,
+            client_ip=client_address(
+                peer, raw.get("x-forwarded-for"), get_settings().trusted_proxies
+            ),
             user_agent=(self.router.headers.user_agent or "")[:400] or None,
         )
 
