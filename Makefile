@@ -4,7 +4,8 @@
 #               and Redis (docs/DEPLOY.md)
 #   make test   install dev extras, check Chromium and PostgreSQL, then format, lint, mypy, unit,
 #               integration, coverage gate, e2e: each step its own process (see .ci/rings)
-#   make lint | test-unit | test-integration | test-security | test-e2e | clean | distclean | help
+#   make lint | test-unit | test-integration | test-security | test-cluster | test-e2e | clean |
+#               distclean | help
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -33,10 +34,10 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
 .PHONY: help venv install install-dev run run-prod lint test test-unit test-integration test-security \
-	test-e2e check-chromium check-postgres check-redis check-nginx clean distclean
+	test-cluster test-e2e check-chromium check-postgres check-redis check-nginx clean distclean
 
 help:
-	@sed -n '2,7p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---------------------------------------------------------------------------------------- venv
 
@@ -89,7 +90,7 @@ lint: $(STAMP_DEV)
 	.ci/rings format lint mypy
 
 test: $(STAMP_DEV) check-chromium check-postgres check-redis check-nginx
-	.ci/rings format lint mypy unit integration security coverage e2e
+	.ci/rings format lint mypy unit integration security coverage cluster e2e
 
 test-unit: $(STAMP_DEV)
 	.ci/rings unit
@@ -100,8 +101,11 @@ test-integration: $(STAMP_DEV) check-postgres check-redis
 test-security: $(STAMP_DEV) check-postgres
 	.ci/rings security
 
-test-e2e: $(STAMP_DEV) check-chromium check-postgres check-redis check-nginx
+test-e2e: $(STAMP_DEV) check-chromium
 	.ci/rings e2e
+
+test-cluster: $(STAMP_DEV) check-chromium check-postgres check-redis check-nginx
+	.ci/rings cluster
 
 check-chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \

@@ -36,6 +36,10 @@ config = rx.Config(
         rx.plugins.SitemapPlugin(),
         rx.plugins.RadixThemesPlugin(),
     ],
-    db_url=settings.database_url,
+    # No database for Reflex: meshkeys opens its own engine (meshkeys/db.py) and migrates with
+    # `meshkeys db upgrade`. Given a URL, Reflex compares the schema at every start by reading
+    # alembic_version, which the runtime role may not read (docs/SECURITY.md): on PostgreSQL the
+    # server would not start.
+    db_url=None,
     cors_allowed_origins=list(settings.page_origins),
 )
