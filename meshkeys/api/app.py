@@ -17,7 +17,7 @@ from starlette.routing import Match, Route
 
 from meshkeys import logs
 from meshkeys.api.errors import install_error_handlers, use_error_body_for_422
-from meshkeys.api.middleware import BodySizeLimit, MetricsMiddleware, SecurityHeaders
+from meshkeys.api.middleware import BodySizeLimit, MetricsMiddleware, ProxyHeaders, SecurityHeaders
 from meshkeys.api.observability import Metrics
 from meshkeys.api.routes import audit, keys, ops, webhooks
 from meshkeys.api.routes import session as session_routes
@@ -79,6 +79,7 @@ def create_api() -> FastAPI:
     api.add_middleware(MetricsMiddleware, api=api)
     api.add_middleware(SecurityHeaders)
     api.add_middleware(session_routes.SessionCookieDigest)
+    api.add_middleware(ProxyHeaders)
     default_openapi = api.openapi
 
     def openapi() -> dict:

@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from meshkeys.api.errors import MAX_BODY_BYTES, too_large_detail
 from meshkeys.api.observability import UNMATCHED, Metrics
 from meshkeys.config import get_settings
-from meshkeys.forwarding import came_over_https
+from meshkeys.forwarding import came_over_https, client_address, trusted
 
 
 def api_route(api: FastAPI, scope: Scope) -> Route | None:
@@ -95,6 +95,34 @@ class BodySizeLimit:
 
 
 HSTS = "max-age=31536000; includeSubDomains"
+
+
+class ProxyHeaders:
+    """Outermost: a request from a trusted proxy (MESHKEYS_TRUSTED_PROXIES) is seen by everything
+    inside (Reflex's redirects and websocket, the routes, the throttle) as the proxy saw it: the
+    client's address from X-Forwarded-For, the scheme from X-Forwarded-Proto. From anyone
+    else the headers change nothing (meshkeys.forwarding)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            proxies = get_settings().trusted_proxies
+            client = scope.get("client")
+            peer = client[0] if client else None
+            if proxies and trusted(peer, proxies):
+                headers = Headers(scope=scope)
+                forwarded = client_address(peer, headers.get("x-forwarded-for"), proxies)
+                scope = {**scope, "client": (forwarded, client[1] if client else 0)}
+                proto = (headers.get("x-forwarded-proto") or "").split(",")[0].strip().lower()
+                if proto in ("http", "https"):
+                    secure = proto == "https"
+                    if scope["type"] == "websocket":
+                        scope["scheme"] = "wss" if secure else "ws"
+                    else:
+                        scope["scheme"] = proto
+        await self.app(scope, receive, send)
 
 
 def is_https(scope: Scope) -> bool:

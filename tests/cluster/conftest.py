@@ -27,10 +27,11 @@ import pytest
 
 from meshkeys import db
 from tests.backends import Database, create_database, drop_database
+from tests.cluster.tlsproxy import Proxy, TlsFiles, free_port, make_certificates, run_nginx
 from tests.e2e.apprunner import RunningApp, random_master_key, run_app
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers import reset_caches
-from tests.pgserver import PgServer
+from tests.pgserver import PgServer, to_libpq_uri
 from tests.redisserver import RedisServer
 
 # Requests from this address (the test process, as the proxy would) may claim HTTPS and a
@@ -53,6 +54,16 @@ class Cluster:
     def servers(self) -> tuple[RunningApp, RunningApp]:
         return self.a, self.b
 
+    @property
+    def superuser_dsn(self) -> str:
+        """The cluster's database as the superuser: for checks that must see every row."""
+        from sqlalchemy.engine import make_url
+
+        name = make_url(self.database.app_url).database
+        return to_libpq_uri(
+            make_url(self.pg.admin_url).set(database=name).render_as_string(hide_password=False)
+        )
+
     def client(self, app: RunningApp, **headers: str) -> httpx.Client:
         """An HTTP client of one server, as the TLS proxy forwards a browser's request."""
         forwarded = {"X-Forwarded-Proto": "https", **headers}
@@ -60,19 +71,39 @@ class Cluster:
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_certificates(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def proxy_port() -> int:
+    """Chosen before the servers start: their pages open the websocket through the proxy."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict, tls: TlsFiles) -> dict:
     if not CHROMIUM.is_file():
         pytest.fail(
             f"{CHROMIUM} not found: the cluster ring drives Chromium. Install Debian's package "
             "(`apt-get install chromium`), or point MESHKEYS_CHROMIUM at a Chromium binary.",
             pytrace=False,
         )
-    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+    # Trust exactly the test proxy's key (Playwright's ignore_https_errors stays False).
+    pin = f"--ignore-certificate-errors-spki-list={tls.spki_sha256}"
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": [*CHROMIUM_ARGS, pin],
+    }
 
 
 @pytest.fixture(scope="session")
 def cluster(
-    pg: PgServer, redis_srv: RedisServer, tmp_path_factory: pytest.TempPathFactory
+    pg: PgServer,
+    redis_srv: RedisServer,
+    proxy_port: int,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Cluster]:
     name = f"meshkeys_cluster_{secrets.token_hex(4)}"
     database = create_database(pg, name)
@@ -86,6 +117,8 @@ def cluster(
         "GRANIAN_WORKERS": "1",
         "MESHKEYS_TRUSTED_PROXIES": PROXY_ADDRESS,
         "MESHKEYS_AUDIT_CHECKPOINT_DIR": str(checkpoints),
+        # The public address (the TLS proxy): pages open their websocket there.
+        "REFLEX_API_URL": f"https://127.0.0.1:{proxy_port}",
     }
     saved = {k: os.environ.get(k) for k in _KNOBS}
     common = {"database_url": database.app_url, "master_key": master_key, "extra_env": env}
@@ -111,3 +144,13 @@ def cluster(
                 os.environ[key] = value
         reset_caches()
         drop_database(pg, name)
+
+
+@pytest.fixture(scope="session")
+def proxy(
+    cluster: Cluster, tls: TlsFiles, proxy_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Proxy]:
+    """nginx (deploy/nginx.conf) terminating TLS in front of both servers."""
+    upstreams = [app.url.removeprefix("http://") for app in cluster.servers]
+    with run_nginx(tmp_path_factory.mktemp("nginx"), tls, proxy_port, upstreams) as running:
+        yield running

@@ -14,7 +14,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import psycopg
 
@@ -22,7 +21,6 @@ from meshkeys.services import auth, projects
 from tests.cluster.conftest import Cluster
 from tests.e2e.apprunner import REPO_ROOT
 from tests.helpers import PASSWORD, call
-from tests.pgserver import to_libpq_uri
 
 
 def _admin(cluster: Cluster, tag: str):
@@ -177,7 +175,7 @@ def test_twenty_concurrent_clients_through_both_leave_chains_and_counters_intact
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
-    with psycopg.connect(to_libpq_uri(_superuser_url(cluster))) as conn:
+    with psycopg.connect(cluster.superuser_dsn) as conn:
         rows = conn.execute(
             "SELECT p.id, p.key_count, p.revoked_count, "
             "(SELECT count(*) FROM signature_keys k WHERE k.project_id = p.id), "
@@ -189,51 +187,10 @@ def test_twenty_concurrent_clients_through_both_leave_chains_and_counters_intact
     assert sum(r[3] for r in rows) >= CLIENTS
 
 
-def _superuser_url(cluster: Cluster) -> str:
-    from sqlalchemy.engine import make_url
-
-    return (
-        make_url(cluster.pg.admin_url)
-        .set(database=make_url(cluster.database.app_url).database)
-        .render_as_string(hide_password=False)
-    )
-
-
 def test_the_two_servers_wrote_one_audit_checkpoint_between_them(cluster):
+    """Every worker writes a checkpoint when it starts and polls every minute; between two
+    servers on one folder there is one (the race itself, under PostgreSQL's advisory lock:
+    tests/integration/test_checkpoints_pg.py)."""
     files = sorted(cluster.checkpoints.glob("checkpoint-*.json"))
     assert len(files) == 1, files
     assert json.loads(files[0].read_text())["format"].startswith("meshkeys-audit-checkpoint")
-
-
-WRITERS = 4
-_WRITER = """
-import sys, time
-from pathlib import Path
-from meshkeys.services.checkpoints import _write_if_due
-at, folder = float(sys.argv[1]), Path(sys.argv[2])
-time.sleep(max(0.0, at - time.time()))
-print(_write_if_due(folder))
-"""
-
-
-def test_the_hourly_checkpoint_is_written_once_by_processes_racing_for_it(cluster, tmp_path):
-    """What every app worker does on start and every minute, by four processes at one instant:
-    one checkpoint, not one per process (the advisory lock is held until the file exists)."""
-    folder = tmp_path / "race"
-    at = time.time() + 6  # after every process has imported meshkeys
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _WRITER, str(at), str(folder)],
-            cwd=REPO_ROOT,
-            env=cluster.a.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(WRITERS)
-    ]
-    results = [p.communicate(timeout=120) for p in procs]
-    assert all(p.returncode == 0 for p in procs), results
-    written = [out.strip() for out, _ in results if out.strip() != "None"]
-    assert len(written) == 1, results
-    assert [p.name for p in folder.glob("checkpoint-*.json")] == [Path(written[0]).name]

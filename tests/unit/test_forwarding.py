@@ -85,3 +85,39 @@ def test_production_refuses_plain_http_sign_in_with_a_clear_message(db_path, mon
     assert ok.headers["strict-transport-security"].startswith("max-age=")
     direct_tls = TestClient(create_api(), base_url="https://localhost")
     assert direct_tls.post("/auth/login", json=body).status_code == 200
+
+
+def _echo_app():
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, RedirectResponse
+    from starlette.routing import Route
+
+    def echo(request: Request):
+        return JSONResponse({"scheme": request.url.scheme, "client": request.client.host})
+
+    def slash(request: Request):
+        return RedirectResponse(request.url.replace(path="/echo"))  # as Reflex's trailing slash
+
+    from meshkeys.api.middleware import ProxyHeaders
+
+    return ProxyHeaders(Starlette(routes=[Route("/echo", echo), Route("/redirect", slash)]))
+
+
+def test_everything_inside_sees_the_trusted_proxys_client_and_scheme(monkeypatch):
+    monkeypatch.setenv("MESHKEYS_TRUSTED_PROXIES", "10.0.0.1")
+    reset_caches()
+    forwarded = {"X-Forwarded-For": "203.0.113.4", "X-Forwarded-Proto": "https"}
+    via_proxy = TestClient(_echo_app(), client=("10.0.0.1", 1), follow_redirects=False)
+    assert via_proxy.get("/echo", headers=forwarded).json() == {
+        "scheme": "https",
+        "client": "203.0.113.4",
+    }
+    # A redirect built from the request goes back to https://, not to plain HTTP.
+    moved = via_proxy.get("/redirect", headers={**forwarded, "Host": "keys.example"})
+    assert moved.headers["location"] == "https://keys.example/echo"
+    stranger = TestClient(_echo_app(), client=("192.0.2.8", 1))
+    assert stranger.get("/echo", headers=forwarded).json() == {
+        "scheme": "http",
+        "client": "192.0.2.8",
+    }
