@@ -15,8 +15,30 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from meshkeys.config import get_settings
+from meshkeys.services.errors import Unavailable
+
+try:  # psycopg's "could not connect" (the server is down or unreachable)
+    from psycopg import OperationalError as _PsycopgOperationalError
+
+    _DRIVER_UNAVAILABLE: tuple[type[BaseException], ...] = (_PsycopgOperationalError,)
+except ImportError:  # pragma: no cover - psycopg is a dependency
+    _DRIVER_UNAVAILABLE = ()
 
 READ_ONLY_OPTION = "meshkeys_read_only"
+# Seconds to wait for PostgreSQL to accept a connection (libpq's connect_timeout).
+CONNECT_TIMEOUT_SECONDS = 2
+
+
+# SQLSTATEs of a server that is away: connection exceptions (08...), shutting down or starting.
+_AWAY_STATES = ("57P01", "57P02", "57P03")
+
+
+def _is_unreachable(exc: BaseException) -> bool:
+    """A driver error saying the server cannot be reached (no SQLSTATE: it never answered)."""
+    if not isinstance(exc, _DRIVER_UNAVAILABLE):
+        return False
+    state = getattr(exc, "sqlstate", None)
+    return state is None or state.startswith("08") or state in _AWAY_STATES
 
 
 def make_engine(url: str, **kwargs: object) -> Engine:
@@ -46,7 +68,22 @@ def make_engine(url: str, **kwargs: object) -> Engine:
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)
-    return sa.create_engine(url, **kwargs)
+    connect_args = dict(kwargs.pop("connect_args", None) or {})  # type: ignore[call-overload]
+    # A database that does not answer fails a request in seconds, not after the OS's timeout.
+    connect_args.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+    engine = sa.create_engine(url, connect_args=connect_args, **kwargs)
+
+    @event.listens_for(engine, "handle_error")
+    def _unavailable(context: sa.engine.ExceptionContext) -> None:
+        # A lost or refused connection is the database being away, not a bug: every door says
+        # so (API 503, CLI, UI toast). A failed pre-ping is the pool's to retry, not ours.
+        if context.is_pre_ping:
+            return
+        original = context.original_exception
+        if context.is_disconnect or _is_unreachable(original):
+            raise Unavailable() from original
+
+    return engine
 
 
 @lru_cache(maxsize=4)

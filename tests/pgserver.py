@@ -100,6 +100,32 @@ class PgServer:
     host: str
     port: int
     external: bool
+    # Local mode only: how to stop and start the server again (a fault, in tests/cluster).
+    control: tuple[Path, Path, Path, str | None] | None = dataclasses.field(
+        default=None, repr=False, compare=False
+    )  # (bindir, datadir, logfile, OS user to run as)
+
+    def stop(self) -> None:
+        """Stop the local server (fast shutdown: connections are cut, as in a failover)."""
+        bindir, datadir, _log, _user = self._control()
+        self._pg_ctl([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"])
+
+    def start(self) -> None:
+        """Start the local server again on the same port, data intact."""
+        bindir, datadir, log, _user = self._control()
+        self._pg_ctl(
+            [str(bindir / "pg_ctl"), "-D", str(datadir), "-l", str(log), "-w", "-t", "60", "start"]
+        )
+
+    def _control(self) -> tuple[Path, Path, Path, str | None]:
+        if self.control is None:
+            raise PgServerError(f"{EXTERNAL_URL_ENV} names a shared server: not stopping it")
+        return self.control
+
+    def _pg_ctl(self, argv: list[str]) -> None:
+        _bindir, datadir, log, user = self._control()
+        run_as = pwd.getpwnam(user) if user else None
+        _run_pg(run_as, argv, cwd=datadir.parent, what=argv[-1], logfile=log)
 
     @property
     def app_dsn(self) -> str:
@@ -377,6 +403,7 @@ def _local_cluster() -> Iterator[PgServer]:
             host="127.0.0.1",
             port=port,
             external=False,
+            control=(bindir, datadir, logfile, run_as.pw_name if run_as else None),
         )
     finally:
         if started:

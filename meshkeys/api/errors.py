@@ -29,6 +29,7 @@ STATUS_OF: dict[type[errors.DomainError], int] = {
     errors.NotFound: 404,
     errors.Conflict: 409,
     errors.RateLimited: 429,
+    errors.Unavailable: 503,
 }
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}

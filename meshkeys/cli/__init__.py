@@ -3,7 +3,7 @@
 Every command that acts on a project names its actor with ``--user EMAIL``
 (or ``MESHKEYS_USER``): the CLI obeys the same roles as the UI and the API.
 Exit codes: 0 ok, 1 unexpected, 2 bad input, 3 not found, 4 permission denied,
-5 conflict, 6 authentication.
+5 conflict, 6 authentication, 7 the database is unavailable.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ EXIT_CODES = {
     errors.Conflict: 5,
     errors.Unauthenticated: 6,
     errors.RateLimited: 6,
+    errors.Unavailable: 7,
 }
 
 

@@ -40,6 +40,16 @@ class RateLimited(DomainError):
         self.retry_after = retry_after
 
 
+class Unavailable(DomainError):
+    """The database did not answer (down, restarting, unreachable): nothing was changed that
+    was not committed; the same request can be sent again once it is back."""
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(
+            message or "The database is unavailable: nothing was changed. Try again in a moment."
+        )
+
+
 def has_control_chars(text: str) -> bool:
     """True for NUL, other C0 controls, DEL and lone surrogates: none belongs in a name, an
     email or a search, and PostgreSQL refuses NUL in text outright."""

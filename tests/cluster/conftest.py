@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,3 +155,48 @@ def proxy(
     upstreams = [app.url.removeprefix("http://") for app in cluster.servers]
     with run_nginx(tmp_path_factory.mktemp("nginx"), tls, proxy_port, upstreams) as running:
         yield running
+
+
+def make_admin(tag: str) -> tuple[str, uuid.UUID, str]:
+    """A user with a project of their own and an API token: (email, project id, token)."""
+    from meshkeys.services import auth, projects
+    from tests.helpers import PASSWORD, call
+
+    email = f"{tag}-{secrets.token_hex(3)}@example.com"
+    user = call(auth.create_user, email=email, password=PASSWORD)
+    actor = auth.Actor(user_id=user.id, email=user.email)
+    project = call(projects.create_project, actor, name=f"{tag} {secrets.token_hex(2)}")
+    token = call(auth.create_api_token, actor, name="cluster").token
+    return email, project.id, token
+
+
+def check_keys_against_log(cluster: Cluster, project_id: uuid.UUID, acknowledged: set[str]):
+    """What the database holds for ``project_id``: every acknowledged key, each key with exactly
+    one ``key.generated`` event, the project's counters equal to its rows. Returns
+    (keys in the database, keys committed but never acknowledged)."""
+    import psycopg
+
+    with psycopg.connect(cluster.superuser_dsn) as conn:
+        keys = {
+            str(k)
+            for (k,) in conn.execute(
+                "SELECT id FROM signature_keys WHERE project_id = %s", (project_id,)
+            )
+        }
+        events = [
+            str(k)
+            for (k,) in conn.execute(
+                "SELECT key_id FROM audit_events WHERE project_id = %s "
+                "AND action = 'key.generated'",
+                (project_id,),
+            )
+        ]
+        key_count, revoked_count, revoked = conn.execute(
+            "SELECT key_count, revoked_count, (SELECT count(*) FROM signature_keys "
+            "WHERE project_id = p.id AND status = 'revoked') FROM projects p WHERE id = %s",
+            (project_id,),
+        ).fetchone()
+    assert acknowledged <= keys, f"acknowledged but lost: {acknowledged - keys}"
+    assert sorted(events) == sorted(keys), "a key without its event, or an event twice"
+    assert (key_count, revoked_count) == (len(keys), revoked)
+    return keys, keys - acknowledged

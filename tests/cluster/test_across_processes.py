@@ -17,20 +17,14 @@ import time
 
 import psycopg
 
-from meshkeys.services import auth, projects
-from tests.cluster.conftest import Cluster
+from meshkeys.services import auth
+from tests.cluster.conftest import Cluster, make_admin
 from tests.e2e.apprunner import REPO_ROOT
-from tests.helpers import PASSWORD, call
+from tests.helpers import PASSWORD
 
 
 def _admin(cluster: Cluster, tag: str):
-    """A user with a project of their own and an API token."""
-    email = f"{tag}-{secrets.token_hex(3)}@example.com"
-    user = call(auth.create_user, email=email, password=PASSWORD)
-    actor = auth.Actor(user_id=user.id, email=user.email)
-    project = call(projects.create_project, actor, name=f"{tag} {secrets.token_hex(2)}")
-    token = call(auth.create_api_token, actor, name="cluster").token
-    return email, project.id, token
+    return make_admin(tag)
 
 
 def _bearer(token: str) -> dict[str, str]:

@@ -23,7 +23,8 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from meshkeys.services import projects
-from tests.cluster.conftest import Cluster
+from tests.cluster.conftest import Cluster, check_keys_against_log, make_admin
+from tests.cluster.test_faults import Load
 from tests.cluster.tlsproxy import Proxy, TlsFiles
 from tests.e2e.apprunner import install_hydration_probe, wait_for_hydration
 from tests.e2e.support import PASSWORD, keys_url, make_user
@@ -170,10 +171,23 @@ def test_zz_a_signed_in_tab_carries_on_when_its_server_is_killed(
 
     victim = cluster.servers[_websocket_server(cluster)]
     sockets = page.evaluate("window.__meshkeysProbe.sockets")
-    killed = time.monotonic()
-    os.killpg(os.getpgid(victim.process.pid), signal.SIGKILL)
-    victim.process.wait(timeout=10)
+    # Requests in flight on the victim when it dies: each change is there with its audit
+    # event, or not at all.
+    _, load_project, token = make_admin("sigkill")
+    load = Load(cluster, load_project, token, servers=(victim,))
+    with load:
+        time.sleep(1.0)
+        killed = time.monotonic()
+        os.killpg(os.getpgid(victim.process.pid), signal.SIGKILL)
+        victim.process.wait(timeout=10)
+        time.sleep(0.5)
     survivor = next(app for app in cluster.servers if app is not victim)
+    keys, unacknowledged = check_keys_against_log(cluster, load_project, load.acknowledged)
+    print(
+        f"\nSIGKILL mid-request: {dict(load.statuses)} (0: no answer), "
+        f"{len(keys)} keys in the database, {len(unacknowledged)} committed but not acknowledged"
+    )
+    assert load.statuses[0] > 0  # the clients saw the failure
 
     # Reflex's client reconnects by itself (through the proxy: to the survivor); a click while
     # the socket is down is not replayed, as a person would see the "connection" banner first.

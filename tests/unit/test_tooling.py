@@ -17,6 +17,7 @@ DOMAIN = [
     "meshkeys/models.py",
     "meshkeys/db.py",
     "meshkeys/config.py",
+    "meshkeys/forwarding.py",
 ]
 
 

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from meshkeys.api.observability import metrics_of
 from meshkeys.api.schemas import Health
+from meshkeys.services.errors import Unavailable
 from meshkeys.services.uow import UnitOfWork
 
 router = APIRouter(tags=["operations"])
@@ -28,7 +29,7 @@ def health():
     try:
         with UnitOfWork() as uow:
             uow.session.execute(text("SELECT 1"))
-    except (SQLAlchemyError, OSError) as exc:
+    except (SQLAlchemyError, OSError, Unavailable) as exc:
         log.warning("health check failed: %s", type(exc).__name__)
         return JSONResponse(Health(status="unavailable").model_dump(), status_code=503)
     return Health(status="ok")
