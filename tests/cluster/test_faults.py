@@ -120,7 +120,8 @@ def test_postgresql_stopped_under_load_fails_fast_and_recovers_without_a_restart
     print(
         f"\nPostgreSQL stopped under load: {sum(load.statuses.values())} requests "
         f"{dict(load.statuses)}, back to 200 in {recovered:.1f} s after the start, "
-        f"slowest answer {load.slowest:.1f} s, {after} keys acknowledged in the 1.5 s after recovery"
+        f"slowest answer {load.slowest:.1f} s, {after} keys acknowledged in the 1.5 s after "
+        "recovery"
     )
     assert set(load.statuses) <= {201, 503}, load.statuses  # no 500, no hang
     assert load.statuses[503] > 0 and after > 0
