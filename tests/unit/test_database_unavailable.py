@@ -61,3 +61,18 @@ def test_the_cli_exits_7_with_the_message(database_down):
     result = CliRunner().invoke(main, ["project", "list", "--user", "a@example.com"])
     assert result.exit_code == 7, result.output
     assert "database is unavailable" in result.output
+
+
+def test_the_ui_says_the_database_is_unavailable_instead_of_failing(database_down):
+    import asyncio
+
+    from meshkeys.services import projects
+    from meshkeys.ui.state.keys import KeysState
+    from tests.unit.test_ui_state import _tab
+
+    root = _tab("meshkeys_session=sha256." + "0" * 64)
+    keys = asyncio.run(root.get_state(KeysState))
+    started = time.monotonic()
+    shown = keys._attempt(lambda: keys._call(projects.list_projects))
+    assert time.monotonic() - started < 2
+    assert "The database is unavailable" in str(shown), shown
