@@ -2,8 +2,8 @@
 #   make run    create .venv, install, migrate the SQLite database, serve http://localhost:3000
 #   make run-prod  migrate as the owner, preflight, then WORKERS granian workers on PostgreSQL
 #               and Redis (docs/DEPLOY.md)
-#   make test   install dev extras, check Chromium and PostgreSQL, then format, lint, mypy, unit,
-#               integration, coverage gate, e2e: each step its own process (see .ci/rings)
+#   make test   install dev extras, check Chromium, PostgreSQL, Redis, nginx, then format, lint, mypy,
+#               unit, integration, security, coverage gate, cluster, e2e: each its own process (.ci/rings)
 #   make lint | test-unit | test-integration | test-security | test-cluster | test-e2e | clean |
 #               distclean | help
 
