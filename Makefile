@@ -2,7 +2,7 @@
 #   make run    create .venv, install, migrate the SQLite database, serve http://localhost:3000
 #   make run-prod  migrate as the owner, preflight, then WORKERS granian workers on PostgreSQL
 #               and Redis (docs/DEPLOY.md)
-#   make test   install dev extras, check Chromium, PostgreSQL, Redis, nginx, then format, lint, mypy,
+#   make test   install dev extras, check Chromium, PostgreSQL, Redis, nginx; format, lint, mypy,
 #               unit, integration, security, coverage, cluster, e2e (each a process: .ci/rings)
 #   make lint | test-unit | test-integration | test-security | test-cluster | test-e2e | clean |
 #               distclean | help
