@@ -33,7 +33,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: help venv install install-dev run run-prod lint test test-unit test-integration test-security \
+.PHONY: help venv install install-dev run run-prod lint test test-unit test-integration \
+	test-security \
 	test-cluster test-e2e check-chromium check-postgres check-redis check-nginx clean distclean
 
 help:
