@@ -86,6 +86,42 @@ class Role(StrEnum):
     VIEWER = "viewer"
 
 
+class Permission(StrEnum):
+    """What an API token may do (PRODUCT.md "API tokens"); always narrowed by the user's role."""
+
+    KEYS_READ = "keys:read"
+    KEYS_WRITE = "keys:write"
+    WEBHOOKS_SIGN = "webhooks:sign"
+    WEBHOOKS_VERIFY = "webhooks:verify"
+    AUDIT_READ = "audit:read"
+    MEMBERS_WRITE = "members:write"
+
+
+ALL_PERMISSIONS: tuple[Permission, ...] = tuple(Permission)
+
+
+class PermissionList(sa.types.TypeDecorator[list[Permission]]):
+    """A set of permissions stored as one space-separated text value, in a fixed order
+    (OAuth's ``scope`` spelling): the same column on SQLite and PostgreSQL, readable in psql."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, length: int = 200) -> None:
+        super().__init__(length)
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if value is None:
+            return None
+        wanted = {Permission(p) for p in value}
+        return " ".join(p.value for p in ALL_PERMISSIONS if p in wanted)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> list[Permission] | None:
+        if value is None:
+            return None
+        return [Permission(p) for p in str(value).split()]
+
+
 # ---------------------------------------------------------------- tables
 
 
@@ -172,6 +208,17 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _ts()
     last_used_at: datetime | None = _ts(nullable=True)
     revoked_at: datetime | None = _ts(nullable=True)
+    # The scope (revision 0004): one project or, when None, all of the user's projects; the
+    # permissions it may use there (intersected with the user's role at every use); an expiry.
+    project_id: uuid.UUID | None = Field(
+        default=None, foreign_key="projects.id", ondelete="CASCADE", nullable=True
+    )
+    permissions: list[Permission] = Field(
+        default_factory=lambda: list(ALL_PERMISSIONS),
+        sa_type=PermissionList,
+        sa_column_kwargs={"server_default": " ".join(ALL_PERMISSIONS)},
+    )
+    expires_at: datetime | None = _ts(nullable=True)
 
 
 class UserSession(SQLModel, table=True):
@@ -317,6 +364,9 @@ class ApiTokenPublic(ReadModel):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    project_id: uuid.UUID | None = None  # None: all of the user's projects
+    permissions: list[Permission] = []
+    expires_at: datetime | None = None
 
 
 class ApiTokenCreated(ApiTokenPublic):

@@ -17,7 +17,7 @@ from meshkeys.cli import (
     parse_uuid,
     user_option,
 )
-from meshkeys.models import Role
+from meshkeys.models import Permission, Role
 from meshkeys.services import auth, projects
 from meshkeys.services.uow import UnitOfWork
 
@@ -153,26 +153,78 @@ def token() -> None:
     """API tokens (Authorization: Bearer mk_...)."""
 
 
+def _scope(t: Any) -> str:
+    """A token's scope in one column: where, what, until when."""
+    where = f"project {t.project_id}" if t.project_id else "all projects"
+    perms = ",".join(str(p) for p in t.permissions) or "-"
+    until = f"expires {t.expires_at:%Y-%m-%d}" if t.expires_at else "no expiry"
+    return f"{where}  {perms}  {until}"
+
+
 def _token_line(t: Any) -> str:
     state = (
         f"revoked {t.revoked_at:%Y-%m-%d}"
         if t.revoked_at
         else (f"last used {t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never used")
     )
-    return f"{t.id}  {t.token_prefix}…  {t.created_at:%Y-%m-%d %H:%M}  {state:<24}  {t.name}"
+    return (
+        f"{t.id}  {t.token_prefix}…  {t.created_at:%Y-%m-%d %H:%M}  {state:<24}  {t.name}  "
+        f"[{_scope(t)}]"
+    )
 
 
 @token.command("create")
 @user_option
 @click.option("--name", default="cli", show_default=True, help="A name to recognise the token by.")
+@click.option(
+    "--project",
+    "project_id",
+    default=None,
+    help="Scope the token to this project (an id). Default: all of the user's projects.",
+)
+@click.option(
+    "--permission",
+    "permissions",
+    multiple=True,
+    type=choice_of(Permission),
+    help="A permission the token has (repeat the option). Default: every permission the "
+    "user's role allows (with --project: in that project).",
+)
+@click.option(
+    "--expires-in",
+    "expires_in",
+    type=click.IntRange(1, auth.MAX_TOKEN_DAYS),
+    default=None,
+    metavar="DAYS",
+    help=f"Expire the token after DAYS days (1 to {auth.MAX_TOKEN_DAYS}). Default: never.",
+)
 @json_option
 @handles_errors
-def token_create(user_email: str, name: str, as_json: bool) -> None:
-    """Create an API token for --user; it is printed once (only its hash is stored)."""
+def token_create(
+    user_email: str,
+    name: str,
+    project_id: str | None,
+    permissions: tuple[str, ...],
+    expires_in: int | None,
+    as_json: bool,
+) -> None:
+    """Create an API token for --user, scoped by --project, --permission and --expires-in;
+    it is printed once (only its hash is stored)."""
 
+    project = parse_uuid(project_id, "--project") if project_id is not None else None
     with as_user(user_email) as uow:
-        created = auth.create_api_token(uow, name=name)
-    emit(created, as_json, lambda t: f"{t.token}\n(the token is shown once; store it now)")
+        created = auth.create_api_token(
+            uow,
+            name=name,
+            project_id=project,
+            permissions=list(permissions) or None,
+            expires_in_days=expires_in,
+        )
+    emit(
+        created,
+        as_json,
+        lambda t: f"{t.token}\n(the token is shown once; store it now)\nscope: {_scope(t)}",
+    )
 
 
 @token.command("list")

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from meshkeys.models import AuditEvent, AuditEventPublic, AuditPage, Role
+from meshkeys.models import AuditEvent, AuditEventPublic, AuditPage, Permission
 from meshkeys.services import access, cursors
 from meshkeys.services.audit import ACTIONS
 from meshkeys.services.errors import InvalidInput, has_control_chars
@@ -86,7 +86,10 @@ def list_events(
         query = query.where(col(AuditEvent.seq) < cursors.decode_seq(cursor))
     uow.read_only()
     access.require(
-        uow, project_id=project_id, minimum=Role.VIEWER, attempted="reading the audit log"
+        uow,
+        project_id=project_id,
+        permission=Permission.AUDIT_READ,
+        attempted="reading the audit log",
     )
     rows = uow.session.exec(query.order_by(col(AuditEvent.seq).desc()).limit(limit + 1)).all()
     items = [AuditEventPublic.model_validate(r) for r in rows[:limit]]
@@ -101,7 +104,10 @@ def export_events(
     base = _filtered(project_id, (flt or AuditFilter()).validate())
     uow.read_only()
     access.require(
-        uow, project_id=project_id, minimum=Role.VIEWER, attempted="exporting the audit log"
+        uow,
+        project_id=project_id,
+        permission=Permission.AUDIT_READ,
+        attempted="exporting the audit log",
     )
     return _batches(uow, base, batch)
 
@@ -125,7 +131,10 @@ def daily_counts(uow: UnitOfWork, *, project_id: uuid.UUID, days: int = 30) -> l
     """Counts per (day, action) over the last ``days``, for the chart; grouped by the database."""
     uow.read_only()
     access.require(
-        uow, project_id=project_id, minimum=Role.VIEWER, attempted="reading the audit log"
+        uow,
+        project_id=project_id,
+        permission=Permission.AUDIT_READ,
+        attempted="reading the audit log",
     )
     since = uow.now - timedelta(days=days)
     created = col(AuditEvent.created_at)

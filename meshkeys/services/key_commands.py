@@ -14,7 +14,14 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from meshkeys.crypto import generate_secret, key_hint
-from meshkeys.models import KeyPublic, KeyStatus, KeyWithSecret, Project, RevokeReason, Role
+from meshkeys.models import (
+    KeyPublic,
+    KeyStatus,
+    KeyWithSecret,
+    Permission,
+    Project,
+    RevokeReason,
+)
 from meshkeys.models import SignatureKey as Key
 from meshkeys.services import access, audit
 from meshkeys.services.errors import Conflict, InvalidInput, NotFound, clean_name
@@ -51,9 +58,13 @@ def _reason(value: str | RevokeReason) -> RevokeReason:
 
 
 def load_for_change(
-    uow: UnitOfWork, *, key_id: uuid.UUID, attempted: str, minimum: Role = Role.ADMIN
+    uow: UnitOfWork,
+    *,
+    key_id: uuid.UUID,
+    attempted: str,
+    permission: Permission = Permission.KEYS_WRITE,
 ) -> Key:
-    """Find the key, check the acting user's role in its project, and lock its row."""
+    """Find the key, check the actor's permission in its project, and lock its row."""
     session = uow.session
     project_id = session.exec(select(Key.project_id).where(Key.id == key_id)).first()
     if project_id is None:
@@ -61,7 +72,7 @@ def load_for_change(
     access.require(
         uow,
         project_id=project_id,
-        minimum=minimum,
+        permission=permission,
         attempted=attempted,
         not_found=KEY_NOT_FOUND,
         key_id=key_id,
@@ -118,7 +129,9 @@ def _clean_key_name(name: str) -> str:
 def generate_key(uow: UnitOfWork, *, project_id: uuid.UUID, name: str) -> KeyWithSecret:
     """Create a key. The answer is the only time its secret is returned unasked."""
     name = _clean_key_name(name)
-    access.require(uow, project_id=project_id, minimum=Role.ADMIN, attempted="generating a key")
+    access.require(
+        uow, project_id=project_id, permission=Permission.KEYS_WRITE, attempted="generating a key"
+    )
     row, secret = _insert_key(uow, project_id=project_id, name=name)
     uow.session.flush()
     audit.record(

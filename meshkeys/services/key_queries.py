@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
-from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyTotals, Project, Role
+from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyTotals, Permission, Project
 from meshkeys.models import SignatureKey as Key
 from meshkeys.services import access, cursors
 from meshkeys.services.errors import InvalidInput, NotFound, has_control_chars
@@ -63,15 +63,25 @@ class KeyFilter:
 def get_key(uow: UnitOfWork, *, key_id: uuid.UUID) -> KeyPublic:
     uow.read_only()
     row = uow.session.get(Key, key_id)
-    if row is None or access.role_of(uow, row.project_id) is None:
+    if row is None:
         raise NotFound(KEY_NOT_FOUND)
+    access.require(
+        uow,
+        project_id=row.project_id,
+        permission=Permission.KEYS_READ,
+        attempted="reading keys",
+        not_found=KEY_NOT_FOUND,
+        key_id=key_id,
+    )
     return to_public(row, uow.now)
 
 
 def key_totals(uow: UnitOfWork, *, project_id: uuid.UUID) -> KeyTotals:
     """Totals by effective status (a key in a grace period is active and also expiring)."""
     uow.read_only()
-    access.require(uow, project_id=project_id, minimum=Role.VIEWER, attempted="reading keys")
+    access.require(
+        uow, project_id=project_id, permission=Permission.KEYS_READ, attempted="reading keys"
+    )
     return _totals(uow, project_id)
 
 
@@ -89,7 +99,9 @@ def list_keys(
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}")
     flt = KeyFilter.parse(status, q)
     uow.read_only()
-    access.require(uow, project_id=project_id, minimum=Role.VIEWER, attempted="reading keys")
+    access.require(
+        uow, project_id=project_id, permission=Permission.KEYS_READ, attempted="reading keys"
+    )
     now = uow.now
     where = [col(Key.project_id) == project_id]
     if flt.status:

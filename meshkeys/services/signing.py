@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from meshkeys.crypto.signing import SignatureError, sign_headers
 from meshkeys.crypto.signing import verify as verify_signature
-from meshkeys.models import KeyStatus, Role
+from meshkeys.models import KeyStatus, Permission
 from meshkeys.models import SignatureKey as Key
 from meshkeys.services import access
 from meshkeys.services.errors import Conflict, InvalidInput
@@ -51,7 +51,12 @@ def sign_payload(
 ) -> dict[str, str]:
     """Standard Webhooks headers signed by every active key (grace periods included)."""
     uow.read_only()  # signing writes nothing: on SQLite it takes no write lock
-    access.require(uow, project_id=project_id, minimum=Role.ADMIN, attempted="signing a payload")
+    access.require(
+        uow,
+        project_id=project_id,
+        permission=Permission.WEBHOOKS_SIGN,
+        attempted="signing a payload",
+    )
     _check_message(msg_id, timestamp)
     rows = _signing_keys(uow, project_id)
     if not rows:
@@ -68,7 +73,12 @@ def verify_payload(
 ) -> uuid.UUID:
     """The id of the active key whose signature is in ``headers``; InvalidInput when none is."""
     uow.read_only()
-    access.require(uow, project_id=project_id, minimum=Role.VIEWER, attempted="verifying a payload")
+    access.require(
+        uow,
+        project_id=project_id,
+        permission=Permission.WEBHOOKS_VERIFY,
+        attempted="verifying a payload",
+    )
     rows = _signing_keys(uow, project_id)
     now = uow.now.timestamp()
     try:

@@ -257,3 +257,54 @@ def test_the_system_step_before_sign_in_can_only_read(uow):
         assert unit.session.execute(sa.select(sa.func.count()).select_from(ApiToken)).scalar() >= 0
         with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
             unit.session.execute(sa.delete(ApiToken))
+
+
+def test_a_project_scoped_token_reaches_no_other_projects_rows_even_with_raw_sql(
+    session, uow, world
+):
+    """Migration 0004: the unit of work tells PostgreSQL a token's project scope
+    (``meshkeys.project_scope``), and the policies narrow the user's memberships to it. A
+    service that forgot its check, or an injected statement, still sees one project."""
+    from meshkeys.services import projects
+    from meshkeys.services.context import Actor, TokenScope
+
+    projects.add_member(
+        uow(world.outsider),
+        project_id=world.other_project_id,
+        email=world.admin.email,
+        role="admin",
+    )
+    mine = key_commands.generate_key(uow(world.admin), project_id=world.project_id, name="p")
+    other = key_commands.generate_key(uow(world.admin), project_id=world.other_project_id, name="q")
+    scope = TokenScope(token_id=uuid.uuid4(), project_id=world.project_id, permissions=frozenset())
+    scoped = Actor(user_id=world.admin.user_id, email=world.admin.email, scope=scope)
+
+    def reach(actor) -> tuple[set, set, set]:
+        unit = uow(actor)
+        keys = set(unit.session.exec(select(SignatureKey.id)).all())
+        found = set(unit.session.exec(select(Project.id)).all())
+        chains = set(unit.session.exec(select(AuditEvent.chain_id)).all()) - {NIL_UUID}
+        return keys, found, chains
+
+    both = {world.project_id, world.other_project_id}
+    assert reach(world.admin) == ({mine.id, other.id}, both, both)
+    assert reach(scoped) == ({mine.id}, {world.project_id}, {world.project_id})
+    unit = uow(scoped)
+    _refused(
+        unit.session,
+        sa.insert(SignatureKey).values(
+            id=uuid.uuid4(),
+            project_id=world.other_project_id,
+            name="forged",
+            name_search="forged",
+            key="x",
+            key_hint="x",
+            status="active",
+            created_at=datetime.now(UTC),
+            created_by=world.admin.user_id,
+        ),
+    )
+    revoked = unit.session.execute(
+        sa.update(SignatureKey).where(SignatureKey.id == other.id).values(status="revoked")
+    ).rowcount
+    assert revoked == 0
