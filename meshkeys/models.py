@@ -80,6 +80,13 @@ class RevokeReason(StrEnum):
     COMPROMISED = "compromised"
 
 
+class KeyType(StrEnum):
+    """Standard Webhooks signature schemes: ``v1`` (HMAC-SHA256) and ``v1a`` (ed25519)."""
+
+    HMAC_SHA256 = "hmac-sha256"
+    ED25519 = "ed25519"
+
+
 class Role(StrEnum):
     OWNER = "owner"
     ADMIN = "admin"
@@ -135,6 +142,10 @@ class Project(SQLModel, table=True):
     # so totals on a project of a million keys cost one row read.
     key_count: int = Field(default=0)
     revoked_count: int = Field(default=0)
+    # GET /projects/{id}/public-keys answers without a token when on (an owner's choice).
+    publish_public_keys: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
 
 
 class User(SQLModel, table=True):
@@ -179,6 +190,9 @@ class SignatureKey(SQLModel, table=True):
             "revoke_reason IS NULL OR revoke_reason IN ('retired', 'rotated', 'compromised')",
             name="ck_signature_keys_reason",
         ),
+        sa.CheckConstraint(
+            "key_type IN ('hmac-sha256', 'ed25519')", name="ck_signature_keys_key_type"
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -187,6 +201,14 @@ class SignatureKey(SQLModel, table=True):
     name_search: str = Field(max_length=200)
     key: str = Field(max_length=200)  # AES-256-GCM envelope of the whsec_ secret, never plaintext
     key_hint: str = Field(max_length=4)
+    # hmac-sha256: `key` holds a whsec_ secret; ed25519: `key` holds the whsk_ seed and
+    # `public_key` the whpk_ public key (not a secret, stored in the clear).
+    key_type: KeyType = Field(
+        default=KeyType.HMAC_SHA256,
+        sa_type=EnumText(KeyType),
+        sa_column_kwargs={"server_default": KeyType.HMAC_SHA256.value},
+    )
+    public_key: str | None = Field(default=None, max_length=60)
     status: KeyStatus = Field(default=KeyStatus.ACTIVE, sa_type=EnumText(KeyStatus))
     revoke_reason: RevokeReason | None = Field(default=None, sa_type=EnumText(RevokeReason))
     created_at: datetime = _ts()
@@ -315,6 +337,8 @@ class KeyPublic(ReadModel):
     created_by: uuid.UUID | None
     revoked_at: datetime | None
     expires_at: datetime | None
+    key_type: KeyType = KeyType.HMAC_SHA256
+    public_key: str | None = None  # ed25519 only: whpk_..., not a secret
 
 
 class KeyWithSecret(KeyPublic):
@@ -342,6 +366,26 @@ class ProjectPublic(ReadModel):
     name: str
     created_at: datetime
     role: Role | None = None
+    publish_public_keys: bool = False
+
+
+class PublicKeyEntry(ReadModel):
+    """One ed25519 public key a receiver may trust (active, or expiring at ``expires_at``)."""
+
+    key_id: uuid.UUID
+    name: str
+    type: KeyType
+    public_key: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class PublicKeySet(ReadModel):
+    """The answer of GET /projects/{id}/public-keys: never a secret."""
+
+    project_id: uuid.UUID
+    published: bool
+    keys: list[PublicKeyEntry]
 
 
 class MemberPublic(ReadModel):

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from meshkeys.models import RevokeReason
+from meshkeys.models import KeyType, RevokeReason
 from meshkeys.services.keys import (
     DEFAULT_ROTATION_GRACE_SECONDS,
     MAX_GRACE_SECONDS,
@@ -40,6 +40,18 @@ class Body(BaseModel):
 class GenerateKeyRequest(Body):
     project_id: uuid.UUID
     name: str = Field(max_length=MAX_NAME_LENGTH, examples=["billing-webhooks"])
+    type: KeyType = Field(
+        default=KeyType.HMAC_SHA256,
+        description="`hmac-sha256` (Standard Webhooks `v1`, a `whsec_` secret) or `ed25519` "
+        "(`v1a`, a `whsk_` signing key whose `whpk_` public key receivers may fetch).",
+    )
+
+
+class ProjectSettingsRequest(Body):
+    publish_public_keys: bool = Field(
+        strict=True,
+        description="true: anyone may read GET /projects/{id}/public-keys without a token.",
+    )
 
 
 class RevokeKeyRequest(Body):

@@ -18,7 +18,7 @@ from meshkeys.cli import (
     user_option,
 )
 from meshkeys.models import Permission, Role
-from meshkeys.services import auth, projects
+from meshkeys.services import auth, projects, public_keys
 from meshkeys.services.uow import UnitOfWork
 
 # ---------------------------------------------------------------- db
@@ -118,6 +118,41 @@ def project_list(user_email: str, as_json: bool) -> None:
             uow,
         )
     emit(items, as_json, lambda ps: "\n".join(f"{p.id}  {p.role:<6}  {p.name}" for p in ps))
+
+
+def _public_keys_text(found: Any) -> str:
+    state = "published (no token needed)" if found.published else "not published"
+    lines = [f"public keys of {found.project_id}: {state}"]
+    for k in found.keys:
+        until = f"  expires {k.expires_at.isoformat()}" if k.expires_at else ""
+        lines.append(f"{k.key_id}  {k.public_key}  {k.name}{until}")
+    return "\n".join(lines)
+
+
+@project.command("public-keys")
+@click.argument("project_id")
+@click.option(
+    "--publish/--unpublish",
+    "publish",
+    default=None,
+    help="Let anyone read GET /projects/PROJECT_ID/public-keys without a token, or stop it "
+    "(owners only; audited). Without either, print the set.",
+)
+@user_option
+@json_option
+@handles_errors
+def project_public_keys(
+    project_id: str, publish: bool | None, user_email: str, as_json: bool
+) -> None:
+    """The project's ed25519 public keys (whpk_...), and whether they are published."""
+
+    pid = parse_uuid(project_id, "PROJECT_ID")
+    with as_user(user_email) as uow:
+        if publish is None:
+            found = public_keys.public_key_set(uow, project_id=pid)
+        else:
+            found = public_keys.set_publish_public_keys(uow, project_id=pid, publish=publish)
+    emit(found, as_json, _public_keys_text)
 
 
 @main.group()

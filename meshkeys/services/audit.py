@@ -48,6 +48,8 @@ LOGIN_FAILED = "login.failed"
 ACCESS_DENIED = "access.denied"
 MASTER_KEY_ROTATED = "master_key.rotated"
 AUDIT_RECHAINED = "audit.rechained"
+PUBLIC_KEYS_PUBLISHED = "project.public_keys_published"
+PUBLIC_KEYS_UNPUBLISHED = "project.public_keys_unpublished"
 
 ACTIONS = (
     KEY_GENERATED,
@@ -66,6 +68,8 @@ ACTIONS = (
     ACCESS_DENIED,
     MASTER_KEY_ROTATED,
     AUDIT_RECHAINED,
+    PUBLIC_KEYS_PUBLISHED,
+    PUBLIC_KEYS_UNPUBLISHED,
 )
 
 GENESIS = "0" * 64

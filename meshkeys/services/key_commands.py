@@ -13,10 +13,11 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from meshkeys.crypto import generate_secret, key_hint
+from meshkeys.crypto import ed25519, generate_secret, key_hint
 from meshkeys.models import (
     KeyPublic,
     KeyStatus,
+    KeyType,
     KeyWithSecret,
     Permission,
     Project,
@@ -33,6 +34,7 @@ from meshkeys.services.keys import (
     decrypt_secret,
     effective_status,
     encrypt_secret,
+    key_type_of,
     to_public,
     with_secret,
 )
@@ -98,11 +100,23 @@ def _bump_counters(
 
 
 def _insert_key(
-    uow: UnitOfWork, *, project_id: uuid.UUID, name: str, rotated_from: uuid.UUID | None = None
+    uow: UnitOfWork,
+    *,
+    project_id: uuid.UUID,
+    name: str,
+    key_type: KeyType = KeyType.HMAC_SHA256,
+    rotated_from: uuid.UUID | None = None,
 ) -> tuple[Key, str]:
-    secret = generate_secret()
+    public_key: str | None = None
+    if key_type == KeyType.ED25519:
+        secret = ed25519.generate_signing_key()
+        public_key = ed25519.public_key_of(secret)
+    else:
+        secret = generate_secret()
     key_id = uuid.uuid4()
     row = Key(
+        key_type=key_type,
+        public_key=public_key,
         id=key_id,
         project_id=project_id,
         name=name,
@@ -126,13 +140,21 @@ def _clean_key_name(name: str) -> str:
     return name
 
 
-def generate_key(uow: UnitOfWork, *, project_id: uuid.UUID, name: str) -> KeyWithSecret:
-    """Create a key. The answer is the only time its secret is returned unasked."""
+def generate_key(
+    uow: UnitOfWork,
+    *,
+    project_id: uuid.UUID,
+    name: str,
+    key_type: str | KeyType = KeyType.HMAC_SHA256,
+) -> KeyWithSecret:
+    """Create a key (HMAC-SHA256 unless ``key_type`` says ed25519). The answer is the only
+    time its secret (``whsec_`` or ``whsk_``) is returned unasked."""
     name = _clean_key_name(name)
+    key_type = key_type_of(key_type)
     access.require(
         uow, project_id=project_id, permission=Permission.KEYS_WRITE, attempted="generating a key"
     )
-    row, secret = _insert_key(uow, project_id=project_id, name=name)
+    row, secret = _insert_key(uow, project_id=project_id, name=name, key_type=key_type)
     uow.session.flush()
     audit.record(
         uow,
@@ -142,6 +164,7 @@ def generate_key(uow: UnitOfWork, *, project_id: uuid.UUID, name: str) -> KeyWit
         key_name=row.name,
         old_status=None,
         new_status=KeyStatus.ACTIVE,
+        details={"type": key_type},
     )
     result = with_secret(row, secret, uow.now)
     uow.commit()
@@ -250,7 +273,13 @@ def rotate_key(
             "or generate a new one.",
         )
     now = uow.now
-    new, secret = _insert_key(uow, project_id=old.project_id, name=old.name, rotated_from=old.id)
+    new, secret = _insert_key(
+        uow,
+        project_id=old.project_id,
+        name=old.name,
+        key_type=old.key_type,  # rotation keeps the type
+        rotated_from=old.id,
+    )
     old.status = KeyStatus.REVOKED
     old.revoke_reason = RevokeReason.ROTATED
     old.revoked_at = now
@@ -280,7 +309,7 @@ def rotate_key(
         key_name=new.name,
         old_status=None,
         new_status=KeyStatus.ACTIVE,
-        details={"rotated_from": str(old.id)},
+        details={"rotated_from": str(old.id), "type": new.key_type},
     )
     uow.commit()
     return with_secret(new, secret, now)

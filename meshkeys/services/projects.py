@@ -88,7 +88,13 @@ def list_projects(uow: UnitOfWork) -> list[ProjectPublic]:
         .order_by(col(Project.name), col(Project.id))
     ).all()
     return [
-        ProjectPublic(id=p.id, name=p.name, created_at=p.created_at, role=Role(role))
+        ProjectPublic(
+            id=p.id,
+            name=p.name,
+            created_at=p.created_at,
+            role=Role(role),
+            publish_public_keys=p.publish_public_keys,
+        )
         for p, role in rows
     ]
 
@@ -111,7 +117,13 @@ def get_project(uow: UnitOfWork, *, project_id: uuid.UUID) -> ProjectPublic:
     project = uow.session.get(Project, project_id)
     if project is None:
         raise NotFound(access.PROJECT_NOT_FOUND)
-    return ProjectPublic(id=project.id, name=project.name, created_at=project.created_at, role=role)
+    return ProjectPublic(
+        id=project.id,
+        name=project.name,
+        created_at=project.created_at,
+        role=role,
+        publish_public_keys=project.publish_public_keys,
+    )
 
 
 def list_members(uow: UnitOfWork, *, project_id: uuid.UUID) -> list[MemberPublic]:

@@ -36,15 +36,17 @@ def _routes(api) -> dict[tuple[str, str], str]:
 
 def _request(api, method: str, path: str, headers: dict[str, str], key_id: str):
     project = api.project
-    url = path.replace("{key_id}", key_id)
+    url = path.replace("{key_id}", key_id).replace("{project_id}", project)
     body = {
         "/keys/generate": {"project_id": project, "name": "x"},
         "/webhooks/sign": {"project_id": project, "payload": "{}"},
         "/webhooks/verify": {"project_id": project, "payload": "{}", "headers": {}},
         "/keys/{key_id}/revoke": {"reason": "retired"},
         "/keys/{key_id}/rotate": {},
+        "/projects/{project_id}": {"publish_public_keys": True},
     }.get(path)
-    params = {"project_id": project} if method == "GET" and "{key_id}" not in path else None
+    in_path = "{key_id}" in path or "{project_id}" in path
+    params = {"project_id": project} if method == "GET" and not in_path else None
     return api.client.request(method, url, headers=headers, json=body, params=params)
 
 
@@ -61,7 +63,9 @@ def test_every_token_route_declares_its_permission_and_api_md_lists_it(api):
     table = dict(
         ((m, p), perm)
         for m, p, perm in re.findall(
-            r"^\| `(GET|POST) ([^`]+)` \| `([a-z]+:[a-z]+)` \|", API_MD.read_text(), re.M
+            r"^\| `(GET|POST|PUT|PATCH|DELETE) ([^`]+)` \| `([a-z]+:[a-z]+)` \|",
+            API_MD.read_text(),
+            re.M,
         )
     )
     assert table == declared

@@ -34,10 +34,15 @@ def generate_key(
 ) -> KeyWithSecret:
     """Create a key. The answer carries its `secret`: the only time it is returned.
 
+    `type` is `hmac-sha256` (default: a `whsec_` secret, `v1` signatures) or `ed25519`
+    (a `whsk_` signing key, `v1a` signatures; its `public_key` is shown with the key).
+
     Needs `keys:write` (admins and owners; a token must have it too).
     """
     with key_action(request, "generate", uow.actor, project_id=body.project_id) as note:
-        key = key_commands.generate_key(uow, project_id=body.project_id, name=body.name)
+        key = key_commands.generate_key(
+            uow, project_id=body.project_id, name=body.name, key_type=body.type
+        )
         note.key_id = key.id
     return key
 

@@ -9,7 +9,13 @@ from meshkeys.ui.components.common import labelled_select, page_buttons
 from meshkeys.ui.components.layout import empty_state, field_label, page_frame
 from meshkeys.ui.components.secret_dialog import secret_dialog
 from meshkeys.ui.components.text import WRAP_ANYWHERE, clipped
-from meshkeys.ui.state.keys import GRACE_CHOICES, REASONS, KeyRow, KeysState
+from meshkeys.ui.state.keys import (
+    GRACE_CHOICES,
+    KEY_TYPE_CHOICES,
+    REASONS,
+    KeyRow,
+    KeysState,
+)
 
 
 def status_badge(status) -> rx.Component:
@@ -31,6 +37,39 @@ def _row_button(label: str, kind: str, row: KeyRow, **props) -> rx.Component:
     )
 
 
+def secret_cell(row: KeyRow) -> rx.Component:
+    """The masked secret; for an ed25519 key also its public key (not a secret), copyable."""
+    return rx.vstack(
+        rx.code(row.masked, variant="ghost"),
+        rx.cond(
+            row.public_key != "",
+            rx.hstack(
+                rx.badge("ed25519", variant="outline", size="1"),
+                clipped(
+                    row.public_key,
+                    size="1",
+                    max_width="180px",
+                    aria_label="Public key of " + row.name,
+                    font_family="monospace",
+                ),
+                rx.icon_button(
+                    rx.icon("copy", size=12),
+                    size="1",
+                    variant="ghost",
+                    aria_label="Copy public key of " + row.name,
+                    on_click=[
+                        rx.set_clipboard(row.public_key),
+                        rx.toast.success("Public key copied. It is not a secret."),
+                    ],
+                ),
+                spacing="1",
+                align="center",
+            ),
+        ),
+        spacing="1",
+    )
+
+
 def key_row(row: KeyRow) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(clipped(row.name, weight="medium")),
@@ -48,7 +87,7 @@ def key_row(row: KeyRow) -> rx.Component:
                 align="center",
             )
         ),
-        rx.table.cell(rx.code(row.masked, variant="ghost")),
+        rx.table.cell(secret_cell(row)),
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(rx.text(row.created, size="1")),
         rx.table.cell(rx.text(row.ended, size="1")),
@@ -261,6 +300,23 @@ def dialogs() -> rx.Component:
                     required=True,
                     auto_focus=True,
                     width="100%",
+                ),
+                spacing="1",
+                width="100%",
+            ),
+            rx.vstack(
+                rx.text("Type", size="2", weight="medium"),
+                labelled_select(
+                    KEY_TYPE_CHOICES,
+                    "Key type",
+                    name="type",
+                    default_value=KEY_TYPE_CHOICES[0][0],
+                ),
+                rx.text(
+                    "Ed25519 keys sign Standard Webhooks v1a: receivers verify with a public "
+                    "key they may fetch from this project's public-keys endpoint.",
+                    size="1",
+                    color_scheme="gray",
                 ),
                 spacing="1",
                 width="100%",

@@ -152,6 +152,55 @@ def members_panel() -> rx.Component:
     )
 
 
+def public_keys_panel() -> rx.Component:
+    """Project setting: publish the ed25519 public keys (owners switch it; everyone sees it)."""
+    return rx.card(
+        rx.vstack(
+            rx.heading("Public keys", size="4"),
+            rx.hstack(
+                rx.el.label(
+                    rx.hstack(
+                        rx.switch(
+                            checked=ProjectsState.selected_published,
+                            on_change=ProjectsState.set_publish_public_keys,
+                            disabled=~ProjectsState.selected_is_owner
+                            | (ProjectsState.busy == "publish"),
+                            aria_label="Publish public keys",
+                        ),
+                        rx.text("Publish public keys", size="2", weight="medium"),
+                        spacing="2",
+                        align="center",
+                    ),
+                ),
+                rx.badge(
+                    rx.cond(ProjectsState.selected_published, "published", "not published"),
+                    color_scheme=rx.cond(ProjectsState.selected_published, "green", "gray"),
+                    variant="soft",
+                    aria_label="Public keys state",
+                ),
+                spacing="3",
+                align="center",
+            ),
+            rx.text(
+                "When on, anyone may fetch the ed25519 public keys of this project without a "
+                "token, so receivers verify v1a signatures without being handed a secret: GET ",
+                rx.code("/projects/" + ProjectsState.selected_id + "/public-keys"),
+                size="1",
+                color_scheme="gray",
+                style=WRAP_ANYWHERE,
+            ),
+            rx.cond(
+                ~ProjectsState.selected_is_owner,
+                rx.text("Only owners can change this.", size="1", color_scheme="gray"),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        aria_label="Public keys settings",
+    )
+
+
 def remove_dialog() -> rx.Component:
     return confirm_alert(
         title="Remove " + ProjectsState.remove_email + "?",
@@ -201,6 +250,7 @@ def projects_page() -> rx.Component:
             ),
         ),
         rx.cond(ProjectsState.selected_id != "", members_panel()),
+        rx.cond(ProjectsState.selected_id != "", public_keys_panel()),
         remove_dialog(),
         title="Projects",
     )

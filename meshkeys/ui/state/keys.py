@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import reflex as rx
 
-from meshkeys.models import KeyPublic, KeyStatus, KeyWithSecret, RevokeReason
+from meshkeys.models import KeyPublic, KeyStatus, KeyType, KeyWithSecret, RevokeReason
 from meshkeys.services import key_commands, key_queries
 from meshkeys.services.errors import Conflict, InvalidInput
 from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
@@ -26,6 +26,10 @@ T = TypeVar("T")
 PAGE_SIZE = 50
 GRACE_CHOICES = {"0": "Now", "3600": "In 1 hour", "86400": "In 24 hours", "604800": "In 7 days"}
 REASONS = tuple(reason.value for reason in RevokeReason)
+KEY_TYPE_CHOICES = [
+    (KeyType.HMAC_SHA256.value, "HMAC-SHA256 (v1): a secret shared with receivers"),
+    (KeyType.ED25519.value, "Ed25519 (v1a): receivers get only a public key"),
+]
 
 
 @dataclasses.dataclass
@@ -40,6 +44,8 @@ class KeyRow:
     reason: str
     created: str
     ended: str  # "revoked <time>" or "expires <time>"
+    key_type: str = KeyType.HMAC_SHA256.value
+    public_key: str = ""  # ed25519 only: whpk_..., not a secret
 
 
 def to_row(key: KeyPublic) -> KeyRow:
@@ -60,6 +66,8 @@ def to_row(key: KeyPublic) -> KeyRow:
         reason=str(key.revoke_reason or ""),
         created=fmt_time(key.created_at),
         ended=ended,
+        key_type=key.key_type.value,
+        public_key=key.public_key or "",
     )
 
 
@@ -214,6 +222,7 @@ class KeysState(KeysetPager, SessionState):
                 key_commands.generate_key,
                 project_id=self._route_project_id(),
                 name=str(form.get("name", "")),
+                key_type=str(form.get("type", "") or KeyType.HMAC_SHA256.value),
             )
             self._then(self._first_page)
             return key

@@ -7,7 +7,7 @@ import uuid
 
 import reflex as rx
 
-from meshkeys.services import projects
+from meshkeys.services import projects, public_keys
 from meshkeys.services.errors import InvalidInput
 from meshkeys.ui.state.session import SessionState, fmt_time
 
@@ -18,6 +18,7 @@ class ProjectRow:
     name: str
     role: str
     created: str
+    published: bool = False  # publish_public_keys
 
 
 @dataclasses.dataclass
@@ -40,6 +41,7 @@ class ProjectsState(SessionState):
     selected_id: str = ""
     selected_name: str = ""
     selected_role: str = ""
+    selected_published: bool = False
     members: list[MemberRow] = []
     # Member removal confirm: the member's user id and email.
     remove_id: str = ""
@@ -53,6 +55,7 @@ class ProjectsState(SessionState):
                 name=p.name,
                 role=str(p.role or ""),
                 created=fmt_time(p.created_at),
+                published=p.publish_public_keys,
             )
             for p in items
         ]
@@ -79,6 +82,7 @@ class ProjectsState(SessionState):
     @rx.event
     def load(self):
         self.selected_id = self.selected_name = self.selected_role = ""
+        self.selected_published = False
         self.members = []
         return self._load_page(self._reload, project=False)
 
@@ -108,11 +112,35 @@ class ProjectsState(SessionState):
         if row is None:
             return rx.toast.error("Pick a project from the list.")
         self.selected_id, self.selected_name, self.selected_role = row.id, row.name, row.role
+        self.selected_published = row.published
         self.members = []
         return self._attempt(self._reload_members)
 
     def _project(self) -> uuid.UUID:
         return _uuid(self.selected_id, "project")
+
+    @rx.event
+    def set_publish_public_keys(self, publish: bool):
+        """The project's "publish public keys" setting (owners; audited by the service)."""
+        publish = bool(publish)
+
+        def work():
+            found = self._call(
+                public_keys.set_publish_public_keys, project_id=self._project(), publish=publish
+            )
+            self.selected_published = found.published
+            self._reload()
+            return found
+
+        yield from self._action(
+            "publish",
+            work,
+            lambda found: rx.toast.success(
+                "Public keys published: receivers may fetch them without a token."
+                if found.published
+                else "Public keys are no longer published: fetching them needs a token."
+            ),
+        )
 
     @rx.event
     def add_member(self, form: dict):
