@@ -91,6 +91,15 @@ class Role(StrEnum):
 
 class Project(SQLModel, table=True):
     __tablename__ = "projects"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "rotate_every_days IS NULL OR rotate_every_days BETWEEN 1 AND 365",
+            name="ck_projects_rotate_every_days",
+        ),
+        sa.CheckConstraint(
+            "rotation_grace_seconds BETWEEN 0 AND 604800", name="ck_projects_rotation_grace"
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(max_length=200)
@@ -99,6 +108,11 @@ class Project(SQLModel, table=True):
     # so totals on a project of a million keys cost one row read.
     key_count: int = Field(default=0)
     revoked_count: int = Field(default=0)
+    # Rotation policy (meshkeys.services.rotation_policy): the scheduler rotates each active key
+    # rotate_every_days after its creation, the old key kept for rotation_grace_seconds.
+    # NULL: no policy. The CHECKs repeat the service's limits (1-365 days, 0-7 days of grace).
+    rotate_every_days: int | None = Field(default=None)
+    rotation_grace_seconds: int = Field(default=86400)
 
 
 class User(SQLModel, table=True):
@@ -268,6 +282,8 @@ class KeyPublic(ReadModel):
     created_by: uuid.UUID | None
     revoked_at: datetime | None
     expires_at: datetime | None
+    # When the project's rotation policy rotates this key (active keys only; None: no policy).
+    rotates_at: datetime | None = None
 
 
 class KeyWithSecret(KeyPublic):
@@ -295,6 +311,14 @@ class ProjectPublic(ReadModel):
     name: str
     created_at: datetime
     role: Role | None = None
+
+
+class RotationPolicyPublic(ReadModel):
+    """A project's rotation policy; ``rotate_every_days`` None means there is none."""
+
+    project_id: uuid.UUID
+    rotate_every_days: int | None
+    grace_seconds: int
 
 
 class MemberPublic(ReadModel):

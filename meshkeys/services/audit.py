@@ -48,6 +48,8 @@ LOGIN_FAILED = "login.failed"
 ACCESS_DENIED = "access.denied"
 MASTER_KEY_ROTATED = "master_key.rotated"
 AUDIT_RECHAINED = "audit.rechained"
+PROJECT_POLICY_SET = "project.policy_set"
+PROJECT_POLICY_CLEARED = "project.policy_cleared"
 
 ACTIONS = (
     KEY_GENERATED,
@@ -66,6 +68,8 @@ ACTIONS = (
     ACCESS_DENIED,
     MASTER_KEY_ROTATED,
     AUDIT_RECHAINED,
+    PROJECT_POLICY_SET,
+    PROJECT_POLICY_CLEARED,
 )
 
 GENESIS = "0" * 64

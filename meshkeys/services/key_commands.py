@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -100,7 +101,7 @@ def _insert_key(
         key_hint=key_hint(secret),
         status=KeyStatus.ACTIVE,
         created_at=uow.now,
-        created_by=uow.actor.user_id,
+        created_by=uow.actor.user_id if uow.has_actor else None,  # None: the scheduler
         rotated_from=rotated_from,
     )
     uow.session.add(row)
@@ -236,6 +237,22 @@ def rotate_key(
             f"Key '{old.name}' is already revoked or being revoked; rotate an active key, "
             "or generate a new one.",
         )
+    new, secret = rotate_locked(uow, old, grace_seconds=grace_seconds)
+    uow.commit()
+    return with_secret(new, secret, new.created_at)
+
+
+def rotate_locked(
+    uow: UnitOfWork,
+    old: Key,
+    *,
+    grace_seconds: int,
+    details: dict[str, Any] | None = None,
+) -> tuple[Key, str]:
+    """Rotate an active key whose row the caller has locked and whose right it has checked
+    (``rotate_key`` for a member, ``rotation_policy.rotate_due`` for the scheduler): the
+    successor, the old key revoked after ``grace_seconds``, both audit events (``details``
+    added to the ``key.rotated`` one). Does not commit."""
     now = uow.now
     new, secret = _insert_key(uow, project_id=old.project_id, name=old.name, rotated_from=old.id)
     old.status = KeyStatus.REVOKED
@@ -257,6 +274,7 @@ def rotate_key(
             "new_key_id": str(new.id),
             "grace_seconds": grace_seconds,
             "expires_at": old.expires_at.isoformat() if old.expires_at else None,
+            **(details or {}),
         },
     )
     audit.record(
@@ -269,8 +287,7 @@ def rotate_key(
         new_status=KeyStatus.ACTIVE,
         details={"rotated_from": str(old.id)},
     )
-    uow.commit()
-    return with_secret(new, secret, now)
+    return new, secret
 
 
 def reveal_key(uow: UnitOfWork, *, key_id: uuid.UUID) -> KeyWithSecret:
