@@ -278,4 +278,4 @@ async def run_in_background(*, interval_seconds: float | None = None) -> None:
 
 def _run_once() -> int:
     with UnitOfWork(system=True) as uow:
-        return rotate_due(uow)
+        return rotate_due(uow, batch=BATCH, limit=MAX_PER_RUN)
