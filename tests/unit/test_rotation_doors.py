@@ -1,4 +1,5 @@
-"""`meshkeys project policy` and the app's rotation scheduler task, on a SQLite file."""
+"""The rotation policy's doors on a SQLite file: `meshkeys project policy`, the app's
+scheduler task, what the keys table and the project settings say."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from meshkeys import clock
-from meshkeys.services import audit, key_commands, rotation_policy
+from meshkeys.services import audit, key_commands, key_queries, rotation_policy
 from meshkeys.services.uow import UnitOfWork
+from meshkeys.ui.state.keys import rotation_label, to_row
+from meshkeys.ui.state.projects import describe_policy
 from tests.helpers import all_events, make_world, reset_caches, units
 
 
@@ -105,3 +108,46 @@ def test_a_failing_run_is_logged_and_the_task_keeps_going(db_path, tmp_path, mon
     reset_caches()
     assert _run_for(0.5, interval_seconds=0.1) is False
     assert caplog.text.count("rotation scheduler failed") >= 2  # logged, then tried again
+
+
+# ---------------------------------------------------------------- what the pages say
+
+
+@pytest.mark.parametrize(
+    ("left", "says"),
+    [
+        (timedelta(days=30), "rotates in 30 days"),
+        (timedelta(days=29, hours=1), "rotates in 30 days"),
+        (timedelta(hours=3), "rotates in 1 day"),
+        (timedelta(seconds=0), "due now"),
+        (-timedelta(days=2), "due now"),
+    ],
+)
+def test_the_keys_table_says_when_a_key_rotates(left, says):
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    assert rotation_label(now + left, now) == says
+    assert rotation_label(None, now) == ""
+
+
+def test_the_keys_table_rows_carry_the_rotation_of_active_keys_only(world, monkeypatch):
+    with UnitOfWork(world.admin) as uow:
+        rotation_policy.set_policy(uow, project_id=world.project_id, rotate_every_days=30)
+    with UnitOfWork(world.admin) as uow:
+        key = key_commands.generate_key(uow, project_id=world.project_id, name="a")
+    with UnitOfWork(world.admin) as uow:
+        key_commands.generate_key(uow, project_id=world.project_id, name="b")
+    with UnitOfWork(world.admin) as uow:
+        key_commands.revoke_key(uow, key_id=key.id, reason="retired")
+    with UnitOfWork(world.viewer) as uow:
+        page = key_queries.list_keys(uow, project_id=world.project_id)
+    rows = {r.name: r for r in (to_row(k) for k in page.items)}
+    assert rows["b"].rotation == "rotates in 30 days" and rows["b"].rotates_at
+    assert rows["a"].rotation == "" and rows["a"].status == "revoked"
+
+
+def test_the_project_settings_describe_the_policy():
+    assert describe_policy(None, 86400).startswith("No rotation policy")
+    assert describe_policy(1, 0) == (
+        "Every active key is rotated 1 day after its creation; the old key keeps signing and "
+        "verifying for 0 seconds."
+    )
