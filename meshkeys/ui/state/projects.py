@@ -139,7 +139,8 @@ class ProjectsState(SessionState):
             "policy",
             work,
             lambda p: rx.toast.success(
-                f"Keys of {self.selected_name} now rotate every {p.rotate_every_days} days."
+                f"Rotation policy of {self.selected_name} saved: "
+                + describe_policy(p.rotate_every_days, p.grace_seconds)
             ),
         )
 
