@@ -15,12 +15,16 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlmodel import select
 
+from meshkeys import clock
+from meshkeys.crypto.masterkey import get_keyring
 from meshkeys.models import AuditEvent, KeyStatus, SignatureKey
-from meshkeys.services import audit, key_commands, rotation_policy
+from meshkeys.services import audit, key_commands, operations, rotation_policy
 from tests.helpers import make_world, units
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,3 +158,37 @@ def test_two_schedulers_rotate_each_due_key_once_and_a_restart_rotates_nothing(
     assert len(_rotated_events(make)) == manual_rotations + len(due)
     assert len(_keys(make)) == keys_before + len(due)
     assert " key.rotated seq=" not in (tmp_path / "c.log").read_text()
+
+
+def test_the_due_keys_query_is_an_index_range_under_rls(uow, session, world, monkeypatch):
+    """EXPLAIN the exact statement a batch of ``rotate_due`` sends, as the system under RLS, on
+    a project of 5,000 keys: a range of (project_id, status, created_at, id), no sort, no scan of
+    the table, so a run reads only the keys it rotates."""
+    operations.seed_keys(
+        uow(system=True),
+        project_id=world.project_id,
+        count=5_000,
+        created_by=world.owner.user_id,
+        keyring=get_keyring(),
+    )
+    rotation_policy.set_policy(
+        uow(world.owner), project_id=world.project_id, rotate_every_days=1, grace_seconds=0
+    )
+    later = datetime.now(UTC) + timedelta(days=2)
+    monkeypatch.setattr(clock, "now", lambda: later)
+    connection = session.connection()
+    captured: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FOR UPDATE SKIP LOCKED" in statement and "signature_keys" in statement:
+            captured.append((statement, parameters))
+
+    sa.event.listen(connection, "before_cursor_execute", capture)
+    try:
+        assert rotation_policy.rotate_due(uow(system=True), batch=5, limit=5) == 5
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", capture)
+    (statement, params), *_ = captured
+    plan = "\n".join(r[0] for r in connection.exec_driver_sql("EXPLAIN " + statement, params))
+    assert "ix_signature_keys_project_status" in plan, plan
+    assert "Seq Scan on signature_keys" not in plan and "Sort" not in plan, plan
