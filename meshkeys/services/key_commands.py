@@ -131,7 +131,7 @@ def generate_key(uow: UnitOfWork, *, project_id: uuid.UUID, name: str) -> KeyWit
         old_status=None,
         new_status=KeyStatus.ACTIVE,
     )
-    result = with_secret(row, secret, uow.now)
+    result = _with_rotation(uow, with_secret(row, secret, uow.now))
     uow.commit()
     return result
 
@@ -238,8 +238,19 @@ def rotate_key(
             "or generate a new one.",
         )
     new, secret = rotate_locked(uow, old, grace_seconds=grace_seconds)
+    result = _with_rotation(uow, with_secret(new, secret, new.created_at))
     uow.commit()
-    return with_secret(new, secret, new.created_at)
+    return result
+
+
+def _with_rotation(uow: UnitOfWork, key: KeyWithSecret) -> KeyWithSecret:
+    """A new key's ``rotates_at`` under its project's rotation policy (None without one)."""
+    days = uow.session.exec(
+        select(Project.rotate_every_days).where(col(Project.id) == key.project_id)
+    ).first()
+    if days is not None:
+        key.rotates_at = key.created_at + timedelta(days=days)
+    return key
 
 
 def rotate_locked(

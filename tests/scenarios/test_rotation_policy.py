@@ -129,19 +129,22 @@ def test_a_viewer_cannot_set_the_policy_and_an_outsider_cannot_see_it(uow, world
 
 
 def test_a_key_is_due_exactly_n_days_after_its_creation(uow, world, frozen):
-    key = _generate(uow, world, "prod")
+    assert _generate(uow, world, "before").rotates_at is None  # no policy yet
     rotation_policy.set_policy(
         uow(world.admin), project_id=world.project_id, rotate_every_days=30, grace_seconds=0
     )
+    key = _generate(uow, world, "prod")
+    assert key.rotates_at == T0 + 30 * DAY  # the answer to generate says it too
     listed = key_queries.list_keys(uow(world.viewer), project_id=world.project_id).items
-    assert listed[0].rotates_at == T0 + 30 * DAY
+    assert [k.rotates_at for k in listed] == [T0 + 30 * DAY] * 2
     assert key_queries.get_key(uow(world.viewer), key_id=key.id).rotates_at == T0 + 30 * DAY
     frozen.at(T0 + 30 * DAY - timedelta(seconds=1))
     assert rotation_policy.due_keys(uow(system=True)) == []
     assert _rotate_due(uow) == 0
     frozen.at(T0 + 30 * DAY)
-    (due,) = rotation_policy.due_keys(uow(system=True))
-    assert (due.key_id, due.due_at) == (key.id, T0 + 30 * DAY)
+    due = rotation_policy.due_keys(uow(system=True))
+    assert {d.key_id for d in due} == {k.id for k in listed} and key.id in {d.key_id for d in due}
+    assert {d.due_at for d in due} == {T0 + 30 * DAY}
 
 
 def test_the_scheduler_rotates_each_due_key_once_as_the_system_with_the_policy(uow, world, frozen):
@@ -192,6 +195,7 @@ def test_revoked_expiring_and_already_rotated_keys_are_not_rotated(uow, world, f
         uow(world.admin), key_id=expiring.id, reason="retired", grace_seconds=3600
     )
     successor = key_commands.rotate_key(uow(world.admin), key_id=rotated.id, grace_seconds=3600)
+    assert successor.rotates_at == T0 + 3 * DAY  # a day after its own creation
     assert rotation_policy.due_keys(uow(system=True)) == []
     assert _rotate_due(uow) == 0
     assert len(_keys(uow, world.project_id)) == 4
