@@ -146,6 +146,8 @@ def test_two_schedulers_rotate_each_due_key_once_and_a_restart_rotates_nothing(
     per_process = [log.read_text().count(" key.rotated seq=") for log in logs]
     assert sum(per_process) == len(due), per_process
     assert all(n > 0 for n in per_process), per_process
+    with make(system=True) as uow:  # two writers, one chain per project: still unbroken
+        assert operations.verify_all_chains(uow, keyring=get_keyring()).broken is None
 
     # A restart (same clock): nothing is due any more, so nothing rotates.
     restarted = _start(url, tmp_path / "go", tmp_path / "c.log")
