@@ -5,6 +5,7 @@ import reflex as rx
 from meshkeys import models  # noqa: F401 - the tables must be imported by the app module
 from meshkeys.api.app import accept_socket_origins, mount_api
 from meshkeys.services.checkpoints import run_in_background as write_audit_checkpoints
+from meshkeys.services.rotation_policy import run_in_background as rotate_due_keys
 from meshkeys.ui.pages.audit import audit_page
 from meshkeys.ui.pages.keys import keys_page
 from meshkeys.ui.pages.login import login_page
@@ -25,6 +26,7 @@ restrict_state_store()
 app = rx.App(api_transformer=mount_api)
 accept_socket_origins(app.sio)
 app.register_lifespan_task(write_audit_checkpoints)
+app.register_lifespan_task(rotate_due_keys)
 app.add_middleware(SessionGuard())
 app.add_page(login_page, route="/login", title="Sign in · meshkeys", on_load=LoginState.load)
 app.add_page(rx.fragment, route="/", title="meshkeys", on_load=SessionState.go_home)

@@ -134,6 +134,15 @@ class PermissionList(sa.types.TypeDecorator[list[Permission]]):
 
 class Project(SQLModel, table=True):
     __tablename__ = "projects"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "rotate_every_days IS NULL OR rotate_every_days BETWEEN 1 AND 365",
+            name="ck_projects_rotate_every_days",
+        ),
+        sa.CheckConstraint(
+            "rotation_grace_seconds BETWEEN 0 AND 604800", name="ck_projects_rotation_grace"
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(max_length=200)
@@ -146,6 +155,11 @@ class Project(SQLModel, table=True):
     publish_public_keys: bool = Field(
         default=False, sa_column_kwargs={"server_default": sa.false()}
     )
+    # Rotation policy (meshkeys.services.rotation_policy): the scheduler rotates each active key
+    # rotate_every_days after its creation, the old key kept for rotation_grace_seconds.
+    # NULL: no policy. The CHECKs repeat the service's limits (1-365 days, 0-7 days of grace).
+    rotate_every_days: int | None = Field(default=None)
+    rotation_grace_seconds: int = Field(default=86400)
 
 
 class User(SQLModel, table=True):
@@ -339,6 +353,8 @@ class KeyPublic(ReadModel):
     expires_at: datetime | None
     key_type: KeyType = KeyType.HMAC_SHA256
     public_key: str | None = None  # ed25519 only: whpk_..., not a secret
+    # When the project's rotation policy rotates this key (active keys only; None: no policy).
+    rotates_at: datetime | None = None
 
 
 class KeyWithSecret(KeyPublic):
@@ -386,6 +402,14 @@ class PublicKeySet(ReadModel):
     project_id: uuid.UUID
     published: bool
     keys: list[PublicKeyEntry]
+
+
+class RotationPolicyPublic(ReadModel):
+    """A project's rotation policy; ``rotate_every_days`` None means there is none."""
+
+    project_id: uuid.UUID
+    rotate_every_days: int | None
+    grace_seconds: int
 
 
 class MemberPublic(ReadModel):

@@ -17,6 +17,8 @@ from meshkeys.services.keys import (
     MAX_GRACE_SECONDS,
     MAX_NAME_LENGTH,
 )
+from meshkeys.services.rotation_policy import MAX_DAYS as MAX_ROTATION_DAYS
+from meshkeys.services.rotation_policy import MIN_DAYS as MIN_ROTATION_DAYS
 
 
 def _encodable(text: str) -> str:
@@ -76,6 +78,24 @@ class RotateKeyRequest(Body):
         le=MAX_GRACE_SECONDS,
         strict=True,
         description="How long the old key keeps signing and verifying (default 24 h).",
+    )
+
+
+class RotationPolicyRequest(Body):
+    rotate_every_days: int | None = Field(
+        ge=MIN_ROTATION_DAYS,
+        le=MAX_ROTATION_DAYS,
+        strict=True,
+        description="Rotate each active key this many days (1-365) after its creation; "
+        "null turns the policy off.",
+        examples=[90],
+    )
+    grace_seconds: int = Field(
+        default=DEFAULT_ROTATION_GRACE_SECONDS,
+        ge=0,
+        le=MAX_GRACE_SECONDS,
+        strict=True,
+        description="How long a rotated key keeps signing and verifying (default 24 h).",
     )
 
 

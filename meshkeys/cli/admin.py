@@ -18,7 +18,7 @@ from meshkeys.cli import (
     user_option,
 )
 from meshkeys.models import Permission, Role
-from meshkeys.services import auth, projects, public_keys
+from meshkeys.services import auth, errors, projects, public_keys, rotation_policy
 from meshkeys.services.uow import UnitOfWork
 
 # ---------------------------------------------------------------- db
@@ -153,6 +153,70 @@ def project_public_keys(
         else:
             found = public_keys.set_publish_public_keys(uow, project_id=pid, publish=publish)
     emit(found, as_json, _public_keys_text)
+
+
+@project.command("policy")
+@click.argument("project_id")
+@click.option(
+    "--rotate-every",
+    "rotate_every",
+    type=int,
+    default=None,
+    metavar="DAYS",
+    help="Rotate each active key this many days (1-365) after its creation.",
+)
+@click.option(
+    "--grace-seconds",
+    type=int,
+    default=None,
+    help="How long a rotated key keeps signing (0-604800; default 86400).",
+)
+@click.option("--off", is_flag=True, help="Turn the rotation policy off.")
+@user_option
+@json_option
+@handles_errors
+def project_policy(
+    project_id: str,
+    rotate_every: int | None,
+    grace_seconds: int | None,
+    off: bool,
+    user_email: str,
+    as_json: bool,
+) -> None:
+    """Show, set (--rotate-every DAYS [--grace-seconds S]) or clear (--off) the project's
+    rotation policy. Setting and clearing need the admin or owner role."""
+
+    pid = parse_uuid(project_id, "PROJECT_ID")
+    if off and (rotate_every is not None or grace_seconds is not None):
+        raise errors.InvalidInput("--off turns the policy off; give it alone")
+    if rotate_every is None and grace_seconds is not None:
+        raise errors.InvalidInput("--grace-seconds needs --rotate-every DAYS")
+    with as_user(user_email) as uow:
+        if off:
+            policy = rotation_policy.clear_policy(uow, project_id=pid)
+        elif rotate_every is not None:
+            policy = rotation_policy.set_policy(
+                uow,
+                project_id=pid,
+                rotate_every_days=rotate_every,
+                grace_seconds=(
+                    rotation_policy.DEFAULT_GRACE_SECONDS
+                    if grace_seconds is None
+                    else grace_seconds
+                ),
+            )
+        else:
+            policy = rotation_policy.get_policy(uow, project_id=pid)
+    emit(policy, as_json, _describe_policy)
+
+
+def _describe_policy(policy: Any) -> str:
+    if policy.rotate_every_days is None:
+        return "rotation policy: off"
+    return (
+        f"rotation policy: rotate every {policy.rotate_every_days} days, "
+        f"grace {policy.grace_seconds} s"
+    )
 
 
 @main.group()

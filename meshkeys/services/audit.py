@@ -50,6 +50,8 @@ MASTER_KEY_ROTATED = "master_key.rotated"
 AUDIT_RECHAINED = "audit.rechained"
 PUBLIC_KEYS_PUBLISHED = "project.public_keys_published"
 PUBLIC_KEYS_UNPUBLISHED = "project.public_keys_unpublished"
+PROJECT_POLICY_SET = "project.policy_set"
+PROJECT_POLICY_CLEARED = "project.policy_cleared"
 
 ACTIONS = (
     KEY_GENERATED,
@@ -70,6 +72,8 @@ ACTIONS = (
     AUDIT_RECHAINED,
     PUBLIC_KEYS_PUBLISHED,
     PUBLIC_KEYS_UNPUBLISHED,
+    PROJECT_POLICY_SET,
+    PROJECT_POLICY_CLEARED,
 )
 
 GENESIS = "0" * 64

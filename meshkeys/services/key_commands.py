@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -125,7 +126,7 @@ def _insert_key(
         key_hint=key_hint(secret),
         status=KeyStatus.ACTIVE,
         created_at=uow.now,
-        created_by=uow.actor.user_id,
+        created_by=uow.actor.user_id if uow.has_actor else None,  # None: the scheduler
         rotated_from=rotated_from,
     )
     uow.session.add(row)
@@ -166,7 +167,7 @@ def generate_key(
         new_status=KeyStatus.ACTIVE,
         details={"type": key_type},
     )
-    result = with_secret(row, secret, uow.now)
+    result = _with_rotation(uow, with_secret(row, secret, uow.now))
     uow.commit()
     return result
 
@@ -272,6 +273,33 @@ def rotate_key(
             f"Key '{old.name}' is already revoked or being revoked; rotate an active key, "
             "or generate a new one.",
         )
+    new, secret = rotate_locked(uow, old, grace_seconds=grace_seconds)
+    result = _with_rotation(uow, with_secret(new, secret, new.created_at))
+    uow.commit()
+    return result
+
+
+def _with_rotation(uow: UnitOfWork, key: KeyWithSecret) -> KeyWithSecret:
+    """A new key's ``rotates_at`` under its project's rotation policy (None without one)."""
+    days = uow.session.exec(
+        select(Project.rotate_every_days).where(col(Project.id) == key.project_id)
+    ).first()
+    if days is not None:
+        key.rotates_at = key.created_at + timedelta(days=days)
+    return key
+
+
+def rotate_locked(
+    uow: UnitOfWork,
+    old: Key,
+    *,
+    grace_seconds: int,
+    details: dict[str, Any] | None = None,
+) -> tuple[Key, str]:
+    """Rotate an active key whose row the caller has locked and whose right it has checked
+    (``rotate_key`` for a member, ``rotation_policy.rotate_due`` for the scheduler): the
+    successor, the old key revoked after ``grace_seconds``, both audit events (``details``
+    added to the ``key.rotated`` one). Does not commit."""
     now = uow.now
     new, secret = _insert_key(
         uow,
@@ -299,6 +327,7 @@ def rotate_key(
             "new_key_id": str(new.id),
             "grace_seconds": grace_seconds,
             "expires_at": old.expires_at.isoformat() if old.expires_at else None,
+            **(details or {}),
         },
     )
     audit.record(
@@ -311,8 +340,7 @@ def rotate_key(
         new_status=KeyStatus.ACTIVE,
         details={"rotated_from": str(old.id), "type": new.key_type},
     )
-    uow.commit()
-    return with_secret(new, secret, now)
+    return new, secret
 
 
 def reveal_key(uow: UnitOfWork, *, key_id: uuid.UUID) -> KeyWithSecret:

@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -73,7 +74,17 @@ def get_key(uow: UnitOfWork, *, key_id: uuid.UUID) -> KeyPublic:
         not_found=KEY_NOT_FOUND,
         key_id=key_id,
     )
-    return to_public(row, uow.now)
+    project = uow.session.get(Project, row.project_id)
+    days = project.rotate_every_days if project is not None else None
+    return _with_rotation(to_public(row, uow.now), days)
+
+
+def _with_rotation(key: KeyPublic, rotate_every_days: int | None) -> KeyPublic:
+    """``rotates_at`` for an active key (not in a grace period) of a project with a policy."""
+    if rotate_every_days is None or key.status != KeyStatus.ACTIVE or key.expires_at is not None:
+        return key
+    key.rotates_at = key.created_at + timedelta(days=rotate_every_days)
+    return key
 
 
 def key_totals(uow: UnitOfWork, *, project_id: uuid.UUID) -> KeyTotals:
@@ -130,7 +141,9 @@ def list_keys(
         total = {None: totals.total, KeyStatus.ACTIVE: totals.active}.get(
             flt.status, totals.revoked
         )
-    items = [to_public(r, now) for r in rows[:limit]]
+    project = uow.session.get(Project, project_id)  # loaded by _totals: no query
+    days = project.rotate_every_days if project is not None else None
+    items = [_with_rotation(to_public(r, now), days) for r in rows[:limit]]
     return KeyPage(items=items, next_cursor=next_cursor, total=total, totals=totals)
 
 

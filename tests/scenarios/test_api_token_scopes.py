@@ -44,6 +44,7 @@ def _request(api, method: str, path: str, headers: dict[str, str], key_id: str):
         "/keys/{key_id}/revoke": {"reason": "retired"},
         "/keys/{key_id}/rotate": {},
         "/projects/{project_id}": {"publish_public_keys": True},
+        "/projects/{project_id}/rotation-policy": {"rotate_every_days": 30, "grace_seconds": 60},
     }.get(path)
     in_path = "{key_id}" in path or "{project_id}" in path
     params = {"project_id": project} if method == "GET" and not in_path else None

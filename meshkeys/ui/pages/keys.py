@@ -90,7 +90,19 @@ def key_row(row: KeyRow) -> rx.Component:
         rx.table.cell(secret_cell(row)),
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(rx.text(row.created, size="1")),
-        rx.table.cell(rx.text(row.ended, size="1")),
+        rx.table.cell(
+            rx.text(row.ended, size="1"),
+            rx.cond(
+                row.rotation != "",
+                rx.text(
+                    row.rotation,
+                    size="1",
+                    color_scheme="gray",
+                    title="Rotation policy: " + row.rotates_at,
+                    class_name="key-rotation",
+                ),
+            ),
+        ),
         rx.cond(
             KeysState.can_edit,
             rx.table.cell(
@@ -226,7 +238,7 @@ def keys_table() -> rx.Component:
                 rx.table.column_header_cell("Secret"),
                 rx.table.column_header_cell("Status"),
                 rx.table.column_header_cell("Created"),
-                rx.table.column_header_cell("Revoked / expires"),
+                rx.table.column_header_cell("Revoked / expires / rotates"),
                 rx.cond(KeysState.can_edit, rx.table.column_header_cell("Actions")),
             )
         ),

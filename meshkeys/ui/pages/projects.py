@@ -9,7 +9,7 @@ from meshkeys.ui.components.common import (
     labelled_select,
     name_dialog,
 )
-from meshkeys.ui.components.layout import empty_state, page_frame
+from meshkeys.ui.components.layout import empty_state, field_label, page_frame
 from meshkeys.ui.components.text import WRAP_ANYWHERE, clipped
 from meshkeys.ui.state.projects import MemberRow, ProjectRow, ProjectsState
 
@@ -53,6 +53,14 @@ def project_row(row: ProjectRow) -> rx.Component:
                     size="1",
                     variant="soft",
                     color_scheme="gray",
+                    on_click=ProjectsState.select(row.id),
+                ),
+                rx.button(
+                    "Settings",
+                    size="1",
+                    variant="soft",
+                    color_scheme="gray",
+                    aria_label="Settings of " + row.name,
                     on_click=ProjectsState.select(row.id),
                 ),
                 spacing="1",
@@ -201,6 +209,96 @@ def public_keys_panel() -> rx.Component:
     )
 
 
+def policy_panel() -> rx.Component:
+    """Project settings: the rotation policy (set by admins and owners, read by everyone)."""
+    # ``key`` re-mounts the inputs when the stored policy changes, so they show it.
+    remount = ProjectsState.selected_id + ProjectsState.policy_days + ProjectsState.policy_grace
+    return rx.card(
+        rx.vstack(
+            rx.heading("Rotation policy", size="4"),
+            rx.text(ProjectsState.policy_text, size="2", id="rotation-policy-text"),
+            rx.cond(
+                ProjectsState.selected_can_admin,
+                rx.form(
+                    rx.hstack(
+                        rx.vstack(
+                            field_label("Rotate every (days)", "policy-days"),
+                            rx.input(
+                                id="policy-days",
+                                name="rotate_every_days",
+                                type="number",
+                                min=1,
+                                max=365,
+                                step=1,
+                                required=True,
+                                placeholder="e.g. 90",
+                                default_value=ProjectsState.policy_days,
+                                key="days-" + remount,
+                                width="160px",
+                            ),
+                            spacing="1",
+                        ),
+                        rx.vstack(
+                            field_label("Grace period (seconds)", "policy-grace"),
+                            rx.input(
+                                id="policy-grace",
+                                name="grace_seconds",
+                                type="number",
+                                min=0,
+                                max=604800,
+                                step=1,
+                                required=True,
+                                default_value=ProjectsState.policy_grace,
+                                key="grace-" + remount,
+                                width="160px",
+                            ),
+                            spacing="1",
+                        ),
+                        rx.button(
+                            "Save policy",
+                            type="submit",
+                            loading=ProjectsState.busy == "policy",
+                            disabled=ProjectsState.busy != "",
+                        ),
+                        rx.cond(
+                            ProjectsState.policy_on,
+                            rx.button(
+                                "Turn off",
+                                type="button",
+                                variant="soft",
+                                color_scheme="gray",
+                                loading=ProjectsState.busy == "policy-off",
+                                disabled=ProjectsState.busy != "",
+                                on_click=ProjectsState.clear_policy,
+                            ),
+                        ),
+                        spacing="3",
+                        align="end",
+                        wrap="wrap",
+                    ),
+                    on_submit=ProjectsState.save_policy,
+                    aria_label="Rotation policy",
+                ),
+                rx.text(
+                    "Only admins and owners can change the rotation policy.",
+                    size="1",
+                    color_scheme="gray",
+                ),
+            ),
+            rx.text(
+                "Keys older than the period are rotated at the scheduler's next run (every "
+                "minute by default), as the system (see the audit log). 1 to 365 days; a grace "
+                "of 0 to 604800 seconds (7 days).",
+                size="1",
+                color_scheme="gray",
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
 def remove_dialog() -> rx.Component:
     return confirm_alert(
         title="Remove " + ProjectsState.remove_email + "?",
@@ -251,6 +349,7 @@ def projects_page() -> rx.Component:
         ),
         rx.cond(ProjectsState.selected_id != "", members_panel()),
         rx.cond(ProjectsState.selected_id != "", public_keys_panel()),
+        rx.cond(ProjectsState.selected_id != "", policy_panel()),
         remove_dialog(),
         title="Projects",
     )

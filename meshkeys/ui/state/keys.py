@@ -7,12 +7,15 @@ Every handler resolves the actor from the session cookie and calls
 from __future__ import annotations
 
 import dataclasses
+import math
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import reflex as rx
 
+from meshkeys import clock
 from meshkeys.models import KeyPublic, KeyStatus, KeyType, KeyWithSecret, RevokeReason
 from meshkeys.services import key_commands, key_queries
 from meshkeys.services.errors import Conflict, InvalidInput
@@ -46,9 +49,22 @@ class KeyRow:
     ended: str  # "revoked <time>" or "expires <time>"
     key_type: str = KeyType.HMAC_SHA256.value
     public_key: str = ""  # ed25519 only: whpk_..., not a secret
+    rotation: str = ""  # "rotates in N days" or "due now" (active keys under a policy)
+    rotates_at: str = ""  # the exact time, shown on hover
 
 
-def to_row(key: KeyPublic) -> KeyRow:
+def rotation_label(rotates_at: datetime | None, now: datetime) -> str:
+    """When the project's rotation policy rotates a key, as the keys table says it."""
+    if rotates_at is None:
+        return ""
+    left = (rotates_at - now).total_seconds()
+    if left <= 0:
+        return "due now"
+    days = math.ceil(left / 86400)
+    return "rotates in 1 day" if days == 1 else f"rotates in {days} days"
+
+
+def to_row(key: KeyPublic, now: datetime | None = None) -> KeyRow:
     if key.status == KeyStatus.ACTIVE and key.expires_at is not None:
         status, ended = "expiring", f"expires {fmt_time(key.expires_at)}"
     elif key.status == KeyStatus.REVOKED:
@@ -68,6 +84,8 @@ def to_row(key: KeyPublic) -> KeyRow:
         ended=ended,
         key_type=key.key_type.value,
         public_key=key.public_key or "",
+        rotation=rotation_label(key.rotates_at, now or clock.now()),
+        rotates_at=fmt_time(key.rotates_at) if key.rotates_at else "",
     )
 
 
@@ -121,7 +139,8 @@ class KeysState(KeysetPager, SessionState):
             cursor=cursor,
         )
         totals = page.totals
-        self.rows = [to_row(k) for k in page.items]
+        now = clock.now()
+        self.rows = [to_row(k, now) for k in page.items]
         self.matching = page.total
         self.total_active = totals.active - totals.expiring
         self.signing_keys = totals.active

@@ -7,7 +7,7 @@ import uuid
 
 import reflex as rx
 
-from meshkeys.services import projects, public_keys
+from meshkeys.services import projects, public_keys, rotation_policy
 from meshkeys.services.errors import InvalidInput
 from meshkeys.ui.state.session import SessionState, fmt_time
 
@@ -29,6 +29,23 @@ class MemberRow:
     since: str
 
 
+def _whole(value: object, message: str) -> int:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise InvalidInput(message) from None
+
+
+def describe_policy(rotate_every_days: int | None, grace_seconds: int) -> str:
+    if rotate_every_days is None:
+        return "No rotation policy: keys rotate only when someone rotates them."
+    unit = "day" if rotate_every_days == 1 else "days"
+    return (
+        f"Every active key is rotated {rotate_every_days} {unit} after its creation; the old "
+        f"key keeps signing and verifying for {grace_seconds} seconds."
+    )
+
+
 def _uuid(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
@@ -46,6 +63,11 @@ class ProjectsState(SessionState):
     # Member removal confirm: the member's user id and email.
     remove_id: str = ""
     remove_email: str = ""
+    # The selected project's rotation policy (the form's values and a sentence saying it).
+    policy_on: bool = False
+    policy_days: str = ""
+    policy_grace: str = "86400"
+    policy_text: str = ""
 
     def _reload(self) -> None:
         items = self._call(projects.list_projects)
@@ -75,15 +97,72 @@ class ProjectsState(SessionState):
             for m in items
         ]
 
+    def _reload_policy(self) -> None:
+        if not self.selected_id:
+            self.policy_on, self.policy_days, self.policy_text = False, "", ""
+            return
+        policy = self._call(rotation_policy.get_policy, project_id=self._project())
+        self._show_policy(policy.rotate_every_days, policy.grace_seconds)
+
+    def _show_policy(self, days: int | None, grace: int) -> None:
+        self.policy_on = days is not None
+        self.policy_days = str(days) if days is not None else ""
+        self.policy_grace = str(grace)
+        self.policy_text = describe_policy(days, grace)
+
     @rx.var
     def selected_is_owner(self) -> bool:
         return self.selected_role == "owner"
+
+    @rx.var
+    def selected_can_admin(self) -> bool:
+        return self.selected_role in ("owner", "admin")
+
+    @rx.event
+    def save_policy(self, form: dict):
+        def work():
+            days = _whole(
+                form.get("rotate_every_days", ""),
+                "Rotate every: give a whole number of days from 1 to 365.",
+            )
+            grace = _whole(
+                form.get("grace_seconds", "") or rotation_policy.DEFAULT_GRACE_SECONDS,
+                "Grace period: give a whole number of seconds from 0 to 604800 (7 days).",
+            )
+            policy = self._call(
+                rotation_policy.set_policy,
+                project_id=self._project(),
+                rotate_every_days=days,
+                grace_seconds=grace,
+            )
+            self._show_policy(policy.rotate_every_days, policy.grace_seconds)
+            return policy
+
+        yield from self._action(
+            "policy",
+            work,
+            lambda p: rx.toast.success(
+                f"Rotation policy of {self.selected_name} saved: "
+                + describe_policy(p.rotate_every_days, p.grace_seconds)
+            ),
+        )
+
+    @rx.event
+    def clear_policy(self):
+        def work():
+            policy = self._call(rotation_policy.clear_policy, project_id=self._project())
+            self._show_policy(policy.rotate_every_days, policy.grace_seconds)
+
+        yield from self._action(
+            "policy-off", work, lambda _: rx.toast.success("Rotation policy turned off.")
+        )
 
     @rx.event
     def load(self):
         self.selected_id = self.selected_name = self.selected_role = ""
         self.selected_published = False
         self.members = []
+        self.policy_on, self.policy_days, self.policy_text = False, "", ""
         return self._load_page(self._reload, project=False)
 
     @rx.event
@@ -114,7 +193,7 @@ class ProjectsState(SessionState):
         self.selected_id, self.selected_name, self.selected_role = row.id, row.name, row.role
         self.selected_published = row.published
         self.members = []
-        return self._attempt(self._reload_members)
+        return self._attempt(self._reload_members, self._reload_policy)
 
     def _project(self) -> uuid.UUID:
         return _uuid(self.selected_id, "project")
