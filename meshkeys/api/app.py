@@ -74,9 +74,9 @@ def create_api() -> FastAPI:
         CORSMiddleware,
         allow_origins=list(settings.page_origins),
         allow_credentials=True,
-        allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["Content-Disposition", "Retry-After"],
+        expose_headers=["Content-Disposition", "Retry-After", "ETag"],
     )
     api.add_middleware(MetricsMiddleware, api=api)
     api.add_middleware(SecurityHeaders)

@@ -69,10 +69,10 @@ def to_row(key: KeyPublic, now: datetime | None = None) -> KeyRow:
         status, ended = "expiring", f"expires {fmt_time(key.expires_at)}"
     elif key.status == KeyStatus.REVOKED:
         status, ended = "revoked", f"revoked {fmt_time(key.revoked_at or key.expires_at)}"
-    if key.revoke_reason is not None and status != "active":
-        ended = f"{ended} ({key.revoke_reason})"
     else:
         status, ended = "active", ""
+    if key.revoke_reason is not None and status != "active":
+        ended = f"{ended} ({key.revoke_reason})"
     return KeyRow(
         id=str(key.id),
         short_id=str(key.id)[:8],
