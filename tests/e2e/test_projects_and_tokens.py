@@ -126,7 +126,9 @@ def test_api_token_is_shown_once_listed_and_revoked(page: Page, team):
         assert token not in stored  # only its hash
     page.get_by_role("button", name="Copy").click()
     assert page.evaluate("navigator.clipboard.readText()") == token
-    page.get_by_role("button", name="Done").click()
+    page.get_by_role("button", name="Close", exact=True).click()
+    expect(dialog).to_contain_text("Have you copied the token?")
+    page.get_by_role("button", name="Close anyway").click()
     assert token not in page.content()
 
     row = page.get_by_role("row", name="ci-deploy")
