@@ -65,7 +65,7 @@ def test_create_a_project_and_manage_its_members(page: Page, team):
 
     billing.get_by_role("button", name="Members").click()
     expect(page.get_by_role("heading", name="Members of Billing")).to_be_visible()
-    hint = page.get_by_text("People must have a meshkeys account first")
+    hint = page.get_by_text("Someone with a meshkeys account is added at once")
     expect(hint).to_be_visible()
     assert "`" not in hint.inner_text()  # plain words, not markdown shown as is
     page.get_by_label("Member email").fill("newcomer@example.com")

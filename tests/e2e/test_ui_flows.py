@@ -8,7 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
+from sqlmodel import select
 
+from meshkeys.crypto.secrets import hash_token
+from meshkeys.models import Invite
 from meshkeys.services import history, key_commands, key_queries, projects
 from meshkeys.services.uow import UnitOfWork
 from tests.e2e.apprunner import wait_for_hydration
@@ -19,6 +22,7 @@ from tests.e2e.support import (
     keys_url,
     make_team,
     new_context,
+    services_session,
     sign_in,
 )
 from tests.helpers import call
@@ -256,3 +260,56 @@ def test_sign_in_returns_to_the_view_asked_for_with_its_query(browser, app, team
     wait_for_hydration(page)
     expect(page.get_by_role("rowheader")).to_have_text(["alpha"])
     context.close()
+
+
+def test_an_owner_invites_by_email_and_the_link_signs_the_invitee_in(browser, app, page, team):
+    """Issue 9, item 4: an email without an account gets a one-time link; opened in another
+    browser, it sets a password and lands signed in, in the project, with the invited role;
+    the same link is then refused."""
+    sign_in(page, team.owner.email)
+    goto(page, "/projects")
+    page.get_by_role("row", name="flows payments").get_by_role("button", name="Members").click()
+    page.get_by_label("Member email").fill("Invitee@Example.com")
+    page.get_by_label("New member role").click()
+    page.get_by_role("option", name="admin").click()
+    page.get_by_role("button", name="Add member").click()
+    offer = page.get_by_role("status", name="Invite by link")
+    expect(offer).to_contain_text("No account uses invitee@example.com yet")
+    offer.get_by_role("button", name="Create invite link").dblclick()  # makes one link
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("Invite link for invitee@example.com")
+    expect(dialog).to_contain_text("It works once, for 7 days")
+    link = dialog.locator("#shown-secret").inner_text().strip()
+    assert re.fullmatch(re.escape(page.url.split("/projects")[0]) + r"/invite/mki_[\w-]{43}", link)
+    page.get_by_role("button", name="Close", exact=True).click()
+    expect(dialog).to_contain_text("Have you copied the link?")
+    page.get_by_role("button", name="Close anyway").click()
+    assert link not in page.content()
+    expect(page.get_by_label("Pending invites")).to_contain_text("invitee@example.com · admin")
+    with services_session() as s:
+        rows = s.exec(select(Invite).where(Invite.email == "invitee@example.com")).all()
+    assert len(rows) == 1 and rows[0].token_hash == hash_token(link.rsplit("/", 1)[1])
+
+    # Someone else's browser: the link, a password, and the project, signed in.
+    guest = new_context(browser, app)
+    visitor = guest.new_page()
+    goto(visitor, link)
+    expect(visitor.get_by_role("heading", name="Join flows payments")).to_be_visible()
+    expect(visitor.get_by_text("invitee@example.com")).to_be_visible()
+    visitor.get_by_label("Password").fill("invitee-password-1")
+    visitor.get_by_role("button", name="Create account and join").click()
+    visitor.wait_for_url(re.compile(keys_url(team.project_id) + "$"))
+    wait_for_hydration(visitor)
+    expect(visitor.get_by_role("heading", name="flows payments · Keys")).to_be_visible()
+    expect(visitor.get_by_text("invitee@example.com")).to_be_visible()  # signed in as them
+    expect(visitor.get_by_role("button", name="Generate key")).to_be_visible()  # admin
+
+    # The link is used up: a clear page, not a form.
+    other = new_context(browser, app).new_page()
+    goto(other, link)
+    expect(other.get_by_role("heading", name="This invite link cannot be used")).to_be_visible()
+    expect(other.get_by_role("alert")).to_contain_text("already used")
+    goto(other, "/invite/mki_" + "x" * 43)
+    expect(other.get_by_role("alert")).to_contain_text("not valid")
+    other.context.close()
+    guest.close()

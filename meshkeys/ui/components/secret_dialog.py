@@ -23,6 +23,10 @@ AFTERWARDS = {
         "Copy the token now and store it safely: it will not be shown again. meshkeys keeps only "
         "its hash; the tokens list shows its first 7 characters to tell tokens apart."
     ),
+    "invite": (
+        "Copy the link now and send it to them: it will not be shown again (meshkeys keeps only "
+        "its hash). It works once, for 7 days; if it is lost, create a new one."
+    ),
 }
 
 # The question "Close" asks first: true for each kind of secret.
@@ -32,6 +36,7 @@ CLOSING = {
         "admins can reveal it later."
     ),
     "token": "Have you copied the token? It will not be shown again: meshkeys keeps only its hash.",
+    "invite": "Have you copied the link? It will not be shown again; you can create a new one.",
 }
 
 
