@@ -3,7 +3,8 @@
 It shows whom the link invites, to which project and with which role, or why the link cannot
 be used. The password never goes through the websocket: the browser posts the form to
 ``/auth/invite`` (``services.invites.accept_invite``), whose answer sets the session cookie.
-No var of this state holds the token: it is only in the page's address.
+No var of this state holds the token: it is in the page's address (and so in Reflex's router
+data, as any address is); used once, it is worthless.
 """
 
 from __future__ import annotations
