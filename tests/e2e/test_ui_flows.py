@@ -187,6 +187,16 @@ def test_the_keys_view_lives_in_the_url(page: Page, team, bulk):
     page.get_by_role("button", name="Previous").click()
     expect(first_names(page)).to_have_text("bulk-54")
     expect(page).to_have_url(re.compile(keys_url(bulk) + "$"))
+    # A key generated on page 2 shows on the first page, and the address says so.
+    page.get_by_role("button", name="Next").click()
+    expect(page).to_have_url(re.compile(r"&page=2$"))
+    page.get_by_role("button", name="Generate key").click()
+    page.get_by_label("Name").fill("bulk-new")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    page.get_by_role("button", name="Close", exact=True).click()
+    page.get_by_role("button", name="Close anyway").click()
+    expect(first_names(page)).to_have_text("bulk-new")
+    expect(page).to_have_url(re.compile(keys_url(bulk) + "$"))
 
     # Status filter and search: in the URL, kept by a reload, undone by Back.
     goto(page, keys_url(team.project_id))

@@ -262,6 +262,7 @@ class KeysState(UrlPager, SessionState):
             lambda key: [
                 *show_secret(key.secret, title=f"Key '{key.name}' created", filename=_file(key)),
                 rx.toast.success(f"Key '{key.name}' generated. Copy its secret now."),
+                self._replace_view(),  # the first page now shows it: so does the address
             ],
         )
 
@@ -327,6 +328,7 @@ class KeysState(UrlPager, SessionState):
                     filename=_file(key),
                 ),
                 rx.toast.success(f"Key '{key.name}' rotated. Copy the new secret now."),
+                self._replace_view(),
             ],
         )
 

@@ -112,6 +112,12 @@ class UrlPager(KeysetPager, mixin=True):
         url = self._view_url(self._cursor, self.page_number)
         return rx.call_script(f"window.history.pushState(null, '', {json.dumps(url)})")
 
+    def _replace_view(self) -> Any:
+        """The same, replacing the current history entry (an action moved to the first page)."""
+        self._view_key = self._view_url(None, 1)
+        url = self._view_url(self._cursor, self.page_number)
+        return rx.call_script(f"window.history.replaceState(null, '', {json.dumps(url)})")
+
     @rx.event
     def next_page(self):
         if not self._next_cursor:
