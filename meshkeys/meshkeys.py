@@ -7,12 +7,14 @@ from meshkeys.api.app import accept_socket_origins, mount_api
 from meshkeys.services.checkpoints import run_in_background as write_audit_checkpoints
 from meshkeys.services.rotation_policy import run_in_background as rotate_due_keys
 from meshkeys.ui.pages.audit import audit_page
+from meshkeys.ui.pages.invite import invite_page
 from meshkeys.ui.pages.keys import keys_page
 from meshkeys.ui.pages.login import login_page
 from meshkeys.ui.pages.not_found import not_found_page
 from meshkeys.ui.pages.projects import projects_page
 from meshkeys.ui.pages.tokens import tokens_page
 from meshkeys.ui.state.audit import AuditState
+from meshkeys.ui.state.invite import InviteState
 from meshkeys.ui.state.keys import KeysState
 from meshkeys.ui.state.login import LoginState
 from meshkeys.ui.state.not_found import NotFoundState
@@ -30,6 +32,12 @@ app.register_lifespan_task(rotate_due_keys)
 app.add_middleware(SessionGuard())
 app.add_page(login_page, route="/login", title="Sign in · meshkeys", on_load=LoginState.load)
 app.add_page(rx.fragment, route="/", title="meshkeys", on_load=SessionState.go_home)
+app.add_page(
+    invite_page,
+    route="/invite/[invite_token]",
+    title="Join a project · meshkeys",
+    on_load=InviteState.load,
+)
 app.add_page(
     keys_page, route="/projects/[project_id]/keys", title="Keys · meshkeys", on_load=KeysState.load
 )

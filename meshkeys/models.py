@@ -271,6 +271,26 @@ class UserSession(SQLModel, table=True):
     user_agent: str | None = Field(default=None, max_length=400)
 
 
+class Invite(SQLModel, table=True):
+    """A one-time link for someone without an account to join a project (only its hash)."""
+
+    __tablename__ = "invites"
+    __table_args__ = (sa.Index("ix_invites_project", "project_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="projects.id", ondelete="CASCADE")
+    email: str = Field(max_length=320)
+    role: Role = Field(sa_type=EnumText(Role))
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    # Set once: when the link was used (and by whom), or when a newer invite replaced it.
+    accepted_at: datetime | None = _ts(nullable=True)
+    accepted_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
 class LoginFailure(SQLModel, table=True):
     """Recent failed sign-ins, for rate limiting by account and by client IP."""
 
@@ -417,6 +437,30 @@ class MemberPublic(ReadModel):
     email: str
     role: Role
     created_at: datetime
+
+
+class InvitePublic(ReadModel):
+    """An invite as its project's owners see it: never the token."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    email: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime
+
+
+class InviteCreated(InvitePublic):
+    token: str  # shown once, in the link
+
+
+class InvitePreview(ReadModel):
+    """What the invitee's page shows before a password is set."""
+
+    project_name: str
+    email: str
+    role: Role
+    expires_at: datetime
 
 
 class UserPublic(ReadModel):

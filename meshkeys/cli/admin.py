@@ -18,7 +18,7 @@ from meshkeys.cli import (
     user_option,
 )
 from meshkeys.models import Permission, Role
-from meshkeys.services import auth, errors, projects, public_keys, rotation_policy
+from meshkeys.services import auth, errors, invites, projects, public_keys, rotation_policy
 from meshkeys.services.uow import UnitOfWork
 
 # ---------------------------------------------------------------- db
@@ -242,6 +242,37 @@ def member_add(project_id: str, email: str, role: str, user_email: str, as_json:
             role=role,
         )
     emit(added, as_json, lambda m: f"{m.email} is now {m.role} of {project_id}")
+
+
+@member.command("invite")
+@click.argument("project_id")
+@click.argument("email")
+@click.option("--role", type=choice_of(Role), required=True)
+@click.option(
+    "--base-url",
+    default="http://localhost:3000",
+    show_default=True,
+    help="Where the app is served: the link starts with it.",
+)
+@user_option
+@json_option
+@handles_errors
+def member_invite(
+    project_id: str, email: str, role: str, base_url: str, user_email: str, as_json: bool
+) -> None:
+    """Print a one-time invite link for EMAIL (who has no account yet) to join PROJECT_ID with a
+    role: it works once, for 7 days (the acting --user must be an owner)."""
+
+    with as_user(user_email) as uow:
+        created = invites.create_invite(
+            uow, project_id=parse_uuid(project_id, "PROJECT_ID"), email=email, role=role
+        )
+    link = f"{base_url.rstrip('/')}/invite/{created.token}"
+    emit(
+        {**created.model_dump(mode="json", exclude={"token"}), "link": link},
+        as_json,
+        lambda _: link,
+    )
 
 
 # ---------------------------------------------------------------- API tokens

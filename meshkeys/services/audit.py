@@ -41,6 +41,8 @@ PROJECT_CREATED = "project.created"
 MEMBER_ADDED = "member.added"
 MEMBER_ROLE_CHANGED = "member.role_changed"
 MEMBER_REMOVED = "member.removed"
+MEMBER_INVITED = "member.invited"
+MEMBER_INVITE_ACCEPTED = "member.invite_accepted"
 TOKEN_CREATED = "token.created"  # noqa: S105 (an action name)
 TOKEN_REVOKED = "token.revoked"  # noqa: S105 (an action name)
 LOGIN_SUCCEEDED = "login.succeeded"
@@ -63,6 +65,8 @@ ACTIONS = (
     MEMBER_ADDED,
     MEMBER_ROLE_CHANGED,
     MEMBER_REMOVED,
+    MEMBER_INVITED,
+    MEMBER_INVITE_ACCEPTED,
     TOKEN_CREATED,
     TOKEN_REVOKED,
     LOGIN_SUCCEEDED,

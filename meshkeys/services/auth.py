@@ -34,6 +34,7 @@ from meshkeys.services.errors import (
     PermissionDenied,
     RateLimited,
     Unauthenticated,
+    UnknownUser,
     clean_name,
     has_control_chars,
 )
@@ -92,7 +93,7 @@ def create_user(uow: UnitOfWork, *, email: str, password: str) -> UserPublic:
 def find_user(uow: UnitOfWork, *, email: str) -> User:
     user = uow.session.exec(select(User).where(User.email == normalize_email(email))).first()
     if user is None:
-        raise NotFound(
+        raise UnknownUser(
             f"No user with email {email.strip().lower()}. Create one with `meshkeys user create`."
         )
     return user

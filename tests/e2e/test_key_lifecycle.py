@@ -78,11 +78,13 @@ def read_secret_dialog(page: Page) -> str:
 
 
 def close_secret_dialog(page: Page, secret: str) -> None:
-    # Escape and a click beside the dialog do not close it (issue 9, defect 8): only Done.
+    # Escape and a click beside the dialog do not close it (issue 9, defect 8): only Close,
+    # then "Close anyway".
     page.keyboard.press("Escape")
     page.mouse.click(5, 5)
     expect(page.get_by_role("dialog")).to_contain_text(secret)
-    page.get_by_role("button", name="Done").click()
+    page.get_by_role("button", name="Close", exact=True).click()
+    page.get_by_role("button", name="Close anyway").click()
     expect(page.get_by_role("dialog")).to_have_count(0)
     # Gone from the page: the value lived only in the dialog's client-side state.
     assert secret not in page.content()
@@ -210,6 +212,7 @@ def test_audit_filters_and_csv_export(page: Page, team):
     # Filter by action: the table and the export hold only those events.
     page.get_by_label("Action filter").click()
     page.get_by_role("option", name="key.revoked", exact=True).click()
+    page.get_by_role("button", name="Apply filters").click()
     expect(table.get_by_role("rowheader")).to_have_count(1)
     expect(table.get_by_role("rowheader")).to_have_text("key.revoked")
     with page.expect_download() as download:
@@ -331,8 +334,7 @@ def test_generate_an_ed25519_key_copy_its_public_key_and_publish_it(page: Page, 
     assert secret.startswith("whsk_") and len(secret) == len("whsk_") + 44
     row = stored_ed25519("edge")
     assert row.key_type == "ed25519" and keys.decrypt_secret(row) == secret
-    page.get_by_role("button", name="Done").click()
-    expect(page.get_by_role("dialog")).to_have_count(0)
+    close_secret_dialog(page, secret)
 
     # The public key is shown (it is not a secret) and copied; the seed is only masked.
     table_row = page.get_by_role("row", name="edge", exact=True)

@@ -65,7 +65,7 @@ def test_create_a_project_and_manage_its_members(page: Page, team):
 
     billing.get_by_role("button", name="Members").click()
     expect(page.get_by_role("heading", name="Members of Billing")).to_be_visible()
-    hint = page.get_by_text("People must have a meshkeys account first")
+    hint = page.get_by_text("Someone with a meshkeys account is added at once")
     expect(hint).to_be_visible()
     assert "`" not in hint.inner_text()  # plain words, not markdown shown as is
     page.get_by_label("Member email").fill("newcomer@example.com")
@@ -126,7 +126,9 @@ def test_api_token_is_shown_once_listed_and_revoked(page: Page, team):
         assert token not in stored  # only its hash
     page.get_by_role("button", name="Copy").click()
     assert page.evaluate("navigator.clipboard.readText()") == token
-    page.get_by_role("button", name="Done").click()
+    page.get_by_role("button", name="Close", exact=True).click()
+    expect(dialog).to_contain_text("Have you copied the token?")
+    page.get_by_role("button", name="Close anyway").click()
     assert token not in page.content()
 
     row = page.get_by_role("row", name="ci-deploy")
@@ -159,7 +161,8 @@ def test_a_scoped_token_is_created_by_project_permissions_and_expiry_and_listed(
     page.get_by_role("option", name="30 days").click()
     dialog.get_by_role("button", name="Create", exact=True).click()
     token = page.locator("#shown-secret").inner_text().strip()
-    page.get_by_role("button", name="Done").click()
+    page.get_by_role("button", name="Close", exact=True).click()
+    page.get_by_role("button", name="Close anyway").click()
 
     actor = call(auth.actor_for_api_token, token=token)
     assert actor.scope is not None and actor.scope.project_id == team.project_id

@@ -15,17 +15,19 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
+from meshkeys.crypto.secrets import hash_token
 from meshkeys.models import (
     NIL_UUID,
     ApiToken,
     AuditEvent,
     AuditHead,
+    Invite,
     Membership,
     Project,
     SignatureKey,
     UserSession,
 )
-from meshkeys.services import auth, key_commands
+from meshkeys.services import auth, invites, key_commands, projects
 
 RLS_REFUSED = "row-level security"
 
@@ -308,3 +310,53 @@ def test_a_project_scoped_token_reaches_no_other_projects_rows_even_with_raw_sql
         sa.update(SignatureKey).where(SignatureKey.id == other.id).values(status="revoked")
     ).rowcount
     assert revoked == 0
+
+
+def _present(session, token: str) -> None:
+    session.execute(
+        sa.text("SELECT set_config('meshkeys.invite_hash', :h, true)"), {"h": hash_token(token)}
+    )
+
+
+def test_invites_are_seen_by_their_owners_or_by_the_holder_of_the_link(uow, session, world):
+    """Migration 0007: the runtime role lists no other project's invites; an invite is found
+    only by the hash of its own token; a member cannot claim another role, nor use a link
+    to join a project it was not made for."""
+    mine = invites.create_invite(
+        uow(world.owner), project_id=world.project_id, email="new@example.com", role="viewer"
+    )
+    other_project = projects.create_project(uow(world.outsider), name="Outsider's")
+    theirs = invites.create_invite(
+        uow(world.outsider), project_id=other_project.id, email="x@example.com", role="owner"
+    )
+    listed = sa.select(Invite.email)
+    _act_as(session, world.outsider.user_id)
+    assert session.execute(listed).scalars().all() == ["x@example.com"]
+    _act_as(session, world.admin.user_id)  # a member, but not an owner: no invites
+    assert session.execute(listed).scalars().all() == []
+    _act_as(session, world.owner.user_id)
+    assert session.execute(listed).scalars().all() == ["new@example.com"]
+    _act_as(session, None)  # nobody: nothing, unless a link's token is presented
+    assert session.execute(listed).scalars().all() == []
+    _present(session, "mki_guessed")
+    assert session.execute(listed).scalars().all() == []
+    _present(session, mine.token)
+    assert session.execute(listed).scalars().all() == ["new@example.com"]
+
+    # The invite for one project lets nobody into another, nor with another role.
+    newcomer = auth.create_user(uow(), email="new@example.com", password="a-long-password")
+    _act_as(session, newcomer.id)
+    _present(session, mine.token)
+    session.execute(sa.update(Invite).where(Invite.id == mine.id).values(accepted_by=newcomer.id))
+    join = sa.insert(Membership).values(
+        project_id=other_project.id, user_id=newcomer.id, role="owner", created_at=datetime.now(UTC)
+    )
+    _refused(session, join)
+    _refused(session, join.values(project_id=world.project_id, role="owner"))
+    # The owner's invite of the other project cannot be edited without its token.
+    assert (
+        session.execute(
+            sa.update(Invite).where(Invite.id == theirs.id).values(accepted_by=newcomer.id)
+        ).rowcount
+        == 0
+    )

@@ -341,14 +341,32 @@ def dialogs() -> rx.Component:
             "Receivers stop accepting signatures of this key when it is revoked.",
             rx.vstack(
                 rx.text("Reason", size="2", weight="medium"),
-                labelled_select(list(REASONS), "Reason", name="reason", default_value="retired"),
+                labelled_select(
+                    list(REASONS),
+                    "Reason",
+                    name="reason",
+                    value=KeysState.revoke_reason,
+                    on_change=KeysState.set_revoke_reason,
+                ),
                 spacing="1",
             ),
             _grace_select("0", "Stops working"),
-            rx.text(
-                "A key revoked as compromised can never be reactivated.",
-                size="1",
-                color_scheme="gray",
+            rx.cond(
+                KeysState.revoke_reason == "compromised",
+                rx.callout(
+                    "This cannot be undone: a key revoked as compromised can never be "
+                    "reactivated. Receivers must switch to another key.",
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    role="alert",
+                    aria_label="Cannot be undone",
+                    size="1",
+                ),
+                rx.text(
+                    "A key revoked as compromised can never be reactivated.",
+                    size="1",
+                    color_scheme="gray",
+                ),
             ),
             confirm="Revoke key",
             color="red",

@@ -10,6 +10,7 @@ from meshkeys.ui.components.common import (
     name_dialog,
 )
 from meshkeys.ui.components.layout import empty_state, field_label, page_frame
+from meshkeys.ui.components.secret_dialog import secret_dialog
 from meshkeys.ui.components.text import WRAP_ANYWHERE, clipped
 from meshkeys.ui.state.projects import MemberRow, ProjectRow, ProjectsState
 
@@ -103,6 +104,60 @@ def member_row(m: MemberRow) -> rx.Component:
     )
 
 
+def invite_offer() -> rx.Component:
+    return rx.callout(
+        rx.vstack(
+            rx.text(
+                "No account uses ",
+                rx.text.strong(ProjectsState.invite_email),
+                " yet. Create a one-time invite link? It works once, for 7 days, and makes them ",
+                ProjectsState.invite_role,
+                " of this project once they set a password.",
+                size="2",
+                style=WRAP_ANYWHERE,
+            ),
+            rx.hstack(
+                rx.button(
+                    rx.icon("link", size=16),
+                    "Create invite link",
+                    on_click=ProjectsState.create_invite,
+                    loading=ProjectsState.busy == "invite",
+                ),
+                rx.button(
+                    "Cancel",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=ProjectsState.cancel_invite,
+                ),
+                spacing="2",
+            ),
+            spacing="2",
+        ),
+        icon="mail-plus",
+        role="status",
+        aria_label="Invite by link",
+        width="100%",
+    )
+
+
+def pending_invites() -> rx.Component:
+    return rx.vstack(
+        rx.text("Pending invites", size="2", weight="medium"),
+        rx.foreach(
+            ProjectsState.pending,
+            lambda i: rx.text(
+                i.email + " · " + i.role + " · expires " + i.expires,
+                size="1",
+                color_scheme="gray",
+                style=WRAP_ANYWHERE,
+            ),
+        ),
+        spacing="1",
+        width="100%",
+        aria_label="Pending invites",
+    )
+
+
 def members_panel() -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -147,11 +202,19 @@ def members_panel() -> rx.Component:
                     "Only owners can add, change or remove members.", size="1", color_scheme="gray"
                 ),
             ),
-            rx.text(
-                "People must have a meshkeys account first: an administrator creates it with "
-                "meshkeys user create EMAIL.",
-                size="1",
-                color_scheme="gray",
+            rx.cond(ProjectsState.invite_email != "", invite_offer()),
+            rx.cond(
+                ProjectsState.selected_is_owner & (ProjectsState.pending.length() > 0),
+                pending_invites(),
+            ),
+            rx.cond(
+                ProjectsState.selected_is_owner,
+                rx.text(
+                    "Someone with a meshkeys account is added at once; for anyone else you "
+                    "create a one-time invite link to send them.",
+                    size="1",
+                    color_scheme="gray",
+                ),
             ),
             spacing="3",
             width="100%",
@@ -351,5 +414,6 @@ def projects_page() -> rx.Component:
         rx.cond(ProjectsState.selected_id != "", public_keys_panel()),
         rx.cond(ProjectsState.selected_id != "", policy_panel()),
         remove_dialog(),
+        secret_dialog("invite"),
         title="Projects",
     )

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import reflex as rx
 
@@ -20,7 +21,7 @@ from meshkeys.models import KeyPublic, KeyStatus, KeyType, KeyWithSecret, Revoke
 from meshkeys.services import key_commands, key_queries
 from meshkeys.services.errors import Conflict, InvalidInput
 from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
-from meshkeys.ui.state.paging import KeysetPager
+from meshkeys.ui.state.paging import BAD_PAGE_LINK, UrlPager, url_page_number
 from meshkeys.ui.state.secret import show_secret
 from meshkeys.ui.state.session import SessionState, fmt_time
 
@@ -33,6 +34,8 @@ KEY_TYPE_CHOICES = [
     (KeyType.HMAC_SHA256.value, "HMAC-SHA256 (v1): a secret shared with receivers"),
     (KeyType.ED25519.value, "Ed25519 (v1a): receivers get only a public key"),
 ]
+
+STATUSES = ("all", "active", "revoked")
 
 
 @dataclasses.dataclass
@@ -108,7 +111,7 @@ def _file(key: KeyPublic) -> str:
     return f"meshkeys-{key.name}-{str(key.id)[:8]}.txt"
 
 
-class KeysState(KeysetPager, SessionState):
+class KeysState(UrlPager, SessionState):
     rows: list[KeyRow] = []
     # Filters.
     status_filter: str = "all"
@@ -126,6 +129,8 @@ class KeysState(KeysetPager, SessionState):
     dialog: str = ""
     target_id: str = ""
     target_name: str = ""
+    # The revoke dialog's reason (a compromised key gets a warning before the confirm button).
+    revoke_reason: str = "retired"
 
     # ------------------------------------------------------------ loading
 
@@ -156,14 +161,39 @@ class KeysState(KeysetPager, SessionState):
         self.total_active = self.total_expiring = self.total_revoked = self.total_keys = 0
         self.signing_keys = 0
 
+    def _view_url(self, cursor: str | None, page: int) -> str:
+        """This view's address: ``?status=&q=&cursor=&page=`` (only what differs from the
+        defaults), so reload, back/forward, links and bookmarks keep it."""
+        query = {"status": "" if self.status_filter == "all" else self.status_filter}
+        query["q"] = self.query
+        if cursor:
+            query.update(cursor=cursor, page=str(page))
+        path = f"/projects/{self.router.page.params.get('project_id', '')}/keys"
+        shown = {k: v for k, v in query.items() if v}
+        return path + ("?" + urlencode(shown) if shown else "")
+
+    def _show_page(self, cursor: str | None, page_hint: int) -> None:
+        try:
+            self._open_page(cursor, page_hint)
+        except InvalidInput:
+            if cursor is None:
+                raise
+            self._open_page(None, 1)
+            raise InvalidInput(BAD_PAGE_LINK) from None
+
     @rx.event
     def load(self):
-        """on_load: who is signed in, the project and role, then the first page."""
+        """on_load (also on every change of the URL's query): who is signed in, the project and
+        role, then the URL's view (status, search, page)."""
+        params = self.router.page.params
         self.dialog = ""
-        self.status_filter = "all"
-        self.query = ""
+        status = str(params.get("status", "") or "all")
+        self.status_filter = status if status in STATUSES else "all"
+        self.query = str(params.get("q", "") or "").strip()[:200]
         self._clear()
-        return self._load_page(self._first_page, project=True)
+        cursor = str(params.get("cursor", "") or "")[:500] or None
+        page_hint = url_page_number(params.get("page", ""))
+        return self._load_page(lambda: self._show_page(cursor, page_hint), project=True)
 
     @rx.var
     def first_shown(self) -> int:
@@ -173,21 +203,25 @@ class KeysState(KeysetPager, SessionState):
     def last_shown(self) -> int:
         return (self.page_number - 1) * PAGE_SIZE + len(self.rows)
 
+    def _apply_view(self) -> Any:
+        """The first page of the view now chosen, and its address in the URL."""
+        return self._attempt(lambda: self._open_page(None, 1)) or self._push_view()
+
     @rx.event
     def set_status_filter(self, value: str):
-        self.status_filter = value if value in ("all", "active", "revoked") else "all"
-        return self._attempt(self._first_page)
+        self.status_filter = value if value in STATUSES else "all"
+        return self._apply_view()
 
     @rx.event
     def search(self, form: dict):
         self.query = str(form.get("q", "")).strip()[:200]
-        return self._attempt(self._first_page)
+        return self._apply_view()
 
     @rx.event
     def clear_search(self):
         self.query = ""
         self.status_filter = "all"
-        return self._attempt(self._first_page)
+        return self._apply_view()
 
     # ------------------------------------------------------------ dialogs
 
@@ -196,6 +230,11 @@ class KeysState(KeysetPager, SessionState):
         self.dialog = kind
         self.target_id = key_id
         self.target_name = name
+        self.revoke_reason = "retired"
+
+    @rx.event
+    def set_revoke_reason(self, value: str):
+        self.revoke_reason = value if value in REASONS else "retired"
 
     @rx.event
     def close_dialog(self):
@@ -252,6 +291,7 @@ class KeysState(KeysetPager, SessionState):
             lambda key: [
                 *show_secret(key.secret, title=f"Key '{key.name}' created", filename=_file(key)),
                 rx.toast.success(f"Key '{key.name}' generated. Copy its secret now."),
+                self._replace_view(),  # the first page now shows it: so does the address
             ],
         )
 
@@ -317,6 +357,7 @@ class KeysState(KeysetPager, SessionState):
                     filename=_file(key),
                 ),
                 rx.toast.success(f"Key '{key.name}' rotated. Copy the new secret now."),
+                self._replace_view(),
             ],
         )
 

@@ -7,8 +7,9 @@ import uuid
 
 import reflex as rx
 
-from meshkeys.services import projects, public_keys, rotation_policy
-from meshkeys.services.errors import InvalidInput
+from meshkeys.services import invites, projects, public_keys, rotation_policy
+from meshkeys.services.errors import InvalidInput, UnknownUser
+from meshkeys.ui.state.secret import show_secret
 from meshkeys.ui.state.session import SessionState, fmt_time
 
 
@@ -46,6 +47,14 @@ def describe_policy(rotate_every_days: int | None, grace_seconds: int) -> str:
     )
 
 
+@dataclasses.dataclass
+class InviteRow:
+    id: str
+    email: str
+    role: str
+    expires: str
+
+
 def _uuid(value: str, what: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
@@ -68,6 +77,10 @@ class ProjectsState(SessionState):
     policy_days: str = ""
     policy_grace: str = "86400"
     policy_text: str = ""
+    # An email without an account, offered a one-time invite link (and the role it gets).
+    invite_email: str = ""
+    invite_role: str = ""
+    pending: list[InviteRow] = []
 
     def _reload(self) -> None:
         items = self._call(projects.list_projects)
@@ -161,7 +174,8 @@ class ProjectsState(SessionState):
     def load(self):
         self.selected_id = self.selected_name = self.selected_role = ""
         self.selected_published = False
-        self.members = []
+        self.members, self.pending = [], []
+        self.invite_email = self.invite_role = ""
         self.policy_on, self.policy_days, self.policy_text = False, "", ""
         return self._load_page(self._reload, project=False)
 
@@ -192,11 +206,22 @@ class ProjectsState(SessionState):
             return rx.toast.error("Pick a project from the list.")
         self.selected_id, self.selected_name, self.selected_role = row.id, row.name, row.role
         self.selected_published = row.published
-        self.members = []
-        return self._attempt(self._reload_members, self._reload_policy)
+        self.members, self.pending = [], []
+        self.invite_email = self.invite_role = ""
+        return self._attempt(self._reload_members, self._reload_invites, self._reload_policy)
 
     def _project(self) -> uuid.UUID:
         return _uuid(self.selected_id, "project")
+
+    def _reload_invites(self) -> None:
+        if not self.selected_is_owner:
+            self.pending = []
+            return
+        items = self._call(invites.list_invites, project_id=self._project())
+        self.pending = [
+            InviteRow(id=str(i.id), email=i.email, role=str(i.role), expires=fmt_time(i.expires_at))
+            for i in items
+        ]
 
     @rx.event
     def set_publish_public_keys(self, publish: bool):
@@ -223,20 +248,62 @@ class ProjectsState(SessionState):
 
     @rx.event
     def add_member(self, form: dict):
+        """An email with an account is added at once; one without is offered an invite link."""
+        email = str(form.get("email", "")).strip()[:320]
+        role = str(form.get("role", "") or "viewer")
+        self.invite_email, self.invite_role = "", ""
+
         def work():
-            member = self._call(
-                projects.add_member,
-                project_id=self._project(),
-                email=str(form.get("email", "")),
-                role=str(form.get("role", "") or "viewer"),
-            )
+            try:
+                member = self._call(
+                    projects.add_member, project_id=self._project(), email=email, role=role
+                )
+            except UnknownUser:
+                self.invite_email, self.invite_role = email.lower(), role
+                return None
             self._reload_members()
             return member
 
         yield from self._action(
             "add",
             work,
-            lambda member: rx.toast.success(f"{member.email} added as {member.role}."),
+            lambda member: (
+                rx.toast.success(f"{member.email} added as {member.role}.")
+                if member is not None
+                else None
+            ),
+        )
+
+    @rx.event
+    def cancel_invite(self):
+        self.invite_email, self.invite_role = "", ""
+
+    @rx.event
+    def create_invite(self):
+        """The one-time link for the email offered above, shown once in the secret dialog."""
+        if not self.invite_email:  # a second click: the first one already made the link
+            return
+        email, role = self.invite_email, self.invite_role
+
+        def work():
+            created = self._call(
+                invites.create_invite, project_id=self._project(), email=email, role=role
+            )
+            self.invite_email, self.invite_role = "", ""
+            self._reload_invites()
+            return created
+
+        yield from self._action(
+            "invite",
+            work,
+            lambda created: [
+                *show_secret(
+                    f"{self.router.url.origin}/invite/{created.token}",
+                    title=f"Invite link for {created.email}",
+                    filename=f"meshkeys-invite-{created.email}.txt",
+                ),
+                rx.toast.success(f"Invite link for {created.email} created: copy it now."),
+            ],
         )
 
     @rx.event
