@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
-from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyTotals, Project, Role
+from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyTotals, Project, Role, User
 from meshkeys.models import SignatureKey as Key
 from meshkeys.services import access, cursors
 from meshkeys.services.errors import InvalidInput, NotFound, has_control_chars
@@ -66,6 +66,26 @@ def get_key(uow: UnitOfWork, *, key_id: uuid.UUID) -> KeyPublic:
     if row is None or access.role_of(uow, row.project_id) is None:
         raise NotFound(KEY_NOT_FOUND)
     return to_public(row, uow.now)
+
+
+@dataclass(frozen=True)
+class KeyDetails:
+    """One key as its page shows it: the read model and its creator's email."""
+
+    key: KeyPublic
+    created_by_email: str | None
+
+
+def get_project_key(uow: UnitOfWork, *, project_id: uuid.UUID, key_id: uuid.UUID) -> KeyDetails:
+    """One key of one project. Another project's key is NotFound, exactly as an unknown one."""
+    uow.read_only()
+    row = uow.session.get(Key, key_id)
+    if row is None or row.project_id != project_id or access.role_of(uow, project_id) is None:
+        raise NotFound(KEY_NOT_FOUND)
+    creator = uow.session.get(User, row.created_by) if row.created_by else None
+    return KeyDetails(
+        key=to_public(row, uow.now), created_by_email=creator.email if creator else None
+    )
 
 
 def key_totals(uow: UnitOfWork, *, project_id: uuid.UUID) -> KeyTotals:
