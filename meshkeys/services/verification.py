@@ -64,7 +64,8 @@ class Verification:
     reason: str
     message: str
     key: TriedKey | None = None
-    # The project's active keys (grace periods included), newest first: the ones tried.
+    # The project's active keys (grace periods included), newest first, when they were tried
+    # (verified, no_match); empty when a check before any key failed.
     tried: tuple[TriedKey, ...] = ()
     # too_old / too_new: seconds beyond the tolerance; the timestamp's distance from now.
     off_by_seconds: int | None = None
@@ -173,7 +174,6 @@ def explain_verification(
             False,
             failed.reason,
             failed.message,
-            tried=tried,
             off_by_seconds=failed.off_by_seconds,
             age_seconds=failed.age,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from meshkeys.services.verification import NO_MATCH
 from meshkeys.ui.components.key_actions import key_link
 from meshkeys.ui.components.layout import field_label, page_frame
 from meshkeys.ui.components.text import WRAP_ANYWHERE
@@ -182,7 +183,7 @@ def verdict() -> rx.Component:
                         ),
                     ),
                     rx.cond(
-                        ~WebhooksState.valid & (WebhooksState.tried.length() > 0),
+                        WebhooksState.reason == NO_MATCH,
                         rx.vstack(
                             rx.text("Keys tried (the project's active keys):", size="2"),
                             rx.unordered_list(
