@@ -38,6 +38,10 @@ def fill_the_tester(page: Page) -> None:
     page.get_by_label("Received payload").fill("z" * 500)
     page.get_by_role("button", name="Verify", exact=True).click()
     expect(page.get_by_label("Keys tried")).to_contain_text(LONG)
+    # Wrapped, not cut off unseen by a card that hides what overflows it.
+    for label in ("curl command", "Signed headers", "Verification result"):
+        fits = "e => [...e.querySelectorAll('*'), e].every(n => n.scrollWidth <= n.clientWidth + 1)"
+        assert page.get_by_label(label).evaluate(fits), f"{label} is wider than its box"
 
 
 @pytest.mark.parametrize("width", WIDTHS)
