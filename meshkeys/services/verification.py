@@ -35,6 +35,8 @@ TOO_OLD = "too_old"
 TOO_NEW = "too_new"
 NO_V1 = "no_v1"
 NO_MATCH = "no_match"
+# A check only the fast path makes (e.g. an id that UTF-8 cannot encode), in its words.
+INVALID = "invalid"
 
 MAX_HEADER_LINES = 100
 MAX_HEADER_TEXT = 64 * 1024
@@ -193,7 +195,7 @@ def explain_verification(
         )
     except SignatureError as exc:
         if "no signature matches" not in str(exc):  # a check above should have named it
-            return Verification(False, "invalid", str(exc), tried=tried)
+            return Verification(False, INVALID, str(exc))
         names = ", ".join(key.label for key in tried)
         return Verification(
             False,

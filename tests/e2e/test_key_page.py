@@ -74,6 +74,7 @@ def test_owner_opens_a_key_sees_its_history_and_revokes_it(page: Page, team):
     expect(page.get_by_role("button", name="Revoke", exact=True)).to_have_count(0)
     expect(history.get_by_role("rowheader").first).to_have_text("key.revoked")
     expect(page.get_by_text("Page 1")).to_be_visible()
+    assert key.secret not in page.content()
 
     # The audit log links each key id here too.
     goto(page, audit_url(team.project_id))

@@ -101,6 +101,11 @@ def test_sign_then_verify_tamper_and_an_old_timestamp(page: Page, team):
     result = verify(page, f"webhook-id: msg_1\nwebhook-timestamp: {int(time.time())}", PAYLOAD)
     expect(result).to_contain_text("webhook-signature header is missing")
     expect(result.get_by_label("Keys tried")).to_have_count(0)  # no key was tried
+    result = verify(page, "webhook-id msg_1", PAYLOAD)
+    expect(result).to_contain_text("Line 1 of the headers is not 'Name: value'")
+    # Headers, payloads and key names reach the page; a secret never does.
+    html = page.content()
+    assert team.new.secret not in html and team.old.secret not in html
 
 
 def test_a_viewer_verifies_but_cannot_sign(page: Page, team):

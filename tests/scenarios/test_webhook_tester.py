@@ -110,6 +110,9 @@ def test_each_header_failure_is_named(uow, world):
     # Svix's header names are read too, as by the API.
     svix = {k.replace("webhook-", "svix-"): v for k, v in good.items()}
     assert _explain(uow, world.viewer, world, svix, b"p").valid
+    # What only the fast path checks (an id UTF-8 cannot encode) is reported in its words.
+    odd = _explain(uow, world.viewer, world, {**good, "webhook-id": "\udc80"}, b"p")
+    assert (odd.valid, odd.reason) == (False, verification.INVALID) and "UTF-8" in odd.message
 
 
 def test_no_active_key_and_no_member(uow, world):
@@ -158,6 +161,7 @@ def test_pasted_header_lines():
         ("", "Paste the headers"),
         ("a: \x00", "Line 1"),
         ("a: 1\n" * 101, "at most 100"),
+        ("a: " + "x" * 70_000, "at most 64 KiB"),
     ):
         with pytest.raises(InvalidInput, match=words):
             parse(bad)
