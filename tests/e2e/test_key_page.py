@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 from meshkeys.services import key_commands
 from meshkeys.services.keys import KEY_NOT_FOUND
 from tests.e2e.support import audit_url, goto, keys_url, make_team, new_context, sign_in
+from tests.e2e.test_key_lifecycle import screenshot
 from tests.helpers import call
 
 REVEALS = 21  # with key.generated: 22 events, two pages of 20
@@ -41,7 +42,7 @@ def key_url(team, key_id) -> str:
     return f"{keys_url(team.project_id)}/{key_id}"
 
 
-def test_owner_opens_a_key_sees_its_history_and_revokes_it(page: Page, team):
+def test_owner_opens_a_key_sees_its_history_and_revokes_it(page: Page, team, tmp_path):
     key = team.key
     short = str(key.id)[:8]
     sign_in(page, team.owner.email)
@@ -75,6 +76,7 @@ def test_owner_opens_a_key_sees_its_history_and_revokes_it(page: Page, team):
     expect(history.get_by_role("rowheader").first).to_have_text("key.revoked")
     expect(page.get_by_text("Page 1")).to_be_visible()
     assert key.secret not in page.content()
+    screenshot(page, "screenshot-key-page.png", tmp_path)
 
     # The audit log links each key id here too.
     goto(page, audit_url(team.project_id))

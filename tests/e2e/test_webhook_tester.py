@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 
 from meshkeys.services import key_commands, signing
 from tests.e2e.support import goto, keys_url, make_team, new_context, sign_in
+from tests.e2e.test_key_lifecycle import screenshot
 from tests.helpers import call
 
 PAYLOAD = '{"note": "it\'s $HOME `here`"}'
@@ -59,7 +60,7 @@ def verify(page: Page, headers: str, payload: str):
     return page.get_by_role("status", name="Verification result")
 
 
-def test_sign_then_verify_tamper_and_an_old_timestamp(page: Page, team):
+def test_sign_then_verify_tamper_and_an_old_timestamp(page: Page, team, tmp_path):
     sign_in(page, team.owner.email)
     goto(page, keys_url(team.project_id))
     page.get_by_role("link", name="Webhook tester").click()
@@ -93,6 +94,9 @@ def test_sign_then_verify_tamper_and_an_old_timestamp(page: Page, team):
     for key in (team.new, team.old):
         expect(tried).to_contain_text(key.name)
         expect(tried.get_by_role("link", name=str(key.id)[:8])).to_be_visible()
+    if not page.get_by_label("curl command").count():  # signed again for the screenshot
+        sign(page, PAYLOAD)
+    screenshot(page, "screenshot-webhook-tester.png", tmp_path)
 
     old = sign(page, PAYLOAD, timestamp=str(int(time.time()) - 3600))
     result = verify(page, old, PAYLOAD)
