@@ -8,19 +8,23 @@ from meshkeys.services.checkpoints import run_in_background as write_audit_check
 from meshkeys.services.rotation_policy import run_in_background as rotate_due_keys
 from meshkeys.ui.pages.audit import audit_page
 from meshkeys.ui.pages.invite import invite_page
+from meshkeys.ui.pages.key_page import key_page
 from meshkeys.ui.pages.keys import keys_page
 from meshkeys.ui.pages.login import login_page
 from meshkeys.ui.pages.not_found import not_found_page
 from meshkeys.ui.pages.projects import projects_page
 from meshkeys.ui.pages.tokens import tokens_page
+from meshkeys.ui.pages.webhooks import webhooks_page
 from meshkeys.ui.state.audit import AuditState
 from meshkeys.ui.state.invite import InviteState
+from meshkeys.ui.state.key_page import KeyPageState
 from meshkeys.ui.state.keys import KeysState
 from meshkeys.ui.state.login import LoginState
 from meshkeys.ui.state.not_found import NotFoundState
 from meshkeys.ui.state.projects import ProjectsState
 from meshkeys.ui.state.session import SessionGuard, SessionState
 from meshkeys.ui.state.tokens import TokensState
+from meshkeys.ui.state.webhooks import WebhooksState
 from meshkeys.ui.state_store import restrict_state_store
 
 restrict_state_store()
@@ -40,6 +44,18 @@ app.add_page(
 )
 app.add_page(
     keys_page, route="/projects/[project_id]/keys", title="Keys · meshkeys", on_load=KeysState.load
+)
+app.add_page(
+    key_page,
+    route="/projects/[project_id]/keys/[key_id]",
+    title="Key · meshkeys",
+    on_load=KeyPageState.load,
+)
+app.add_page(
+    webhooks_page,
+    route="/projects/[project_id]/webhooks",
+    title="Webhook tester · meshkeys",
+    on_load=WebhooksState.load,
 )
 app.add_page(
     audit_page,

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
-from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyTotals, Permission, Project
+from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyTotals, Permission, Project, User
 from meshkeys.models import SignatureKey as Key
 from meshkeys.services import access, cursors
 from meshkeys.services.errors import InvalidInput, NotFound, has_control_chars
@@ -85,6 +85,37 @@ def _with_rotation(key: KeyPublic, rotate_every_days: int | None) -> KeyPublic:
         return key
     key.rotates_at = key.created_at + timedelta(days=rotate_every_days)
     return key
+
+
+@dataclass(frozen=True)
+class KeyDetails:
+    """One key as its page shows it: the read model and its creator's email."""
+
+    key: KeyPublic
+    created_by_email: str | None
+
+
+def get_project_key(uow: UnitOfWork, *, project_id: uuid.UUID, key_id: uuid.UUID) -> KeyDetails:
+    """One key of one project. Another project's key is NotFound, exactly as an unknown one."""
+    uow.read_only()
+    row = uow.session.get(Key, key_id)
+    if row is None or row.project_id != project_id:
+        raise NotFound(KEY_NOT_FOUND)
+    access.require(
+        uow,
+        project_id=project_id,
+        permission=Permission.KEYS_READ,
+        attempted="reading keys",
+        not_found=KEY_NOT_FOUND,
+        key_id=key_id,
+    )
+    project = uow.session.get(Project, project_id)
+    days = project.rotate_every_days if project is not None else None
+    creator = uow.session.get(User, row.created_by) if row.created_by else None
+    return KeyDetails(
+        key=_with_rotation(to_public(row, uow.now), days),
+        created_by_email=creator.email if creator else None,
+    )
 
 
 def key_totals(uow: UnitOfWork, *, project_id: uuid.UUID) -> KeyTotals:

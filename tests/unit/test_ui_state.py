@@ -130,3 +130,34 @@ def test_a_keys_row_shows_revoked_even_without_a_reason_and_the_reason_when_ther
     assert to_row(told, when).ended.endswith("(compromised)")
     active = KeyPublic(**base, status=KeyStatus.ACTIVE, revoked_at=None, revoke_reason=None)
     assert to_row(active, when).status == "active"
+
+
+def test_the_key_page_shows_an_ed25519_public_key_and_when_the_policy_rotates_the_key():
+    import uuid
+    from datetime import timedelta
+
+    from meshkeys import clock
+    from meshkeys.models import KeyPublic, KeyStatus, KeyType
+    from meshkeys.services.key_queries import KeyDetails
+    from meshkeys.ui.state.key_page import to_detail
+
+    now = clock.now()
+    key = KeyPublic(
+        id=uuid.uuid4(),
+        project_id=uuid.uuid4(),
+        name="edge",
+        key_hint="abcd",
+        masked_secret="whsk_…abcd",
+        status=KeyStatus.ACTIVE,
+        revoke_reason=None,
+        created_at=now,
+        created_by=None,
+        revoked_at=None,
+        expires_at=None,
+        key_type=KeyType.ED25519,
+        public_key="whpk_" + "A" * 43 + "=",
+        rotates_at=now + timedelta(days=3, hours=1),
+    )
+    detail = to_detail(KeyDetails(key=key, created_by_email="a@example.com"))
+    assert detail.type == "Ed25519" and detail.public_key == key.public_key
+    assert detail.rotation == "rotates in 4 days"  # rounded up, as on the keys page

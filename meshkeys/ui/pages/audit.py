@@ -6,6 +6,7 @@ import reflex as rx
 
 from meshkeys.services import audit
 from meshkeys.ui.components.common import labelled_select, page_buttons
+from meshkeys.ui.components.key_actions import key_link
 from meshkeys.ui.components.layout import empty_state, page_frame
 from meshkeys.ui.components.text import clipped
 from meshkeys.ui.state.audit import CHART_SERIES, AuditState, EventRow
@@ -136,7 +137,7 @@ def event_row(row: EventRow) -> rx.Component:
                 row.key_id != "",
                 rx.vstack(
                     clipped(row.key_name, "200px", size="1"),
-                    rx.code(row.key_short, size="1", title=row.key_id),
+                    key_link(AuditState.current_project_id, row.key_id, row.key_short, size="1"),
                     spacing="0",
                 ),
             )

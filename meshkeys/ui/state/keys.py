@@ -1,4 +1,5 @@
-"""The keys page: one page of rows (no secrets), filters, totals, and the key actions.
+"""The keys page: one page of rows (no secrets), filters, totals, generate; the actions on one
+key are ``KeyActions``'s (shared with the key page).
 
 Every handler resolves the actor from the session cookie and calls
 ``services.keys``; the services check the role and write the audit events.
@@ -8,28 +9,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import uuid
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import reflex as rx
 
 from meshkeys import clock
-from meshkeys.models import KeyPublic, KeyStatus, KeyType, KeyWithSecret, RevokeReason
+from meshkeys.models import KeyPublic, KeyStatus, KeyType, KeyWithSecret
 from meshkeys.services import key_commands, key_queries
-from meshkeys.services.errors import Conflict, InvalidInput
-from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
+from meshkeys.services.errors import InvalidInput
+from meshkeys.ui.state.key_actions import KeyActions, secret_file
 from meshkeys.ui.state.paging import BAD_PAGE_LINK, UrlPager, url_page_number
 from meshkeys.ui.state.secret import show_secret
 from meshkeys.ui.state.session import SessionState, fmt_time
 
-T = TypeVar("T")
-
 PAGE_SIZE = 50
-GRACE_CHOICES = {"0": "Now", "3600": "In 1 hour", "86400": "In 24 hours", "604800": "In 7 days"}
-REASONS = tuple(reason.value for reason in RevokeReason)
 KEY_TYPE_CHOICES = [
     (KeyType.HMAC_SHA256.value, "HMAC-SHA256 (v1): a secret shared with receivers"),
     (KeyType.ED25519.value, "Ed25519 (v1a): receivers get only a public key"),
@@ -92,26 +87,7 @@ def to_row(key: KeyPublic, now: datetime | None = None) -> KeyRow:
     )
 
 
-def _key_id(form: dict) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(form.get("key_id", "")))
-    except ValueError:
-        raise InvalidInput("Pick a key from the table first.") from None
-
-
-def _grace(form: dict, default: int) -> int:
-    raw = str(form.get("grace", "") or default)
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput("Choose when the key stops working.") from None
-
-
-def _file(key: KeyPublic) -> str:
-    return f"meshkeys-{key.name}-{str(key.id)[:8]}.txt"
-
-
-class KeysState(UrlPager, SessionState):
+class KeysState(KeyActions, UrlPager, SessionState):
     rows: list[KeyRow] = []
     # Filters.
     status_filter: str = "all"
@@ -125,12 +101,6 @@ class KeysState(UrlPager, SessionState):
     total_expiring: int = 0
     total_revoked: int = 0
     total_keys: int = 0
-    # Dialogs: "", "generate", "revoke", "rotate", "reactivate", "reveal".
-    dialog: str = ""
-    target_id: str = ""
-    target_name: str = ""
-    # The revoke dialog's reason (a compromised key gets a warning before the confirm button).
-    revoke_reason: str = "retired"
 
     # ------------------------------------------------------------ loading
 
@@ -223,50 +193,16 @@ class KeysState(UrlPager, SessionState):
         self.status_filter = "all"
         return self._apply_view()
 
-    # ------------------------------------------------------------ dialogs
+    def _refresh(self, kind: str) -> None:
+        """After a key action: a new key is first in the list; a changed one is redrawn."""
+        if kind in ("generate", "rotate"):
+            self._first_page()
+        else:
+            self._reload()
 
-    @rx.event
-    def open_dialog(self, kind: str, key_id: str = "", name: str = ""):
-        self.dialog = kind
-        self.target_id = key_id
-        self.target_name = name
-        self.revoke_reason = "retired"
-
-    @rx.event
-    def set_revoke_reason(self, value: str):
-        self.revoke_reason = value if value in REASONS else "retired"
-
-    @rx.event
-    def close_dialog(self):
-        self.dialog = ""
-        self.target_id = ""
-        self.target_name = ""
-
-    @rx.event
-    def set_dialog_open(self, is_open: bool):
-        if not is_open:
-            self.close_dialog()
-
-    def _then(self, reload: Callable[[], None]) -> None:
-        self.close_dialog()
-        reload()
-
-    def _confirming(self, kind: str, form: dict) -> bool:
-        """Whether this submit confirms the dialog that is open. A second click of the same
-        button (a double-click) arrives after the first one closed the dialog: it is ignored,
-        so it neither repeats the action nor reports a refusal of its own."""
-        if self.dialog != kind:
-            return False
-        return kind == "generate" or str(form.get("key_id", "")) == self.target_id
-
-    def _on_key(self, fn: Callable[..., T], **kwargs: Any) -> T:
-        """A key command from a confirm dialog. When it is refused because the key changed
-        meanwhile (Conflict), the dialog closes and the table shows the key as it now is."""
-        try:
-            return self._call(fn, **kwargs)
-        except Conflict:
-            self._then(self._reload)
-            raise
+    def _view_events(self, kind: str) -> list[Any]:
+        """A new key is on the first page: the address drops its cursor."""
+        return [self._replace_view()] if kind in ("generate", "rotate") else []
 
     # ------------------------------------------------------------ actions
 
@@ -282,100 +218,17 @@ class KeysState(UrlPager, SessionState):
                 name=str(form.get("name", "")),
                 key_type=str(form.get("type", "") or KeyType.HMAC_SHA256.value),
             )
-            self._then(self._first_page)
+            self._then("generate")
             return key
 
         yield from self._action(
             "generate",
             work,
             lambda key: [
-                *show_secret(key.secret, title=f"Key '{key.name}' created", filename=_file(key)),
+                *show_secret(
+                    key.secret, title=f"Key '{key.name}' created", filename=secret_file(key)
+                ),
                 rx.toast.success(f"Key '{key.name}' generated. Copy its secret now."),
                 self._replace_view(),  # the first page now shows it: so does the address
-            ],
-        )
-
-    @rx.event
-    def revoke(self, form: dict):
-        if not self._confirming("revoke", form):
-            return
-        reason = str(form.get("reason", "") or "retired")
-
-        def work() -> KeyPublic:
-            key = self._on_key(
-                key_commands.revoke_key,
-                key_id=_key_id(form),
-                reason=reason,
-                grace_seconds=_grace(form, 0),
-            )
-            self._then(self._reload)
-            return key
-
-        def done(key: KeyPublic):
-            when = f"at {fmt_time(key.expires_at)}" if key.expires_at else "now"
-            return rx.toast.success(
-                f"Key '{key.name}' revoked ({reason}); it stops verifying {when}."
-            )
-
-        yield from self._action("revoke", work, done)
-
-    @rx.event
-    def reactivate(self, form: dict):
-        if not self._confirming("reactivate", form):
-            return
-
-        def work() -> KeyPublic:
-            key = self._on_key(key_commands.reactivate_key, key_id=_key_id(form))
-            self._then(self._reload)
-            return key
-
-        yield from self._action(
-            "reactivate", work, lambda key: rx.toast.success(f"Key '{key.name}' is active again.")
-        )
-
-    @rx.event
-    def rotate(self, form: dict):
-        if not self._confirming("rotate", form):
-            return
-
-        def work() -> KeyWithSecret:
-            key = self._on_key(
-                key_commands.rotate_key,
-                key_id=_key_id(form),
-                grace_seconds=_grace(form, DEFAULT_ROTATION_GRACE_SECONDS),
-            )
-            self._then(self._first_page)
-            return key
-
-        yield from self._action(
-            "rotate",
-            work,
-            lambda key: [
-                *show_secret(
-                    key.secret,
-                    title=f"Key '{key.name}' rotated: the new secret",
-                    filename=_file(key),
-                ),
-                rx.toast.success(f"Key '{key.name}' rotated. Copy the new secret now."),
-                self._replace_view(),
-            ],
-        )
-
-    @rx.event
-    def reveal(self, form: dict):
-        if not self._confirming("reveal", form):
-            return
-
-        def work() -> KeyWithSecret:
-            key = self._on_key(key_commands.reveal_key, key_id=_key_id(form))
-            self.close_dialog()
-            return key
-
-        yield from self._action(
-            "reveal",
-            work,
-            lambda key: [
-                *show_secret(key.secret, title=f"Secret of key '{key.name}'", filename=_file(key)),
-                rx.toast.info("The secret was revealed; this is recorded in the audit log."),
             ],
         )
