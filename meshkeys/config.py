@@ -56,6 +56,10 @@ class Settings:
     session_ttl_seconds: int = 12 * 3600
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (meshkeys.forwarding).
     trusted_proxies: tuple[Network, ...] = ()
+    # How often the app's rotation scheduler looks for due keys (meshkeys.services.rotation_policy).
+    rotation_interval_seconds: float = 60.0
+    # Test-only: meshkeys.clock.now() runs this many seconds ahead (refused in production).
+    clock_offset_seconds: float = 0.0
 
     @property
     def migration_database_url(self) -> str:
@@ -89,6 +93,21 @@ class Settings:
 
 
 CHECKPOINT_DIR = "MESHKEYS_AUDIT_CHECKPOINT_DIR"
+ROTATION_INTERVAL = "MESHKEYS_ROTATION_INTERVAL_SECONDS"
+CLOCK_OFFSET = "MESHKEYS_CLOCK_OFFSET_SECONDS"
+MAX_ROTATION_INTERVAL = 86400.0
+
+
+def _seconds(value: str | None, *, source: str, default: float) -> float:
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{source} must be a number of seconds, not {value!r}") from None
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+        raise ConfigError(f"{source} must be a finite number of seconds, not {value!r}")
+    return seconds
 
 
 def _text(env: Mapping[str, str], name: str) -> str | None:
@@ -167,6 +186,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             f"MESHKEYS_TRUSTED_PROXIES must list IP addresses or networks (10.0.0.5, "
             f"10.0.0.0/24), comma-separated: {exc}"
         ) from None
+    interval = _seconds(_text(env, ROTATION_INTERVAL), source=ROTATION_INTERVAL, default=60.0)
+    if not 0 < interval <= MAX_ROTATION_INTERVAL:
+        raise ConfigError(
+            f"{ROTATION_INTERVAL} must be more than 0 and at most {MAX_ROTATION_INTERVAL:.0f} "
+            f"seconds (a day), not {interval:g}"
+        )
+    offset = _seconds(_text(env, CLOCK_OFFSET), source=CLOCK_OFFSET, default=0.0)
+    if offset and mode == "production":
+        raise ConfigError(
+            f"{CLOCK_OFFSET} moves the app's clock for tests; it is refused with "
+            "MESHKEYS_ENV=production. Unset it."
+        )
     return Settings(
         database_url=env.get("MESHKEYS_DATABASE_URL") or DEFAULT_DATABASE_URL,
         migration_database_url_setting=env.get("MESHKEYS_MIGRATION_DATABASE_URL") or None,
@@ -180,6 +211,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         log_json=env.get("MESHKEYS_LOG_JSON", "") in ("1", "true", "yes"),
         audit_checkpoint_dir=Path(checkpoint_dir) if checkpoint_dir else None,
         trusted_proxies=proxies,
+        rotation_interval_seconds=interval,
+        clock_offset_seconds=offset,
     )
 
 

@@ -29,6 +29,7 @@ RUNTIME_GRANTS: dict[str, str] = {
     "api_tokens": _WRITES,
     "user_sessions": _WRITES,
     "login_failures": _WRITES,
+    "invites": "SELECT, INSERT, UPDATE",  # used or replaced invites are kept, never deleted
     "audit_heads": "SELECT, INSERT, UPDATE",
     "audit_events": "SELECT, INSERT",  # append-only: no UPDATE, DELETE or TRUNCATE
 }

@@ -80,10 +80,53 @@ class RevokeReason(StrEnum):
     COMPROMISED = "compromised"
 
 
+class KeyType(StrEnum):
+    """Standard Webhooks signature schemes: ``v1`` (HMAC-SHA256) and ``v1a`` (ed25519)."""
+
+    HMAC_SHA256 = "hmac-sha256"
+    ED25519 = "ed25519"
+
+
 class Role(StrEnum):
     OWNER = "owner"
     ADMIN = "admin"
     VIEWER = "viewer"
+
+
+class Permission(StrEnum):
+    """What an API token may do (PRODUCT.md "API tokens"); always narrowed by the user's role."""
+
+    KEYS_READ = "keys:read"
+    KEYS_WRITE = "keys:write"
+    WEBHOOKS_SIGN = "webhooks:sign"
+    WEBHOOKS_VERIFY = "webhooks:verify"
+    AUDIT_READ = "audit:read"
+    MEMBERS_WRITE = "members:write"
+
+
+ALL_PERMISSIONS: tuple[Permission, ...] = tuple(Permission)
+
+
+class PermissionList(sa.types.TypeDecorator[list[Permission]]):
+    """A set of permissions stored as one space-separated text value, in a fixed order
+    (OAuth's ``scope`` spelling): the same column on SQLite and PostgreSQL, readable in psql."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def __init__(self, length: int = 200) -> None:
+        super().__init__(length)
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if value is None:
+            return None
+        wanted = {Permission(p) for p in value}
+        return " ".join(p.value for p in ALL_PERMISSIONS if p in wanted)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> list[Permission] | None:
+        if value is None:
+            return None
+        return [Permission(p) for p in str(value).split()]
 
 
 # ---------------------------------------------------------------- tables
@@ -91,6 +134,15 @@ class Role(StrEnum):
 
 class Project(SQLModel, table=True):
     __tablename__ = "projects"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "rotate_every_days IS NULL OR rotate_every_days BETWEEN 1 AND 365",
+            name="ck_projects_rotate_every_days",
+        ),
+        sa.CheckConstraint(
+            "rotation_grace_seconds BETWEEN 0 AND 604800", name="ck_projects_rotation_grace"
+        ),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(max_length=200)
@@ -99,6 +151,15 @@ class Project(SQLModel, table=True):
     # so totals on a project of a million keys cost one row read.
     key_count: int = Field(default=0)
     revoked_count: int = Field(default=0)
+    # GET /projects/{id}/public-keys answers without a token when on (an owner's choice).
+    publish_public_keys: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
+    # Rotation policy (meshkeys.services.rotation_policy): the scheduler rotates each active key
+    # rotate_every_days after its creation, the old key kept for rotation_grace_seconds.
+    # NULL: no policy. The CHECKs repeat the service's limits (1-365 days, 0-7 days of grace).
+    rotate_every_days: int | None = Field(default=None)
+    rotation_grace_seconds: int = Field(default=86400)
 
 
 class User(SQLModel, table=True):
@@ -143,6 +204,9 @@ class SignatureKey(SQLModel, table=True):
             "revoke_reason IS NULL OR revoke_reason IN ('retired', 'rotated', 'compromised')",
             name="ck_signature_keys_reason",
         ),
+        sa.CheckConstraint(
+            "key_type IN ('hmac-sha256', 'ed25519')", name="ck_signature_keys_key_type"
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -151,6 +215,14 @@ class SignatureKey(SQLModel, table=True):
     name_search: str = Field(max_length=200)
     key: str = Field(max_length=200)  # AES-256-GCM envelope of the whsec_ secret, never plaintext
     key_hint: str = Field(max_length=4)
+    # hmac-sha256: `key` holds a whsec_ secret; ed25519: `key` holds the whsk_ seed and
+    # `public_key` the whpk_ public key (not a secret, stored in the clear).
+    key_type: KeyType = Field(
+        default=KeyType.HMAC_SHA256,
+        sa_type=EnumText(KeyType),
+        sa_column_kwargs={"server_default": KeyType.HMAC_SHA256.value},
+    )
+    public_key: str | None = Field(default=None, max_length=60)
     status: KeyStatus = Field(default=KeyStatus.ACTIVE, sa_type=EnumText(KeyStatus))
     revoke_reason: RevokeReason | None = Field(default=None, sa_type=EnumText(RevokeReason))
     created_at: datetime = _ts()
@@ -172,6 +244,17 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = _ts()
     last_used_at: datetime | None = _ts(nullable=True)
     revoked_at: datetime | None = _ts(nullable=True)
+    # The scope (revision 0004): one project or, when None, all of the user's projects; the
+    # permissions it may use there (intersected with the user's role at every use); an expiry.
+    project_id: uuid.UUID | None = Field(
+        default=None, foreign_key="projects.id", ondelete="CASCADE", nullable=True
+    )
+    permissions: list[Permission] = Field(
+        default_factory=lambda: list(ALL_PERMISSIONS),
+        sa_type=PermissionList,
+        sa_column_kwargs={"server_default": " ".join(ALL_PERMISSIONS)},
+    )
+    expires_at: datetime | None = _ts(nullable=True)
 
 
 class UserSession(SQLModel, table=True):
@@ -186,6 +269,26 @@ class UserSession(SQLModel, table=True):
     ended_at: datetime | None = _ts(nullable=True)
     client_ip: str | None = Field(default=None, max_length=64)
     user_agent: str | None = Field(default=None, max_length=400)
+
+
+class Invite(SQLModel, table=True):
+    """A one-time link for someone without an account to join a project (only its hash)."""
+
+    __tablename__ = "invites"
+    __table_args__ = (sa.Index("ix_invites_project", "project_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    project_id: uuid.UUID = Field(foreign_key="projects.id", ondelete="CASCADE")
+    email: str = Field(max_length=320)
+    role: Role = Field(sa_type=EnumText(Role))
+    token_hash: str = Field(max_length=64, unique=True)
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    # Set once: when the link was used (and by whom), or when a newer invite replaced it.
+    accepted_at: datetime | None = _ts(nullable=True)
+    accepted_by: uuid.UUID | None = Field(default=None, foreign_key="users.id", ondelete="SET NULL")
+    revoked_at: datetime | None = _ts(nullable=True)
 
 
 class LoginFailure(SQLModel, table=True):
@@ -268,6 +371,10 @@ class KeyPublic(ReadModel):
     created_by: uuid.UUID | None
     revoked_at: datetime | None
     expires_at: datetime | None
+    key_type: KeyType = KeyType.HMAC_SHA256
+    public_key: str | None = None  # ed25519 only: whpk_..., not a secret
+    # When the project's rotation policy rotates this key (active keys only; None: no policy).
+    rotates_at: datetime | None = None
 
 
 class KeyWithSecret(KeyPublic):
@@ -295,6 +402,34 @@ class ProjectPublic(ReadModel):
     name: str
     created_at: datetime
     role: Role | None = None
+    publish_public_keys: bool = False
+
+
+class PublicKeyEntry(ReadModel):
+    """One ed25519 public key a receiver may trust (active, or expiring at ``expires_at``)."""
+
+    key_id: uuid.UUID
+    name: str
+    type: KeyType
+    public_key: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class PublicKeySet(ReadModel):
+    """The answer of GET /projects/{id}/public-keys: never a secret."""
+
+    project_id: uuid.UUID
+    published: bool
+    keys: list[PublicKeyEntry]
+
+
+class RotationPolicyPublic(ReadModel):
+    """A project's rotation policy; ``rotate_every_days`` None means there is none."""
+
+    project_id: uuid.UUID
+    rotate_every_days: int | None
+    grace_seconds: int
 
 
 class MemberPublic(ReadModel):
@@ -302,6 +437,30 @@ class MemberPublic(ReadModel):
     email: str
     role: Role
     created_at: datetime
+
+
+class InvitePublic(ReadModel):
+    """An invite as its project's owners see it: never the token."""
+
+    id: uuid.UUID
+    project_id: uuid.UUID
+    email: str
+    role: Role
+    created_at: datetime
+    expires_at: datetime
+
+
+class InviteCreated(InvitePublic):
+    token: str  # shown once, in the link
+
+
+class InvitePreview(ReadModel):
+    """What the invitee's page shows before a password is set."""
+
+    project_name: str
+    email: str
+    role: Role
+    expires_at: datetime
 
 
 class UserPublic(ReadModel):
@@ -317,6 +476,9 @@ class ApiTokenPublic(ReadModel):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    project_id: uuid.UUID | None = None  # None: all of the user's projects
+    permissions: list[Permission] = []
+    expires_at: datetime | None = None
 
 
 class ApiTokenCreated(ApiTokenPublic):

@@ -19,7 +19,7 @@ from meshkeys import logs
 from meshkeys.api.errors import install_error_handlers, use_error_body_for_422
 from meshkeys.api.middleware import BodySizeLimit, MetricsMiddleware, ProxyHeaders, SecurityHeaders
 from meshkeys.api.observability import Metrics
-from meshkeys.api.routes import audit, keys, ops, webhooks
+from meshkeys.api.routes import audit, keys, ops, projects, rotation, webhooks
 from meshkeys.api.routes import session as session_routes
 from meshkeys.config import get_settings
 
@@ -57,7 +57,9 @@ def create_api() -> FastAPI:
     api.state.metrics = Metrics()
     logs.configure(as_json=settings.log_json)
     install_error_handlers(api)
-    routers = [module.router for module in (keys, audit, webhooks, ops, session_routes)]
+    routers = [
+        module.router for module in (keys, audit, webhooks, projects, ops, rotation, session_routes)
+    ]
     for router in routers:
         api.include_router(router)
     # Every route of the API with its path template (FastAPI nests included routers).
@@ -72,9 +74,9 @@ def create_api() -> FastAPI:
         CORSMiddleware,
         allow_origins=list(settings.page_origins),
         allow_credentials=True,
-        allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
-        expose_headers=["Content-Disposition", "Retry-After"],
+        expose_headers=["Content-Disposition", "Retry-After", "ETag"],
     )
     api.add_middleware(MetricsMiddleware, api=api)
     api.add_middleware(SecurityHeaders)

@@ -7,13 +7,14 @@ the token's user (401 when there is none) and its request info is the client's.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from meshkeys.config import get_settings
 from meshkeys.forwarding import client_address
+from meshkeys.models import Permission
 from meshkeys.services import auth
 from meshkeys.services.context import RequestInfo
 from meshkeys.services.uow import UnitOfWork
@@ -65,3 +66,16 @@ def signed_in(
 
 
 SignedIn = Annotated[UnitOfWork, Depends(signed_in)]
+
+
+PERMISSION_KEY = "x-permission"
+
+
+def needs(permission: Permission) -> dict[str, Any]:
+    """A route's ``openapi_extra``: the permission its service call requires of the actor.
+
+    The services enforce it (``access.require``); this declares it, in /openapi.json and in
+    docs/API.md's table, and tests/scenarios/test_api_token_scopes.py checks that a token
+    lacking exactly this permission is refused on the route.
+    """
+    return {PERMISSION_KEY: str(permission)}

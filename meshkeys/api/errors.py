@@ -49,8 +49,9 @@ class ValidationErrorBody(ErrorBody):
 
 _DESCRIPTIONS = {
     400: "Bad input: the detail says what to change.",
-    401: "No API token, or an unknown or revoked one. Send `Authorization: Bearer mk_...`.",
-    403: "Your role in the project is too low for this action.",
+    401: "A missing, unknown, revoked or expired API token. Send `Authorization: Bearer mk_...`.",
+    403: "Your role in the project, or the API token's permissions, do not allow this action; "
+    "`detail` names the missing permission.",
     404: "Unknown, or belongs to a project you are not a member of.",
     409: "The change does not fit the current state (already revoked, compromised...).",
     413: f"The request body is larger than {MAX_BODY_BYTES // 1024} KiB.",

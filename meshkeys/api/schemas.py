@@ -11,12 +11,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from meshkeys.models import RevokeReason
+from meshkeys.models import KeyType, RevokeReason
 from meshkeys.services.keys import (
     DEFAULT_ROTATION_GRACE_SECONDS,
     MAX_GRACE_SECONDS,
     MAX_NAME_LENGTH,
 )
+from meshkeys.services.rotation_policy import MAX_DAYS as MAX_ROTATION_DAYS
+from meshkeys.services.rotation_policy import MIN_DAYS as MIN_ROTATION_DAYS
 
 
 def _encodable(text: str) -> str:
@@ -40,6 +42,18 @@ class Body(BaseModel):
 class GenerateKeyRequest(Body):
     project_id: uuid.UUID
     name: str = Field(max_length=MAX_NAME_LENGTH, examples=["billing-webhooks"])
+    type: KeyType = Field(
+        default=KeyType.HMAC_SHA256,
+        description="`hmac-sha256` (Standard Webhooks `v1`, a `whsec_` secret) or `ed25519` "
+        "(`v1a`, a `whsk_` signing key whose `whpk_` public key receivers may fetch).",
+    )
+
+
+class ProjectSettingsRequest(Body):
+    publish_public_keys: bool = Field(
+        strict=True,
+        description="true: anyone may read GET /projects/{id}/public-keys without a token.",
+    )
 
 
 class RevokeKeyRequest(Body):
@@ -64,6 +78,24 @@ class RotateKeyRequest(Body):
         le=MAX_GRACE_SECONDS,
         strict=True,
         description="How long the old key keeps signing and verifying (default 24 h).",
+    )
+
+
+class RotationPolicyRequest(Body):
+    rotate_every_days: int | None = Field(
+        ge=MIN_ROTATION_DAYS,
+        le=MAX_ROTATION_DAYS,
+        strict=True,
+        description="Rotate each active key this many days (1-365) after its creation; "
+        "null turns the policy off.",
+        examples=[90],
+    )
+    grace_seconds: int = Field(
+        default=DEFAULT_ROTATION_GRACE_SECONDS,
+        ge=0,
+        le=MAX_GRACE_SECONDS,
+        strict=True,
+        description="How long a rotated key keeps signing and verifying (default 24 h).",
     )
 
 

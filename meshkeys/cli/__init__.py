@@ -67,7 +67,7 @@ def handles_errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except errors.DomainError as exc:
             click.echo(f"error: {exc.message}", err=True)
-            sys.exit(EXIT_CODES.get(type(exc), 1))
+            sys.exit(next((EXIT_CODES[c] for c in type(exc).__mro__ if c in EXIT_CODES), 1))
         except ConfigError as exc:
             click.echo(f"configuration error: {exc}", err=True)
             sys.exit(2)

@@ -17,7 +17,7 @@ from meshkeys.cli import (
     parse_uuid,
     user_option,
 )
-from meshkeys.models import KeyStatus, RevokeReason
+from meshkeys.models import KeyStatus, KeyType, RevokeReason
 from meshkeys.services import errors, key_commands, key_queries, signing
 from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
 
@@ -35,20 +35,37 @@ def _key_line(k: Any) -> str:
     return f"{k.id}  {k.status:<7}  {k.masked_secret:<12}  {created}  {k.name}{extra}"
 
 
+def _generated_text(k: Any) -> str:
+    public = f"\npublic key: {k.public_key} (not a secret: give it to receivers)"
+    return f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)" + (
+        public if k.public_key else ""
+    )
+
+
 @keys.command("generate")
 @click.option("--project", "project_id", required=True, help="Project id.")
 @click.option("--name", required=True, help="A name for the key.")
+@click.option(
+    "--type",
+    "key_type",
+    type=choice_of(KeyType),
+    default=KeyType.HMAC_SHA256.value,
+    show_default=True,
+    help="hmac-sha256 (v1, whsec_) or ed25519 (v1a, whsk_ with a whpk_ public key).",
+)
 @user_option
 @json_option
 @handles_errors
-def keys_generate(project_id: str, name: str, user_email: str, as_json: bool) -> None:
+def keys_generate(
+    project_id: str, name: str, key_type: str, user_email: str, as_json: bool
+) -> None:
     """Generate a key; its secret is printed once."""
 
     with as_user(user_email) as uow:
         key = key_commands.generate_key(
-            uow, project_id=parse_uuid(project_id, "--project"), name=name
+            uow, project_id=parse_uuid(project_id, "--project"), name=name, key_type=key_type
         )
-    emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
+    emit(key, as_json, _generated_text)
 
 
 @keys.command("list")
@@ -144,7 +161,7 @@ def keys_rotate(key_id: str, grace_seconds: int, user_email: str, as_json: bool)
             key_id=parse_uuid(key_id, "KEY_ID"),
             grace_seconds=grace_seconds,
         )
-    emit(key, as_json, lambda k: f"{k.id}\n{k.secret}\n(the secret is shown once; store it now)")
+    emit(key, as_json, _generated_text)
 
 
 def _payload(payload: str | None, payload_file: Any) -> bytes:

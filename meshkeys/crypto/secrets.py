@@ -21,8 +21,8 @@ def key_hint(secret: str) -> str:
     return secret[-4:]
 
 
-def mask(hint: str) -> str:
-    return f"{SECRET_PREFIX}…{hint}"
+def mask(hint: str, prefix: str = SECRET_PREFIX) -> str:
+    return f"{prefix}…{hint}"
 
 
 def generate_token(prefix: str = TOKEN_PREFIX) -> str:

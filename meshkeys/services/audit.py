@@ -41,6 +41,8 @@ PROJECT_CREATED = "project.created"
 MEMBER_ADDED = "member.added"
 MEMBER_ROLE_CHANGED = "member.role_changed"
 MEMBER_REMOVED = "member.removed"
+MEMBER_INVITED = "member.invited"
+MEMBER_INVITE_ACCEPTED = "member.invite_accepted"
 TOKEN_CREATED = "token.created"  # noqa: S105 (an action name)
 TOKEN_REVOKED = "token.revoked"  # noqa: S105 (an action name)
 LOGIN_SUCCEEDED = "login.succeeded"
@@ -48,6 +50,10 @@ LOGIN_FAILED = "login.failed"
 ACCESS_DENIED = "access.denied"
 MASTER_KEY_ROTATED = "master_key.rotated"
 AUDIT_RECHAINED = "audit.rechained"
+PUBLIC_KEYS_PUBLISHED = "project.public_keys_published"
+PUBLIC_KEYS_UNPUBLISHED = "project.public_keys_unpublished"
+PROJECT_POLICY_SET = "project.policy_set"
+PROJECT_POLICY_CLEARED = "project.policy_cleared"
 
 ACTIONS = (
     KEY_GENERATED,
@@ -59,6 +65,8 @@ ACTIONS = (
     MEMBER_ADDED,
     MEMBER_ROLE_CHANGED,
     MEMBER_REMOVED,
+    MEMBER_INVITED,
+    MEMBER_INVITE_ACCEPTED,
     TOKEN_CREATED,
     TOKEN_REVOKED,
     LOGIN_SUCCEEDED,
@@ -66,6 +74,10 @@ ACTIONS = (
     ACCESS_DENIED,
     MASTER_KEY_ROTATED,
     AUDIT_RECHAINED,
+    PUBLIC_KEYS_PUBLISHED,
+    PUBLIC_KEYS_UNPUBLISHED,
+    PROJECT_POLICY_SET,
+    PROJECT_POLICY_CLEARED,
 )
 
 GENESIS = "0" * 64

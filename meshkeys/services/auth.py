@@ -5,7 +5,8 @@ from __future__ import annotations
 import hmac
 import re
 import uuid
-from datetime import timedelta
+from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -14,22 +15,26 @@ from meshkeys.config import get_settings
 from meshkeys.crypto.passwords import dummy_hash, hash_password, verify_password
 from meshkeys.crypto.secrets import generate_token, hash_token
 from meshkeys.models import (
+    ALL_PERMISSIONS,
     ApiToken,
     ApiTokenCreated,
     ApiTokenPublic,
     LoginFailure,
+    Permission,
     User,
     UserPublic,
     UserSession,
 )
-from meshkeys.services import audit
-from meshkeys.services.context import Actor
+from meshkeys.services import access, audit
+from meshkeys.services.context import Actor, TokenScope
 from meshkeys.services.errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    PermissionDenied,
     RateLimited,
     Unauthenticated,
+    UnknownUser,
     clean_name,
     has_control_chars,
 )
@@ -43,6 +48,8 @@ MAX_TOKEN_FAILURES = 10
 _TOKEN_THROTTLE_KEY = "api-token:"  # noqa: S105 - a label of login_failures rows, not a secret
 TOKEN_TOUCH_INTERVAL = timedelta(minutes=1)
 SESSION_PREFIX = "mks_"
+MAX_TOKEN_DAYS = 365  # an API token's expiry is at most a year away
+_ORDER = {p: i for i, p in enumerate(ALL_PERMISSIONS)}
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -86,7 +93,7 @@ def create_user(uow: UnitOfWork, *, email: str, password: str) -> UserPublic:
 def find_user(uow: UnitOfWork, *, email: str) -> User:
     user = uow.session.exec(select(User).where(User.email == normalize_email(email))).first()
     if user is None:
-        raise NotFound(
+        raise UnknownUser(
             f"No user with email {email.strip().lower()}. Create one with `meshkeys user create`."
         )
     return user
@@ -261,8 +268,75 @@ def end_session(uow: UnitOfWork, *, token: str | None) -> None:
 # ---------------------------------------------------------------- API tokens
 
 
-def create_api_token(uow: UnitOfWork, *, name: str) -> ApiTokenCreated:
+def _permissions(
+    uow: UnitOfWork, *, project_id: uuid.UUID | None, permissions: Iterable[str] | None
+) -> list[Permission]:
+    """The token's permissions: as asked (each a known name), or by default all that apply.
+
+    With a project, the default is what the user's role there allows, and asking for more is
+    refused: a token is never made to promise what its user cannot do. Without one the role
+    differs by project; every use is intersected with the role (``access.require``).
+    """
+    role = None
+    if project_id is not None:
+        role = access.role_of(uow, project_id)
+        if role is None:
+            raise NotFound(access.PROJECT_NOT_FOUND)
+    if permissions is None:
+        return sorted(
+            access.ROLE_PERMISSIONS[role] if role else ALL_PERMISSIONS, key=_ORDER.__getitem__
+        )
+    wanted: set[Permission] = set()
+    for name in permissions:
+        try:
+            wanted.add(Permission(str(name).strip()))
+        except ValueError as exc:
+            raise InvalidInput(
+                f"Unknown permission {str(name)[:40]!r}; choose from: {', '.join(Permission)}."
+            ) from exc
+    if not wanted:
+        raise InvalidInput(f"Give the token at least one permission: {', '.join(Permission)}.")
+    if role is not None:
+        beyond = sorted(wanted - access.ROLE_PERMISSIONS[role], key=_ORDER.__getitem__)
+        if beyond:
+            raise InvalidInput(
+                f"Your role in this project is {role}; it does not allow "
+                f"{', '.join(beyond)}, so a token for it cannot have "
+                f"{'it' if len(beyond) == 1 else 'them'}."
+            )
+    return sorted(wanted, key=_ORDER.__getitem__)
+
+
+def _expiry(uow: UnitOfWork, expires_in_days: int | None) -> datetime | None:
+    if expires_in_days is None:
+        return None
+    if (
+        isinstance(expires_in_days, bool)
+        or not isinstance(expires_in_days, int)
+        or not 1 <= expires_in_days <= MAX_TOKEN_DAYS
+    ):
+        raise InvalidInput(
+            f"A token expires in 1 to {MAX_TOKEN_DAYS} days, or never (leave the expiry out)."
+        )
+    return uow.now + timedelta(days=expires_in_days)
+
+
+def create_api_token(
+    uow: UnitOfWork,
+    *,
+    name: str,
+    project_id: uuid.UUID | None = None,
+    permissions: Iterable[str] | None = None,
+    expires_in_days: int | None = None,
+) -> ApiTokenCreated:
+    """Create an API token for the acting user, scoped to one project (None: all of the
+    user's projects), some permissions (None: all that apply) and an expiry (None: never).
+    Only a signed-in user or an operator creates tokens, never a token."""
+    if uow.actor.scope is not None:
+        raise PermissionDenied("An API token cannot create tokens; sign in to create one.")
     name = clean_name(name, what="token")
+    expires_at = _expiry(uow, expires_in_days)
+    granted = _permissions(uow, project_id=project_id, permissions=permissions)
     token = generate_token()
     row = ApiToken(
         user_id=uow.actor.user_id,
@@ -270,13 +344,23 @@ def create_api_token(uow: UnitOfWork, *, name: str) -> ApiTokenCreated:
         token_prefix=token[:7],
         token_hash=hash_token(token),
         created_at=uow.now,
+        project_id=project_id,
+        permissions=granted,
+        expires_at=expires_at,
     )
     uow.session.add(row)
     uow.session.flush()
     audit.record(
         uow,
         action=audit.TOKEN_CREATED,
-        details={"token_id": str(row.id), "name": name, "prefix": row.token_prefix},
+        details={
+            "token_id": str(row.id),
+            "name": name,
+            "prefix": row.token_prefix,
+            "project_id": str(project_id) if project_id else None,
+            "permissions": [str(p) for p in granted],
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
     )
     uow.commit()
     return ApiTokenCreated(**ApiTokenPublic.model_validate(row).model_dump(), token=token)
@@ -316,11 +400,12 @@ def revoke_api_token(uow: UnitOfWork, *, token_id: uuid.UUID) -> ApiTokenPublic:
 def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
     """Resolve a bearer token and make its user the unit of work's actor.
 
-    Raises Unauthenticated for missing, unknown or revoked tokens, RateLimited after
-    ``MAX_TOKEN_FAILURES`` failures of this client with this token prefix. The lookup is a
-    transaction of its own (holding the throttle's lock, and recording a failure);
-    ``last_used_at`` (kept to the minute) is written in a second, short one, so the request's
-    service call starts fresh.
+    The actor carries the token's scope (``Actor.scope``): ``access.require`` narrows the
+    user's role with it. Raises Unauthenticated for missing, unknown, revoked or expired
+    tokens, RateLimited after ``MAX_TOKEN_FAILURES`` failures of this client with this token
+    prefix. The lookup is a transaction of its own (holding the throttle's lock, and
+    recording a failure); ``last_used_at`` (kept to the minute) is written in a second, short
+    one, so the request's service call starts fresh.
     """
     if not token or not token.startswith("mk_") or len(token) > 200 or has_control_chars(token):
         raise Unauthenticated("Send 'Authorization: Bearer mk_...' with a valid API token.")
@@ -334,20 +419,30 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
         ).first()
         valid = row is not None and hmac.compare_digest(row[0].token_hash, digest)
         if row is not None and valid and not row[0].revoked_at:
-            found = row[0].id, row[0].last_used_at, actor_of(row[1])
+            api_token, user = row
+            expired = api_token.expires_at is not None and api_token.expires_at <= uow.now
+            scope = TokenScope(
+                token_id=api_token.id,
+                project_id=api_token.project_id,
+                permissions=frozenset(str(p) for p in api_token.permissions),
+            )
+            actor = Actor(user_id=user.id, email=user.email, scope=scope)
+            found = api_token.id, api_token.last_used_at, actor, expired
     # A token's failures are throttled per client and token prefix (its "account"): over the
     # limit even the right token is refused, and a valid token from another address still
     # works. The check and the record of a failure happen under one lock.
     subject = _TOKEN_THROTTLE_KEY + token[:7]
     _throttle(uow, subject=subject, limit=MAX_TOKEN_FAILURES, what="API token attempts")
-    if found is None:
+    if found is None or found[3]:
         _record_failure(uow, subject=subject)
         uow.commit()
         raise Unauthenticated(
-            "The API token is unknown or revoked. Create a new one on /settings/tokens."
+            "The API token has expired. Create a new one on /settings/tokens."
+            if found is not None
+            else "The API token is unknown or revoked. Create a new one on /settings/tokens."
         )
     uow.rollback()  # the throttle's lock: nothing to record for a valid token
-    token_id, last_used, actor = found
+    token_id, last_used, actor, _ = found
     uow.act_as(actor)
     now = uow.now
     if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:

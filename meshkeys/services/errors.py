@@ -18,6 +18,10 @@ class NotFound(DomainError):
     """Unknown, or not visible to the caller (never reveal which)."""
 
 
+class UnknownUser(NotFound):
+    """No account has this email (a member can be invited instead: ``services.invites``)."""
+
+
 class PermissionDenied(DomainError):
     """The caller is a member but their role is too low."""
 

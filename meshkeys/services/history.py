@@ -19,19 +19,41 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from meshkeys.models import AuditEvent, AuditEventPublic, AuditPage, Role
+from meshkeys.models import AuditEvent, AuditEventPublic, AuditPage, Permission
 from meshkeys.services import access, cursors
 from meshkeys.services.audit import ACTIONS
 from meshkeys.services.errors import InvalidInput, has_control_chars
 from meshkeys.services.uow import UnitOfWork
 
 MAX_PAGE_SIZE = 500
+# The shortest key id prefix the key filter takes: the 8 characters every table shows.
+MIN_KEY_PREFIX = 8
+_HEX = frozenset("0123456789abcdef")
+
+
+def key_id_range(text: str) -> tuple[uuid.UUID, uuid.UUID]:
+    """The ids a key reference covers, as an inclusive range: a full key id (one id), or the
+    8-character short id the tables show (a prefix of at least MIN_KEY_PREFIX hex digits).
+
+    A uuid prefix is a contiguous range of uuids (PostgreSQL compares uuids byte by byte,
+    SQLite stores them as lowercase hex), so ``key_id BETWEEN low AND high`` walks the
+    ``(chain_id, key_id, seq)`` index: bounded, however large the log.
+    """
+    digits = text.strip().lower().replace("-", "")
+    if not MIN_KEY_PREFIX <= len(digits) <= 32 or not set(digits) <= _HEX:
+        raise InvalidInput(
+            f"key takes a key id: the {MIN_KEY_PREFIX}-character short id or the full id "
+            "(hexadecimal digits)"
+        )
+    return uuid.UUID(digits.ljust(32, "0")), uuid.UUID(digits.ljust(32, "f"))
 
 
 @dataclass(frozen=True)
 class AuditFilter:
     action: str | None = None
     key_id: uuid.UUID | None = None
+    # A key id or its short prefix (``key_id_range``); checked by validate().
+    key_prefix: str | None = None
     actor: str | None = None  # actor email, exact (case-insensitive)
     since: datetime | None = None
     until: datetime | None = None
@@ -50,6 +72,8 @@ class AuditFilter:
             except OverflowError as exc:
                 raise InvalidInput("dates must lie between the years 1 and 9999 in UTC") from exc
         since, until = bounds
+        if self.key_prefix is not None:
+            key_id_range(self.key_prefix)
         if since and until and since > until:
             raise InvalidInput("'since' is after 'until'; swap them")
         return replace(self, since=since, until=until)
@@ -61,6 +85,9 @@ def _filtered(chain_id: uuid.UUID, flt: AuditFilter) -> SelectOfScalar[AuditEven
         query = query.where(AuditEvent.action == flt.action)
     if flt.key_id:
         query = query.where(AuditEvent.key_id == flt.key_id)
+    if flt.key_prefix:
+        low, high = key_id_range(flt.key_prefix)
+        query = query.where(col(AuditEvent.key_id).between(low, high))
     if flt.actor:
         query = query.where(AuditEvent.actor_email == flt.actor.strip().lower())
     if flt.since:
@@ -86,7 +113,10 @@ def list_events(
         query = query.where(col(AuditEvent.seq) < cursors.decode_seq(cursor))
     uow.read_only()
     access.require(
-        uow, project_id=project_id, minimum=Role.VIEWER, attempted="reading the audit log"
+        uow,
+        project_id=project_id,
+        permission=Permission.AUDIT_READ,
+        attempted="reading the audit log",
     )
     rows = uow.session.exec(query.order_by(col(AuditEvent.seq).desc()).limit(limit + 1)).all()
     items = [AuditEventPublic.model_validate(r) for r in rows[:limit]]
@@ -101,7 +131,10 @@ def export_events(
     base = _filtered(project_id, (flt or AuditFilter()).validate())
     uow.read_only()
     access.require(
-        uow, project_id=project_id, minimum=Role.VIEWER, attempted="exporting the audit log"
+        uow,
+        project_id=project_id,
+        permission=Permission.AUDIT_READ,
+        attempted="exporting the audit log",
     )
     return _batches(uow, base, batch)
 
@@ -125,7 +158,10 @@ def daily_counts(uow: UnitOfWork, *, project_id: uuid.UUID, days: int = 30) -> l
     """Counts per (day, action) over the last ``days``, for the chart; grouped by the database."""
     uow.read_only()
     access.require(
-        uow, project_id=project_id, minimum=Role.VIEWER, attempted="reading the audit log"
+        uow,
+        project_id=project_id,
+        permission=Permission.AUDIT_READ,
+        attempted="reading the audit log",
     )
     since = uow.now - timedelta(days=days)
     created = col(AuditEvent.created_at)

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from meshkeys.crypto import generate_secret, key_hint
-from meshkeys.models import KeyPublic, KeyStatus, KeyWithSecret, Project, RevokeReason, Role
+from meshkeys.crypto import ed25519, generate_secret, key_hint
+from meshkeys.models import (
+    KeyPublic,
+    KeyStatus,
+    KeyType,
+    KeyWithSecret,
+    Permission,
+    Project,
+    RevokeReason,
+)
 from meshkeys.models import SignatureKey as Key
 from meshkeys.services import access, audit
 from meshkeys.services.errors import Conflict, InvalidInput, NotFound, clean_name
@@ -26,6 +35,7 @@ from meshkeys.services.keys import (
     decrypt_secret,
     effective_status,
     encrypt_secret,
+    key_type_of,
     to_public,
     with_secret,
 )
@@ -51,9 +61,13 @@ def _reason(value: str | RevokeReason) -> RevokeReason:
 
 
 def load_for_change(
-    uow: UnitOfWork, *, key_id: uuid.UUID, attempted: str, minimum: Role = Role.ADMIN
+    uow: UnitOfWork,
+    *,
+    key_id: uuid.UUID,
+    attempted: str,
+    permission: Permission = Permission.KEYS_WRITE,
 ) -> Key:
-    """Find the key, check the acting user's role in its project, and lock its row."""
+    """Find the key, check the actor's permission in its project, and lock its row."""
     session = uow.session
     project_id = session.exec(select(Key.project_id).where(Key.id == key_id)).first()
     if project_id is None:
@@ -61,7 +75,7 @@ def load_for_change(
     access.require(
         uow,
         project_id=project_id,
-        minimum=minimum,
+        permission=permission,
         attempted=attempted,
         not_found=KEY_NOT_FOUND,
         key_id=key_id,
@@ -87,11 +101,23 @@ def _bump_counters(
 
 
 def _insert_key(
-    uow: UnitOfWork, *, project_id: uuid.UUID, name: str, rotated_from: uuid.UUID | None = None
+    uow: UnitOfWork,
+    *,
+    project_id: uuid.UUID,
+    name: str,
+    key_type: KeyType = KeyType.HMAC_SHA256,
+    rotated_from: uuid.UUID | None = None,
 ) -> tuple[Key, str]:
-    secret = generate_secret()
+    public_key: str | None = None
+    if key_type == KeyType.ED25519:
+        secret = ed25519.generate_signing_key()
+        public_key = ed25519.public_key_of(secret)
+    else:
+        secret = generate_secret()
     key_id = uuid.uuid4()
     row = Key(
+        key_type=key_type,
+        public_key=public_key,
         id=key_id,
         project_id=project_id,
         name=name,
@@ -100,7 +126,7 @@ def _insert_key(
         key_hint=key_hint(secret),
         status=KeyStatus.ACTIVE,
         created_at=uow.now,
-        created_by=uow.actor.user_id,
+        created_by=uow.actor.user_id if uow.has_actor else None,  # None: the scheduler
         rotated_from=rotated_from,
     )
     uow.session.add(row)
@@ -115,11 +141,21 @@ def _clean_key_name(name: str) -> str:
     return name
 
 
-def generate_key(uow: UnitOfWork, *, project_id: uuid.UUID, name: str) -> KeyWithSecret:
-    """Create a key. The answer is the only time its secret is returned unasked."""
+def generate_key(
+    uow: UnitOfWork,
+    *,
+    project_id: uuid.UUID,
+    name: str,
+    key_type: str | KeyType = KeyType.HMAC_SHA256,
+) -> KeyWithSecret:
+    """Create a key (HMAC-SHA256 unless ``key_type`` says ed25519). The answer is the only
+    time its secret (``whsec_`` or ``whsk_``) is returned unasked."""
     name = _clean_key_name(name)
-    access.require(uow, project_id=project_id, minimum=Role.ADMIN, attempted="generating a key")
-    row, secret = _insert_key(uow, project_id=project_id, name=name)
+    key_type = key_type_of(key_type)
+    access.require(
+        uow, project_id=project_id, permission=Permission.KEYS_WRITE, attempted="generating a key"
+    )
+    row, secret = _insert_key(uow, project_id=project_id, name=name, key_type=key_type)
     uow.session.flush()
     audit.record(
         uow,
@@ -129,8 +165,9 @@ def generate_key(uow: UnitOfWork, *, project_id: uuid.UUID, name: str) -> KeyWit
         key_name=row.name,
         old_status=None,
         new_status=KeyStatus.ACTIVE,
+        details={"type": key_type},
     )
-    result = with_secret(row, secret, uow.now)
+    result = _with_rotation(uow, with_secret(row, secret, uow.now))
     uow.commit()
     return result
 
@@ -236,8 +273,41 @@ def rotate_key(
             f"Key '{old.name}' is already revoked or being revoked; rotate an active key, "
             "or generate a new one.",
         )
+    new, secret = rotate_locked(uow, old, grace_seconds=grace_seconds)
+    result = _with_rotation(uow, with_secret(new, secret, new.created_at))
+    uow.commit()
+    return result
+
+
+def _with_rotation(uow: UnitOfWork, key: KeyWithSecret) -> KeyWithSecret:
+    """A new key's ``rotates_at`` under its project's rotation policy (None without one)."""
+    days = uow.session.exec(
+        select(Project.rotate_every_days).where(col(Project.id) == key.project_id)
+    ).first()
+    if days is not None:
+        key.rotates_at = key.created_at + timedelta(days=days)
+    return key
+
+
+def rotate_locked(
+    uow: UnitOfWork,
+    old: Key,
+    *,
+    grace_seconds: int,
+    details: dict[str, Any] | None = None,
+) -> tuple[Key, str]:
+    """Rotate an active key whose row the caller has locked and whose right it has checked
+    (``rotate_key`` for a member, ``rotation_policy.rotate_due`` for the scheduler): the
+    successor, the old key revoked after ``grace_seconds``, both audit events (``details``
+    added to the ``key.rotated`` one). Does not commit."""
     now = uow.now
-    new, secret = _insert_key(uow, project_id=old.project_id, name=old.name, rotated_from=old.id)
+    new, secret = _insert_key(
+        uow,
+        project_id=old.project_id,
+        name=old.name,
+        key_type=old.key_type,  # rotation keeps the type
+        rotated_from=old.id,
+    )
     old.status = KeyStatus.REVOKED
     old.revoke_reason = RevokeReason.ROTATED
     old.revoked_at = now
@@ -257,6 +327,7 @@ def rotate_key(
             "new_key_id": str(new.id),
             "grace_seconds": grace_seconds,
             "expires_at": old.expires_at.isoformat() if old.expires_at else None,
+            **(details or {}),
         },
     )
     audit.record(
@@ -267,10 +338,9 @@ def rotate_key(
         key_name=new.name,
         old_status=None,
         new_status=KeyStatus.ACTIVE,
-        details={"rotated_from": str(old.id)},
+        details={"rotated_from": str(old.id), "type": new.key_type},
     )
-    uow.commit()
-    return with_secret(new, secret, now)
+    return new, secret
 
 
 def reveal_key(uow: UnitOfWork, *, key_id: uuid.UUID) -> KeyWithSecret:

@@ -12,13 +12,14 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col, select
 
-from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyTotals, Project, Role
+from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyTotals, Permission, Project, User
 from meshkeys.models import SignatureKey as Key
 from meshkeys.services import access, cursors
 from meshkeys.services.errors import InvalidInput, NotFound, has_control_chars
@@ -63,15 +64,66 @@ class KeyFilter:
 def get_key(uow: UnitOfWork, *, key_id: uuid.UUID) -> KeyPublic:
     uow.read_only()
     row = uow.session.get(Key, key_id)
-    if row is None or access.role_of(uow, row.project_id) is None:
+    if row is None:
         raise NotFound(KEY_NOT_FOUND)
-    return to_public(row, uow.now)
+    access.require(
+        uow,
+        project_id=row.project_id,
+        permission=Permission.KEYS_READ,
+        attempted="reading keys",
+        not_found=KEY_NOT_FOUND,
+        key_id=key_id,
+    )
+    project = uow.session.get(Project, row.project_id)
+    days = project.rotate_every_days if project is not None else None
+    return _with_rotation(to_public(row, uow.now), days)
+
+
+def _with_rotation(key: KeyPublic, rotate_every_days: int | None) -> KeyPublic:
+    """``rotates_at`` for an active key (not in a grace period) of a project with a policy."""
+    if rotate_every_days is None or key.status != KeyStatus.ACTIVE or key.expires_at is not None:
+        return key
+    key.rotates_at = key.created_at + timedelta(days=rotate_every_days)
+    return key
+
+
+@dataclass(frozen=True)
+class KeyDetails:
+    """One key as its page shows it: the read model and its creator's email."""
+
+    key: KeyPublic
+    created_by_email: str | None
+
+
+def get_project_key(uow: UnitOfWork, *, project_id: uuid.UUID, key_id: uuid.UUID) -> KeyDetails:
+    """One key of one project. Another project's key is NotFound, exactly as an unknown one."""
+    uow.read_only()
+    row = uow.session.get(Key, key_id)
+    if row is None or row.project_id != project_id:
+        raise NotFound(KEY_NOT_FOUND)
+    access.require(
+        uow,
+        project_id=project_id,
+        permission=Permission.KEYS_READ,
+        attempted="reading keys",
+        not_found=KEY_NOT_FOUND,
+        key_id=key_id,
+    )
+    project = uow.session.get(Project, project_id)
+    days = project.rotate_every_days if project is not None else None
+    creator = uow.session.get(User, row.created_by) if row.created_by else None
+    return KeyDetails(
+        key=_with_rotation(to_public(row, uow.now), days),
+        created_by_email=creator.email if creator else None,
+    )
 
 
 def key_totals(uow: UnitOfWork, *, project_id: uuid.UUID) -> KeyTotals:
     """Totals by effective status (a key in a grace period is active and also expiring)."""
     uow.read_only()
-    access.require(uow, project_id=project_id, minimum=Role.VIEWER, attempted="reading keys")
+    access.require(
+        uow, project_id=project_id, permission=Permission.KEYS_READ, attempted="reading keys"
+    )
     return _totals(uow, project_id)
 
 
@@ -89,7 +141,9 @@ def list_keys(
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}")
     flt = KeyFilter.parse(status, q)
     uow.read_only()
-    access.require(uow, project_id=project_id, minimum=Role.VIEWER, attempted="reading keys")
+    access.require(
+        uow, project_id=project_id, permission=Permission.KEYS_READ, attempted="reading keys"
+    )
     now = uow.now
     where = [col(Key.project_id) == project_id]
     if flt.status:
@@ -118,7 +172,9 @@ def list_keys(
         total = {None: totals.total, KeyStatus.ACTIVE: totals.active}.get(
             flt.status, totals.revoked
         )
-    items = [to_public(r, now) for r in rows[:limit]]
+    project = uow.session.get(Project, project_id)  # loaded by _totals: no query
+    days = project.rotate_every_days if project is not None else None
+    items = [_with_rotation(to_public(r, now), days) for r in rows[:limit]]
     return KeyPage(items=items, next_cursor=next_cursor, total=total, totals=totals)
 
 

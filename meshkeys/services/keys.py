@@ -20,11 +20,12 @@ import sqlalchemy as sa
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
+from meshkeys.crypto.ed25519 import SIGNING_KEY_PREFIX
 from meshkeys.crypto.encryption import DecryptionError
 from meshkeys.crypto.masterkey import get_keyring
 from meshkeys.crypto.secrets import mask
-from meshkeys.models import KeyPublic, KeyStatus, KeyWithSecret, SignatureKey
-from meshkeys.services.errors import Conflict
+from meshkeys.models import KeyPublic, KeyStatus, KeyType, KeyWithSecret, SignatureKey
+from meshkeys.services.errors import Conflict, InvalidInput
 
 MAX_GRACE_SECONDS = 7 * 24 * 3600
 DEFAULT_ROTATION_GRACE_SECONDS = 24 * 3600
@@ -46,6 +47,14 @@ UNDECRYPTABLE = (
 def associated_data(key_id: uuid.UUID, project_id: uuid.UUID) -> bytes:
     """What binds a ciphertext to its row: copied into another row, it does not decrypt."""
     return f"signature_keys:{key_id}:{project_id}".encode()
+
+
+def key_type_of(value: str | KeyType) -> KeyType:
+    """A key type from user input; InvalidInput naming the choices otherwise."""
+    try:
+        return KeyType(value)
+    except ValueError as exc:
+        raise InvalidInput(f"type must be one of: {', '.join(KeyType)}") from exc
 
 
 def effective_status(row: SignatureKey, now: datetime) -> KeyStatus:
@@ -76,13 +85,19 @@ def to_public(row: SignatureKey, now: datetime) -> KeyPublic:
         project_id=row.project_id,
         name=row.name,
         key_hint=row.key_hint,
-        masked_secret=mask(row.key_hint),
+        masked_secret=(
+            mask(row.key_hint, SIGNING_KEY_PREFIX)
+            if row.key_type == KeyType.ED25519
+            else mask(row.key_hint)
+        ),
         status=effective_status(row, now),
         revoke_reason=row.revoke_reason,
         created_at=row.created_at,
         created_by=row.created_by,
         revoked_at=row.revoked_at,
         expires_at=row.expires_at,
+        key_type=row.key_type,
+        public_key=row.public_key,
     )
 
 

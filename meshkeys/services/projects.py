@@ -7,7 +7,15 @@ import uuid
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from meshkeys.models import MemberPublic, Membership, Project, ProjectPublic, Role, User
+from meshkeys.models import (
+    MemberPublic,
+    Membership,
+    Permission,
+    Project,
+    ProjectPublic,
+    Role,
+    User,
+)
 from meshkeys.services import access, audit, auth
 from meshkeys.services.context import Actor
 from meshkeys.services.errors import Conflict, InvalidInput, NotFound, clean_name
@@ -63,16 +71,30 @@ def create_project(uow: UnitOfWork, *, name: str) -> ProjectPublic:
     return project
 
 
+def _in_scope(uow: UnitOfWork) -> list[sa.ColumnElement[bool]]:
+    """A project-scoped token sees its one project only."""
+    scope = uow.actor.scope
+    if scope is None or scope.project_id is None:
+        return []
+    return [col(Membership.project_id) == scope.project_id]
+
+
 def list_projects(uow: UnitOfWork) -> list[ProjectPublic]:
     uow.read_only()
     rows = uow.session.exec(
         select(Project, Membership.role)
         .join(Membership, col(Membership.project_id) == Project.id)
-        .where(Membership.user_id == uow.actor.user_id)
+        .where(Membership.user_id == uow.actor.user_id, *_in_scope(uow))
         .order_by(col(Project.name), col(Project.id))
     ).all()
     return [
-        ProjectPublic(id=p.id, name=p.name, created_at=p.created_at, role=Role(role))
+        ProjectPublic(
+            id=p.id,
+            name=p.name,
+            created_at=p.created_at,
+            role=Role(role),
+            publish_public_keys=p.publish_public_keys,
+        )
         for p, role in rows
     ]
 
@@ -90,17 +112,23 @@ def find_or_create_project(uow: UnitOfWork, *, name: str) -> uuid.UUID:
 def get_project(uow: UnitOfWork, *, project_id: uuid.UUID) -> ProjectPublic:
     uow.read_only()
     role = access.require(
-        uow, project_id=project_id, minimum=Role.VIEWER, attempted="viewing the project"
+        uow, project_id=project_id, permission=None, attempted="viewing the project"
     )
     project = uow.session.get(Project, project_id)
     if project is None:
         raise NotFound(access.PROJECT_NOT_FOUND)
-    return ProjectPublic(id=project.id, name=project.name, created_at=project.created_at, role=role)
+    return ProjectPublic(
+        id=project.id,
+        name=project.name,
+        created_at=project.created_at,
+        role=role,
+        publish_public_keys=project.publish_public_keys,
+    )
 
 
 def list_members(uow: UnitOfWork, *, project_id: uuid.UUID) -> list[MemberPublic]:
     uow.read_only()
-    access.require(uow, project_id=project_id, minimum=Role.VIEWER, attempted="listing members")
+    access.require(uow, project_id=project_id, permission=None, attempted="listing members")
     rows = uow.session.exec(
         select(Membership, User.email)
         .join(User, col(User.id) == Membership.user_id)
@@ -138,7 +166,9 @@ def add_member(
     uow: UnitOfWork, *, project_id: uuid.UUID, email: str, role: str | Role
 ) -> MemberPublic:
     role = _role(role)
-    access.require(uow, project_id=project_id, minimum=Role.OWNER, attempted="adding a member")
+    access.require(
+        uow, project_id=project_id, permission=Permission.MEMBERS_WRITE, attempted="adding a member"
+    )
     _lock_members(uow, project_id)
     user = auth.find_user(uow, email=email)
     if uow.session.get(Membership, (project_id, user.id)) is not None:
@@ -161,7 +191,10 @@ def change_member_role(
 ) -> MemberPublic:
     role = _role(role)
     access.require(
-        uow, project_id=project_id, minimum=Role.OWNER, attempted="changing a member's role"
+        uow,
+        project_id=project_id,
+        permission=Permission.MEMBERS_WRITE,
+        attempted="changing a member's role",
     )
     member = _member_for_change(uow, project_id, user_id)
     if member.role == Role.OWNER and role != Role.OWNER and _owners(uow, project_id) <= 1:
@@ -181,7 +214,12 @@ def change_member_role(
 
 
 def remove_member(uow: UnitOfWork, *, project_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    access.require(uow, project_id=project_id, minimum=Role.OWNER, attempted="removing a member")
+    access.require(
+        uow,
+        project_id=project_id,
+        permission=Permission.MEMBERS_WRITE,
+        attempted="removing a member",
+    )
     member = _member_for_change(uow, project_id, user_id)
     if member.role == Role.OWNER and _owners(uow, project_id) <= 1:
         raise Conflict(LAST_OWNER)

@@ -10,9 +10,10 @@ import uuid
 
 from sqlmodel import col, select
 
+from meshkeys.crypto import ed25519
 from meshkeys.crypto.signing import SignatureError, sign_headers
 from meshkeys.crypto.signing import verify as verify_signature
-from meshkeys.models import KeyStatus, Role
+from meshkeys.models import KeyStatus, KeyType, Permission
 from meshkeys.models import SignatureKey as Key
 from meshkeys.services import access
 from meshkeys.services.errors import Conflict, InvalidInput
@@ -51,16 +52,39 @@ def sign_payload(
 ) -> dict[str, str]:
     """Standard Webhooks headers signed by every active key (grace periods included)."""
     uow.read_only()  # signing writes nothing: on SQLite it takes no write lock
-    access.require(uow, project_id=project_id, minimum=Role.ADMIN, attempted="signing a payload")
+    access.require(
+        uow,
+        project_id=project_id,
+        permission=Permission.WEBHOOKS_SIGN,
+        attempted="signing a payload",
+    )
     _check_message(msg_id, timestamp)
     rows = _signing_keys(uow, project_id)
     if not rows:
         raise Conflict("This project has no active key to sign with. Generate a key first.")
-    secrets = [decrypt_secret(r) for r in rows]
+    ed_rows = [r for r in rows if r.key_type == KeyType.ED25519]
+    secrets = [decrypt_secret(r) for r in rows if r.key_type != KeyType.ED25519]
     now = uow.now.timestamp()
-    return sign_headers(
+    headers = sign_headers(
         secrets, payload=payload, msg_id=msg_id, timestamp=timestamp, clock=lambda: now
     )
+    if ed_rows:  # one v1a entry per active ed25519 key, after the v1 ones
+        headers = ed25519.add_signatures(
+            headers, [decrypt_secret(r) for r in ed_rows], payload=payload
+        )
+    return headers
+
+
+def _either(hmac_error: SignatureError, v1a_error: SignatureError) -> SignatureError:
+    """One reason when neither scheme matched: the shared one, or the most useful one."""
+    first, second = str(hmac_error), str(v1a_error)
+    if first == second:
+        return hmac_error
+    if first.startswith("webhook-signature holds no") and second.startswith(
+        "webhook-signature holds no"
+    ):
+        return SignatureError("webhook-signature holds no v1 or v1a signature")
+    return SignatureError("no signature matches an active key of this project")
 
 
 def verify_payload(
@@ -68,11 +92,28 @@ def verify_payload(
 ) -> uuid.UUID:
     """The id of the active key whose signature is in ``headers``; InvalidInput when none is."""
     uow.read_only()
-    access.require(uow, project_id=project_id, minimum=Role.VIEWER, attempted="verifying a payload")
+    access.require(
+        uow,
+        project_id=project_id,
+        permission=Permission.WEBHOOKS_VERIFY,
+        attempted="verifying a payload",
+    )
     rows = _signing_keys(uow, project_id)
     now = uow.now.timestamp()
+    ed_candidates = [(r.id, r.public_key) for r in rows if r.key_type == KeyType.ED25519]
     try:
-        candidates = [(r.id, decrypt_secret(r)) for r in rows]
+        candidates = [(r.id, decrypt_secret(r)) for r in rows if r.key_type != KeyType.ED25519]
         return verify_signature(candidates, headers=headers, payload=payload, clock=lambda: now)
     except SignatureError as exc:
-        raise InvalidInput(str(exc)) from exc
+        if not ed_candidates:
+            raise InvalidInput(str(exc)) from exc
+        hmac_error = exc
+    try:  # v1a: verified with the public key alone, nothing to decrypt
+        return ed25519.verify(
+            [(i, k) for i, k in ed_candidates if k],
+            headers=headers,
+            payload=payload,
+            clock=lambda: now,
+        )
+    except SignatureError as exc:
+        raise InvalidInput(str(_either(hmac_error, exc))) from exc

@@ -175,13 +175,21 @@ def _bind_rls(uow: UnitOfWork, connection: Connection) -> None:
     """Tell PostgreSQL's row-level security who acts in the transaction just begun."""
     if connection.dialect.name != "postgresql":
         return
-    user_id = uow._actor.user_id if uow._actor is not None else None
+    actor = uow._actor
+    user_id = actor.user_id if actor is not None else None
+    # A project-scoped API token narrows the policies to its project (revision 0004).
+    scope = actor.scope.project_id if actor is not None and actor.scope is not None else None
     connection.execute(
         sa.text(
             "SELECT set_config('meshkeys.user_id', :uid, true), "
-            "set_config('meshkeys.system', :system, true)"
+            "set_config('meshkeys.system', :system, true), "
+            "set_config('meshkeys.project_scope', :scope, true)"
         ),
-        {"uid": str(user_id) if user_id else "", "system": "on" if uow.system else "off"},
+        {
+            "uid": str(user_id) if user_id else "",
+            "system": "on" if uow.system else "off",
+            "scope": str(scope) if scope else "",
+        },
     )
 
 

@@ -20,10 +20,28 @@ WIDTHS = (360, 390, 768, 1366)
 def team(app):
     team = make_team("wide")
     project = call(projects.create_project, team.owner, name="p" + LONG[1:])
-    call(key_commands.generate_key, team.owner, project_id=team.project_id, name=LONG)
+    team.key = call(key_commands.generate_key, team.owner, project_id=team.project_id, name=LONG)
     call(key_commands.generate_key, team.owner, project_id=project.id, name=LONG)
     call(auth.create_api_token, team.owner, name="t" + LONG[1:])
     return team
+
+
+def fill_the_tester(page: Page) -> None:
+    """Signed headers and a curl of a long payload without spaces, and a failed verification
+    listing the key of 200 characters it tried."""
+    page.get_by_label("Payload", exact=True).fill("y" * 500)
+    page.get_by_role("button", name="Sign", exact=True).click()
+    expect(page.get_by_label("curl command")).to_contain_text("y" * 500)
+    stamp = page.evaluate("Math.floor(Date.now() / 1000)")
+    headers = f"webhook-id: {'i' * 150}\nwebhook-timestamp: {stamp}\nwebhook-signature: v1,AAAA"
+    page.get_by_label("Received headers").fill(headers)
+    page.get_by_label("Received payload").fill("z" * 500)
+    page.get_by_role("button", name="Verify", exact=True).click()
+    expect(page.get_by_label("Keys tried")).to_contain_text(LONG)
+    # Wrapped, not cut off unseen by a card that hides what overflows it.
+    for label in ("curl command", "Signed headers", "Verification result"):
+        fits = "e => [...e.querySelectorAll('*'), e].every(n => n.scrollWidth <= n.clientWidth + 1)"
+        assert page.get_by_label(label).evaluate(fits), f"{label} is wider than its box"
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -32,9 +50,12 @@ def test_no_page_is_wider_than_the_window(browser, app, team, width: int):
     page = context.new_page()
     sign_in(page, team.owner.email)
     too_wide = []
-    for path, _heading in signed_in_pages(team.project_id, "wide payments"):
+    for path, heading in signed_in_pages(team.project_id, "wide payments", (team.key.id, LONG)):
         goto(page, path)
         page.wait_for_load_state("networkidle")
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+        if path.endswith("/webhooks"):
+            fill_the_tester(page)
         scroll = page.evaluate("document.documentElement.scrollWidth")
         if scroll > width:
             too_wide.append((path, scroll))

@@ -65,7 +65,7 @@ def test_create_a_project_and_manage_its_members(page: Page, team):
 
     billing.get_by_role("button", name="Members").click()
     expect(page.get_by_role("heading", name="Members of Billing")).to_be_visible()
-    hint = page.get_by_text("People must have a meshkeys account first")
+    hint = page.get_by_text("Someone with a meshkeys account is added at once")
     expect(hint).to_be_visible()
     assert "`" not in hint.inner_text()  # plain words, not markdown shown as is
     page.get_by_label("Member email").fill("newcomer@example.com")
@@ -126,7 +126,9 @@ def test_api_token_is_shown_once_listed_and_revoked(page: Page, team):
         assert token not in stored  # only its hash
     page.get_by_role("button", name="Copy").click()
     assert page.evaluate("navigator.clipboard.readText()") == token
-    page.get_by_role("button", name="Done").click()
+    page.get_by_role("button", name="Close", exact=True).click()
+    expect(dialog).to_contain_text("Have you copied the token?")
+    page.get_by_role("button", name="Close anyway").click()
     assert token not in page.content()
 
     row = page.get_by_role("row", name="ci-deploy")
@@ -141,6 +143,39 @@ def test_api_token_is_shown_once_listed_and_revoked(page: Page, team):
     expect(row).to_contain_text("revoked")
     with services_session() as s, pytest.raises(Unauthenticated):
         call(auth.actor_for_api_token, token=token)
+
+
+def test_a_scoped_token_is_created_by_project_permissions_and_expiry_and_listed(page: Page, team):
+    goto(page, "/settings/tokens")
+    page.get_by_role("button", name="Create token").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Name").fill("webhook-sender")
+    dialog.get_by_role("combobox", name="Project").click()
+    page.get_by_role("option", name="org payments").click()
+    for name in ("keys:read", "keys:write", "webhooks:verify", "audit:read", "members:write"):
+        box = dialog.get_by_role("checkbox", name=name)
+        expect(box).to_be_checked()  # an owner's token may have every permission
+        box.click()
+    expect(dialog.get_by_role("checkbox", name="webhooks:sign")).to_be_checked()
+    dialog.get_by_role("combobox", name="Expires").click()
+    page.get_by_role("option", name="30 days").click()
+    dialog.get_by_role("button", name="Create", exact=True).click()
+    token = page.locator("#shown-secret").inner_text().strip()
+    page.get_by_role("button", name="Close", exact=True).click()
+    page.get_by_role("button", name="Close anyway").click()
+
+    actor = call(auth.actor_for_api_token, token=token)
+    assert actor.scope is not None and actor.scope.project_id == team.project_id
+    assert actor.scope.permissions == {"webhooks:sign"}
+    row = page.get_by_role("row", name="webhook-sender")
+    expect(row).to_contain_text("org payments")
+    expect(row).to_contain_text("webhooks:sign")
+    expect(row).not_to_contain_text("keys:read")
+    with services_session() as s:
+        stored = s.exec(select(ApiToken).where(ApiToken.name == "webhook-sender")).one()
+    assert stored.expires_at is not None
+    expect(row).to_contain_text(f"{stored.expires_at:%Y-%m-%d %H:%M}")
+    expect(row).to_contain_text("active")
 
 
 def test_dark_mode_toggle(page: Page):

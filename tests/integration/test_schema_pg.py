@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from meshkeys.crypto.masterkey import get_keyring
 from meshkeys.models import AuditEvent, SignatureKey
-from meshkeys.services import key_commands, key_queries, operations
+from meshkeys.services import history, key_commands, key_queries, operations
 from tests.backends import as_owner
 from tests.schema_checks import check_full_cycle
 
@@ -207,3 +207,42 @@ def test_the_service_list_queries_are_index_scans_under_rls(uow, session, world)
         assert "Sort" not in plan, plan
         if n >= 3:  # searches walk the name index, where the matches are next to each other
             assert "ix_signature_keys_project_name" in plan, plan
+
+
+def test_the_audit_key_prefix_filter_is_a_range_on_the_key_index(uow, session, world):
+    """Issue 9, defect 7: the 8-character short id becomes ``key_id BETWEEN low AND high``, an
+    index range on (chain_id, key_id, seq): bounded however many events the log holds."""
+    key = key_commands.generate_key(uow(world.admin), project_id=world.project_id, name="k")
+    with as_owner(session):  # 20,000 events about 2,000 other keys (the chain is not checked)
+        _bind(session, None, system=True)
+        session.execute(
+            sa.text(
+                "INSERT INTO audit_events (id, chain_id, seq, project_id, actor_email, action, "
+                "key_id, details, created_at, prev_hash, hash, key_version) "
+                "SELECT gen_random_uuid(), :p, 1000 + n, :p, 'seed@example.com', 'key.revealed', "
+                "('00000000-0000-0000-0000-' || lpad(to_hex(n % 2000), 12, '0'))::uuid, "
+                "'{}', now(), '', '', '' FROM generate_series(1, 20000) AS n"
+            ),
+            {"p": str(world.project_id)},
+        )
+        session.execute(sa.text("ANALYZE audit_events"))
+    connection = session.connection()
+    captured: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "FROM audit_events" in statement and "LIMIT" in statement:
+            captured.append((statement, parameters))
+
+    sa.event.listen(connection, "before_cursor_execute", capture)
+    try:
+        history.list_events(
+            uow(world.viewer),
+            project_id=world.project_id,
+            flt=history.AuditFilter(key_prefix=str(key.id)[:8]),
+        )
+    finally:
+        sa.event.remove(connection, "before_cursor_execute", capture)
+    [(statement, params)] = captured
+    plan = "\n".join(r[0] for r in connection.exec_driver_sql("EXPLAIN " + statement, params))
+    assert "ix_audit_events_chain_key" in plan, plan
+    assert "key_id >=" in plan and "key_id <=" in plan, plan

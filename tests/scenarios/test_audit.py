@@ -162,3 +162,31 @@ def test_an_absurd_cursor_is_invalid_input(uow, session, world):
     cursor = cursors.encode_seq(10**30)
     with pytest.raises(InvalidInput):
         history.list_events(uow(world.viewer), project_id=world.project_id, cursor=cursor)
+
+
+def test_the_key_filter_takes_the_short_id_or_the_full_id(uow, session, world):
+    """Issue 9, defect 7: the tables show a key's first 8 characters; the filter takes them."""
+    a = key_commands.generate_key(uow(world.admin), project_id=world.project_id, name="a")
+    key_commands.revoke_key(uow(world.owner), key_id=a.id, reason="retired")
+    key_commands.generate_key(uow(world.owner), project_id=world.project_id, name="b")
+    for text in (str(a.id)[:8], str(a.id)[:8].upper(), str(a.id), a.id.hex, str(a.id)[:13]):
+        found = history.list_events(
+            uow(world.viewer), project_id=world.project_id, flt=AuditFilter(key_prefix=text)
+        )
+        assert [e.action for e in found.items] == ["key.revoked", "key.generated"], text
+        assert {e.key_id for e in found.items} == {a.id}
+
+
+def test_a_short_id_is_a_bounded_range_of_ids():
+    low, high = history.key_id_range("0123abcd")
+    assert str(low) == "0123abcd-0000-0000-0000-000000000000"
+    assert str(high) == "0123abcd-ffff-ffff-ffff-ffffffffffff"
+    assert history.key_id_range(str(low)) == (low, low)
+
+
+@pytest.mark.parametrize("text", ["0123abc", "0123abcz", "x" * 36, "0123abcd" * 5, "' OR 1=1"])
+def test_a_key_filter_that_is_no_key_id_is_invalid_input(uow, session, world, text):
+    with pytest.raises(InvalidInput, match="short id or the full id"):
+        history.list_events(
+            uow(world.viewer), project_id=world.project_id, flt=AuditFilter(key_prefix=text)
+        )

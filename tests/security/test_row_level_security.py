@@ -15,17 +15,19 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import select
 
+from meshkeys.crypto.secrets import hash_token
 from meshkeys.models import (
     NIL_UUID,
     ApiToken,
     AuditEvent,
     AuditHead,
+    Invite,
     Membership,
     Project,
     SignatureKey,
     UserSession,
 )
-from meshkeys.services import auth, key_commands
+from meshkeys.services import auth, invites, key_commands, projects
 
 RLS_REFUSED = "row-level security"
 
@@ -257,3 +259,104 @@ def test_the_system_step_before_sign_in_can_only_read(uow):
         assert unit.session.execute(sa.select(sa.func.count()).select_from(ApiToken)).scalar() >= 0
         with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
             unit.session.execute(sa.delete(ApiToken))
+
+
+def test_a_project_scoped_token_reaches_no_other_projects_rows_even_with_raw_sql(
+    session, uow, world
+):
+    """Migration 0004: the unit of work tells PostgreSQL a token's project scope
+    (``meshkeys.project_scope``), and the policies narrow the user's memberships to it. A
+    service that forgot its check, or an injected statement, still sees one project."""
+    from meshkeys.services import projects
+    from meshkeys.services.context import Actor, TokenScope
+
+    projects.add_member(
+        uow(world.outsider),
+        project_id=world.other_project_id,
+        email=world.admin.email,
+        role="admin",
+    )
+    mine = key_commands.generate_key(uow(world.admin), project_id=world.project_id, name="p")
+    other = key_commands.generate_key(uow(world.admin), project_id=world.other_project_id, name="q")
+    scope = TokenScope(token_id=uuid.uuid4(), project_id=world.project_id, permissions=frozenset())
+    scoped = Actor(user_id=world.admin.user_id, email=world.admin.email, scope=scope)
+
+    def reach(actor) -> tuple[set, set, set]:
+        unit = uow(actor)
+        keys = set(unit.session.exec(select(SignatureKey.id)).all())
+        found = set(unit.session.exec(select(Project.id)).all())
+        chains = set(unit.session.exec(select(AuditEvent.chain_id)).all()) - {NIL_UUID}
+        return keys, found, chains
+
+    both = {world.project_id, world.other_project_id}
+    assert reach(world.admin) == ({mine.id, other.id}, both, both)
+    assert reach(scoped) == ({mine.id}, {world.project_id}, {world.project_id})
+    unit = uow(scoped)
+    _refused(
+        unit.session,
+        sa.insert(SignatureKey).values(
+            id=uuid.uuid4(),
+            project_id=world.other_project_id,
+            name="forged",
+            name_search="forged",
+            key="x",
+            key_hint="x",
+            status="active",
+            created_at=datetime.now(UTC),
+            created_by=world.admin.user_id,
+        ),
+    )
+    revoked = unit.session.execute(
+        sa.update(SignatureKey).where(SignatureKey.id == other.id).values(status="revoked")
+    ).rowcount
+    assert revoked == 0
+
+
+def _present(session, token: str) -> None:
+    session.execute(
+        sa.text("SELECT set_config('meshkeys.invite_hash', :h, true)"), {"h": hash_token(token)}
+    )
+
+
+def test_invites_are_seen_by_their_owners_or_by_the_holder_of_the_link(uow, session, world):
+    """Migration 0007: the runtime role lists no other project's invites; an invite is found
+    only by the hash of its own token; a member cannot claim another role, nor use a link
+    to join a project it was not made for."""
+    mine = invites.create_invite(
+        uow(world.owner), project_id=world.project_id, email="new@example.com", role="viewer"
+    )
+    other_project = projects.create_project(uow(world.outsider), name="Outsider's")
+    theirs = invites.create_invite(
+        uow(world.outsider), project_id=other_project.id, email="x@example.com", role="owner"
+    )
+    listed = sa.select(Invite.email)
+    _act_as(session, world.outsider.user_id)
+    assert session.execute(listed).scalars().all() == ["x@example.com"]
+    _act_as(session, world.admin.user_id)  # a member, but not an owner: no invites
+    assert session.execute(listed).scalars().all() == []
+    _act_as(session, world.owner.user_id)
+    assert session.execute(listed).scalars().all() == ["new@example.com"]
+    _act_as(session, None)  # nobody: nothing, unless a link's token is presented
+    assert session.execute(listed).scalars().all() == []
+    _present(session, "mki_guessed")
+    assert session.execute(listed).scalars().all() == []
+    _present(session, mine.token)
+    assert session.execute(listed).scalars().all() == ["new@example.com"]
+
+    # The invite for one project lets nobody into another, nor with another role.
+    newcomer = auth.create_user(uow(), email="new@example.com", password="a-long-password")
+    _act_as(session, newcomer.id)
+    _present(session, mine.token)
+    session.execute(sa.update(Invite).where(Invite.id == mine.id).values(accepted_by=newcomer.id))
+    join = sa.insert(Membership).values(
+        project_id=other_project.id, user_id=newcomer.id, role="owner", created_at=datetime.now(UTC)
+    )
+    _refused(session, join)
+    _refused(session, join.values(project_id=world.project_id, role="owner"))
+    # The owner's invite of the other project cannot be edited without its token.
+    assert (
+        session.execute(
+            sa.update(Invite).where(Invite.id == theirs.id).values(accepted_by=newcomer.id)
+        ).rowcount
+        == 0
+    )

@@ -23,6 +23,7 @@ TENANT_TABLES = (
     "user_sessions",
     "audit_heads",
     "audit_events",
+    "invites",
 )
 
 ATTACKS = [

@@ -269,4 +269,9 @@ def test_unknown_api_paths_and_methods_answer_json_even_with_the_web_app_mounted
         answer = client.get(path)
         assert answer.status_code == 404, path
         assert answer.json()["detail"].startswith("No such endpoint"), path
+    # /projects is a page of the web app, but the rotation policy below it is the API's.
+    for method in ("POST", "PATCH", "DELETE"):
+        answer = client.request(method, f"/projects/{key}/rotation-policy")
+        assert answer.status_code == 405 and answer.headers["allow"] == "GET, PUT", method
+        assert answer.json()["detail"]
     assert client.get("/projects/x/keys").text == "<html>page</html>"  # pages stay the web app's

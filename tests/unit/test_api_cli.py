@@ -180,3 +180,43 @@ def test_sign_and_verify_say_what_is_wrong(run, world):
         code=2,
     )
     assert "300 s" in stale.output
+
+
+def test_token_create_scopes_the_token_and_refuses_bad_scopes_with_exit_2(run, world):
+    project, admin = str(world.project_id), world.admin.email
+    created = run(
+        "token", "create", "--user", admin, "--name", "sender", "--project", project,
+        "--permission", "webhooks:sign", "--expires-in", "30",
+    )  # fmt: skip
+    token = created.stdout.splitlines()[0]
+    assert f"scope: project {project}  webhooks:sign  expires " in created.stdout
+    client = TestClient(create_api())
+    auth = {"Authorization": f"Bearer {token}"}
+    run("keys", "generate", "--project", project, "--name", "k", "--user", admin)
+    signed = client.post(
+        "/webhooks/sign", headers=auth, json={"project_id": project, "payload": ""}
+    )
+    assert signed.status_code == 200
+    listed = client.get("/keys", headers=auth, params={"project_id": project})
+    assert listed.status_code == 403 and "'keys:read'" in listed.json()["detail"]
+    (row,) = json.loads(run("token", "list", "--user", admin, "--json").stdout)
+    assert (row["project_id"], row["permissions"]) == (project, ["webhooks:sign"])
+    assert row["expires_at"] is not None
+    assert (
+        f"[project {project}  webhooks:sign  expires "
+        in run("token", "list", "--user", admin).stdout
+    )
+
+    for bad, says in [
+        (("--permission", "keys:admin"), "'keys:admin' is not one of"),
+        (("--expires-in", "0"), "1<=x<=365"),
+        (("--expires-in", "366"), "1<=x<=365"),
+        (("--project", "not-a-uuid"), "--project must be a UUID"),
+    ]:
+        assert says in run("token", "create", "--user", admin, *bad, code=2).output
+    beyond = run(
+        "token", "create", "--user", world.viewer.email, "--project", project,
+        "--permission", "keys:write", code=2,
+    )  # fmt: skip
+    assert "does not allow keys:write" in beyond.output
+    run("token", "create", "--user", admin, "--project", str(world.other_project_id), code=3)

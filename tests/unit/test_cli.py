@@ -156,3 +156,27 @@ def test_arguments_that_are_not_utf8_exit_2_saying_so(run, db_path):
     done = subprocess.run(argv, capture_output=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert b"is not valid UTF-8 text" in done.stderr and b"Traceback" not in done.stderr
+
+
+def test_member_invite_prints_a_one_time_link(run):
+    run("db", "upgrade")
+    run("user", "create", "ops@example.com", "--password-stdin", input=PASSWORD + "\n")
+    project_id = run("project", "create", "Payments", "--owner", "ops@example.com").stdout.strip()
+    args = ("member", "invite", project_id, "new@example.com", "--role", "admin")
+    link = run(*args, "--base-url", "https://keys.example/", "--user", "ops@example.com").stdout
+    assert link.startswith("https://keys.example/invite/mki_")
+    out = json.loads(run(*args, "--user", "ops@example.com", "--json").stdout)
+    assert out["link"].startswith("http://localhost:3000/invite/mki_") and "token" not in out
+    assert out["role"] == "admin" and out["email"] == "new@example.com"
+    taken = run(
+        "member",
+        "invite",
+        project_id,
+        "ops@example.com",
+        "--role",
+        "viewer",
+        "--user",
+        "ops@example.com",
+        code=5,
+    )
+    assert "already has an account" in taken.output

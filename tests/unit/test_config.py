@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
-from meshkeys.config import ConfigError, load_settings
+from meshkeys import clock
+from meshkeys.config import (
+    CLOCK_OFFSET,
+    ROTATION_INTERVAL,
+    ConfigError,
+    load_settings,
+    reset_settings,
+)
 
 
 @pytest.mark.parametrize(
@@ -60,3 +69,31 @@ def test_the_runtime_role_is_named_by_a_setting_and_must_be_a_role_name():
     assert load_settings({"MESHKEYS_RUNTIME_ROLE": " app-rw "}).runtime_role == "app-rw"
     with pytest.raises(ConfigError, match="MESHKEYS_RUNTIME_ROLE"):
         load_settings({"MESHKEYS_RUNTIME_ROLE": 'x"; DROP TABLE users; --'})
+
+
+def test_the_rotation_interval_defaults_to_a_minute_and_must_be_a_positive_number():
+    assert load_settings({}).rotation_interval_seconds == 60.0
+    assert load_settings({ROTATION_INTERVAL: "0.5"}).rotation_interval_seconds == 0.5
+    for bad in ("0", "-5", "abc", "nan", "86401"):
+        with pytest.raises(ConfigError, match=ROTATION_INTERVAL):
+            load_settings({ROTATION_INTERVAL: bad})
+
+
+def test_the_clock_offset_moves_now_and_is_refused_in_production(monkeypatch):
+    key = "A" * 43 + "="
+    with pytest.raises(ConfigError, match="refused with MESHKEYS_ENV=production"):
+        load_settings(
+            {CLOCK_OFFSET: "86400", "MESHKEYS_ENV": "production", "MESHKEYS_MASTER_KEY": key}
+        )
+    assert load_settings({"MESHKEYS_ENV": "production", "MESHKEYS_MASTER_KEY": key})
+    with pytest.raises(ConfigError, match=CLOCK_OFFSET):
+        load_settings({CLOCK_OFFSET: "tomorrow"})
+    monkeypatch.setenv(CLOCK_OFFSET, str(40 * 86400))
+    reset_settings()
+    try:
+        ahead = clock.now() - datetime.now(UTC)
+    finally:
+        monkeypatch.delenv(CLOCK_OFFSET)
+        reset_settings()
+    assert timedelta(days=40) - timedelta(seconds=5) < ahead <= timedelta(days=40)
+    assert abs(clock.now() - datetime.now(UTC)) < timedelta(seconds=5)

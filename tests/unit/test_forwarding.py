@@ -85,6 +85,10 @@ def test_production_refuses_plain_http_sign_in_with_a_clear_message(db_path, mon
     assert ok.headers["strict-transport-security"].startswith("max-age=")
     direct_tls = TestClient(create_api(), base_url="https://localhost")
     assert direct_tls.post("/auth/login", json=body).status_code == 200
+    # An invite link sets a session cookie too: refused over plain HTTP before it is looked at.
+    invite = plain.post("/auth/invite", json={"token": "mki_" + "x" * 43, "password": PASSWORD})
+    assert invite.status_code == 403 and "set-cookie" not in invite.headers
+    assert "HTTPS" in invite.json()["detail"]
 
 
 def _echo_app():

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+
 from fastapi.testclient import TestClient
 
 from meshkeys.api.app import create_api
-from meshkeys.services import auth
+from meshkeys.services import auth, invites
 from meshkeys.services.uow import UnitOfWork
 from meshkeys.web_session import SESSION_COOKIE
 from tests.helpers import PASSWORD, all_events, call, reset_caches
@@ -149,3 +152,35 @@ def test_sign_in_returns_to_the_page_asked_for_but_never_to_another_site(db_path
     for evil in ("https://evil.example", "//evil.example", "/\\evil.example"):
         answer = client.post("/auth/login", json={**body, "next": evil})
         assert answer.status_code == 200 and answer.json()["next"] == "/", evil
+
+
+def test_an_invite_link_signs_the_invitee_in_once(db_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    client = _client()
+    made = client.post("/auth/setup", json={"email": "owner@example.com", "password": PASSWORD})
+    project_id = uuid.UUID(made.json()["project_id"])
+    owner = call(auth.actor_for_session, token=made.cookies[SESSION_COOKIE])
+    invite = call(
+        invites.create_invite, owner, project_id=project_id, email="new@example.com", role="admin"
+    )
+    fresh = _client()
+    body = {"token": invite.token, "password": "new-user-password"}
+    assert fresh.post("/auth/invite", json={**body, "password": "short"}).status_code == 400
+    joined = fresh.post("/auth/invite", json=body)
+    assert joined.status_code == 201, joined.text
+    assert joined.json() == {
+        "email": "new@example.com",
+        "project_id": str(project_id),
+        "next": f"/projects/{project_id}/keys",
+    }
+    assert "HttpOnly" in joined.headers["set-cookie"]
+    assert call(auth.actor_for_session, token=joined.cookies[SESSION_COOKIE]).email == (
+        "new@example.com"
+    )
+    again = _client().post("/auth/invite", json=body)
+    assert again.status_code == 404 and "already used" in again.json()["detail"]
+    unknown = _client().post("/auth/invite", json={**body, "token": "mki_nope"})
+    assert unknown.status_code == 404 and "not valid" in unknown.json()["detail"]
+    foreign = _client().post("/auth/invite", json=body, headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    assert invite.token not in caplog.text

@@ -101,3 +101,63 @@ def test_state_files_are_readable_by_their_owner_only(tmp_path):
         fresh.name: 0o600,
     }
     assert tmp_path.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_keys_row_shows_revoked_even_without_a_reason_and_the_reason_when_there_is_one():
+    import uuid
+
+    from meshkeys.models import KeyPublic, KeyStatus, RevokeReason
+    from meshkeys.ui.state.keys import to_row
+
+    when = datetime(2026, 1, 2, 3, 4, tzinfo=UTC)
+    base = dict(
+        id=uuid.uuid4(),
+        project_id=uuid.uuid4(),
+        name="k",
+        key_hint="abcd",
+        masked_secret="whsec_…abcd",
+        created_at=when,
+        created_by=None,
+        expires_at=None,
+    )
+    bare = to_row(
+        KeyPublic(**base, status=KeyStatus.REVOKED, revoked_at=when, revoke_reason=None), when
+    )
+    assert (bare.status, bare.ended.startswith("revoked")) == ("revoked", True)
+    told = KeyPublic(
+        **base, status=KeyStatus.REVOKED, revoked_at=when, revoke_reason=RevokeReason.COMPROMISED
+    )
+    assert to_row(told, when).ended.endswith("(compromised)")
+    active = KeyPublic(**base, status=KeyStatus.ACTIVE, revoked_at=None, revoke_reason=None)
+    assert to_row(active, when).status == "active"
+
+
+def test_the_key_page_shows_an_ed25519_public_key_and_when_the_policy_rotates_the_key():
+    import uuid
+    from datetime import timedelta
+
+    from meshkeys import clock
+    from meshkeys.models import KeyPublic, KeyStatus, KeyType
+    from meshkeys.services.key_queries import KeyDetails
+    from meshkeys.ui.state.key_page import to_detail
+
+    now = clock.now()
+    key = KeyPublic(
+        id=uuid.uuid4(),
+        project_id=uuid.uuid4(),
+        name="edge",
+        key_hint="abcd",
+        masked_secret="whsk_…abcd",
+        status=KeyStatus.ACTIVE,
+        revoke_reason=None,
+        created_at=now,
+        created_by=None,
+        revoked_at=None,
+        expires_at=None,
+        key_type=KeyType.ED25519,
+        public_key="whpk_" + "A" * 43 + "=",
+        rotates_at=now + timedelta(days=3, hours=1),
+    )
+    detail = to_detail(KeyDetails(key=key, created_by_email="a@example.com"))
+    assert detail.type == "Ed25519" and detail.public_key == key.public_key
+    assert detail.rotation == "rotates in 4 days"  # rounded up, as on the keys page

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BeforeValidator
 
-from meshkeys.api.deps import SignedIn
+from meshkeys.api.deps import SignedIn, needs
 from meshkeys.api.errors import error_responses
-from meshkeys.models import AuditPage
+from meshkeys.models import AuditPage, Permission
 from meshkeys.services import audit, history
 from meshkeys.services.history import AuditFilter
 
@@ -51,7 +51,12 @@ def audit_filter(
 Filter = Annotated[AuditFilter, Depends(audit_filter)]
 
 
-@router.get("", response_model=AuditPage)
+@router.get(
+    "",
+    response_model=AuditPage,
+    responses=error_responses(403),
+    openapi_extra=needs(Permission.AUDIT_READ),
+)
 def list_events(
     uow: SignedIn,
     flt: Filter,
@@ -73,8 +78,10 @@ def list_events(
                 media.split(";")[0]: {"schema": {"type": "string"}}
                 for media in history.EXPORT_FORMATS.values()
             },
-        }
+        },
+        **error_responses(403),
     },
+    openapi_extra=needs(Permission.AUDIT_READ),
 )
 def export_events(
     uow: SignedIn,

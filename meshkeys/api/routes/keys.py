@@ -7,11 +7,11 @@ from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 
-from meshkeys.api.deps import SignedIn
+from meshkeys.api.deps import SignedIn, needs
 from meshkeys.api.errors import MAX_BODY_BYTES, error_responses
 from meshkeys.api.observability import key_action
 from meshkeys.api.schemas import GenerateKeyRequest, RevokeKeyRequest, RotateKeyRequest
-from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyWithSecret
+from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyWithSecret, Permission
 from meshkeys.services import key_commands, key_queries
 from meshkeys.services.keys import MAX_NAME_LENGTH, MAX_PAGE_SIZE
 
@@ -25,6 +25,7 @@ router = APIRouter(
     status_code=201,
     response_model=KeyWithSecret,
     responses=error_responses(400, 403, 404, 413),
+    openapi_extra=needs(Permission.KEYS_WRITE),
 )
 def generate_key(
     body: GenerateKeyRequest,
@@ -33,10 +34,15 @@ def generate_key(
 ) -> KeyWithSecret:
     """Create a key. The answer carries its `secret`: the only time it is returned.
 
-    Needs the admin or owner role in the project.
+    `type` is `hmac-sha256` (default: a `whsec_` secret, `v1` signatures) or `ed25519`
+    (a `whsk_` signing key, `v1a` signatures; its `public_key` is shown with the key).
+
+    Needs `keys:write` (admins and owners; a token must have it too).
     """
     with key_action(request, "generate", uow.actor, project_id=body.project_id) as note:
-        key = key_commands.generate_key(uow, project_id=body.project_id, name=body.name)
+        key = key_commands.generate_key(
+            uow, project_id=body.project_id, name=body.name, key_type=body.type
+        )
         note.key_id = key.id
     return key
 
@@ -52,7 +58,12 @@ def generate_with_another_method() -> NoReturn:
     raise HTTPException(405)
 
 
-@router.get("", response_model=KeyPage, responses=error_responses(400, 404))
+@router.get(
+    "",
+    response_model=KeyPage,
+    responses=error_responses(400, 403, 404),
+    openapi_extra=needs(Permission.KEYS_READ),
+)
 def list_keys(
     uow: SignedIn,
     project_id: Annotated[uuid.UUID, Query(description="The project whose keys to list.")],
@@ -75,14 +86,22 @@ def list_keys(
     )
 
 
-@router.get("/{key_id}", response_model=KeyPublic, responses=error_responses(404))
+@router.get(
+    "/{key_id}",
+    response_model=KeyPublic,
+    responses=error_responses(403, 404),
+    openapi_extra=needs(Permission.KEYS_READ),
+)
 def get_key(key_id: uuid.UUID, uow: SignedIn) -> KeyPublic:
     """One key, with its masked secret only."""
     return key_queries.get_key(uow, key_id=key_id)
 
 
 @router.post(
-    "/{key_id}/revoke", response_model=KeyPublic, responses=error_responses(400, 403, 404, 409, 413)
+    "/{key_id}/revoke",
+    response_model=KeyPublic,
+    responses=error_responses(400, 403, 404, 409, 413),
+    openapi_extra=needs(Permission.KEYS_WRITE),
 )
 def revoke_key(
     key_id: uuid.UUID,
@@ -113,7 +132,10 @@ def revoke_key(
 
 
 @router.post(
-    "/{key_id}/reactivate", response_model=KeyPublic, responses=error_responses(403, 404, 409)
+    "/{key_id}/reactivate",
+    response_model=KeyPublic,
+    responses=error_responses(403, 404, 409),
+    openapi_extra=needs(Permission.KEYS_WRITE),
 )
 def reactivate_key(key_id: uuid.UUID, request: Request, uow: SignedIn) -> KeyPublic:
     """Make a revoked key active again. Already active, or revoked as compromised: 409."""
@@ -128,6 +150,7 @@ def reactivate_key(key_id: uuid.UUID, request: Request, uow: SignedIn) -> KeyPub
     status_code=201,
     response_model=KeyWithSecret,
     responses=error_responses(400, 403, 404, 409, 413),
+    openapi_extra=needs(Permission.KEYS_WRITE),
 )
 def rotate_key(
     key_id: uuid.UUID,

@@ -22,11 +22,12 @@ from meshkeys.api.deps import describe_client
 from meshkeys.api.errors import ErrorBody, error_responses
 from meshkeys.api.middleware import is_https
 from meshkeys.config import get_settings
-from meshkeys.services import auth, projects
+from meshkeys.services import auth, invites, projects
 from meshkeys.services.errors import (
     Conflict,
     DomainError,
     InvalidInput,
+    NotFound,
     RateLimited,
     Unauthenticated,
 )
@@ -218,6 +219,45 @@ def setup(body: SetupBody, request: Request) -> JSONResponse:
             "email": actor.email,
             "project_id": str(project.id),
             "next": f"/projects/{project.id}/keys",
+        },
+        status_code=201,
+    )
+    return _with_cookie(response, request, token)
+
+
+class InviteBody(BaseModel):
+    token: str = Field(max_length=200)
+    password: str = Field(max_length=1024)
+
+
+@router.post(
+    "/invite",
+    status_code=201,
+    response_model=SignedUp,
+    responses=error_responses(400, 403, 404, 409, 413, 422),
+)
+def accept_invite(body: InviteBody, request: Request) -> JSONResponse:
+    """Use a one-time invite link: create the invitee's account, join the project with the
+    invited role, and sign in. The token is never logged nor echoed."""
+    if not _same_origin(request):
+        return _error(403, "Accept the invite from the meshkeys page itself.")
+    if _plain_http_in_production(request):
+        return _error(403, PLAIN_HTTP_REFUSED)
+    try:
+        with UnitOfWork(request=describe_client(request)) as uow:
+            actor, project_id = invites.accept_invite(uow, token=body.token, password=body.password)
+            token = auth.start_session(uow)
+    except NotFound as exc:
+        return _error(404, exc.message)
+    except Conflict as exc:
+        return _error(409, exc.message)
+    except DomainError as exc:
+        return _error(400, exc.message)
+    response = JSONResponse(
+        {
+            "email": actor.email,
+            "project_id": str(project_id),
+            "next": f"/projects/{project_id}/keys",
         },
         status_code=201,
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from meshkeys.api.deps import SignedIn
+from meshkeys.api.deps import SignedIn, needs
 from meshkeys.api.errors import MAX_BODY_BYTES, ErrorBody, error_responses
 from meshkeys.api.observability import key_action, metrics_of
 from meshkeys.api.schemas import SignRequest, SignResponse, VerifyRequest, VerifyResult
+from meshkeys.models import Permission
 from meshkeys.services import signing
 from meshkeys.services.errors import InvalidInput
 
@@ -20,7 +21,12 @@ router = APIRouter(
 )
 
 
-@router.post("/sign", response_model=SignResponse, responses=error_responses(400, 403, 409))
+@router.post(
+    "/sign",
+    response_model=SignResponse,
+    responses=error_responses(400, 403, 409),
+    openapi_extra=needs(Permission.WEBHOOKS_SIGN),
+)
 def sign(body: SignRequest, request: Request, uow: SignedIn) -> SignResponse:
     """The three Standard Webhooks headers for `payload`, signed by every active key.
 
@@ -47,8 +53,9 @@ def sign(body: SignRequest, request: Request, uow: SignedIn) -> SignResponse:
             "key, a timestamp more than 300 s away, a missing header...). A body that is not JSON "
             "gets the usual error body.",
         },
-        **error_responses(409),
+        **error_responses(403, 409),
     },
+    openapi_extra=needs(Permission.WEBHOOKS_VERIFY),
 )
 def verify(body: VerifyRequest, request: Request, uow: SignedIn):
     """Check a received webhook against the project's active keys; answers which key matched."""

@@ -139,6 +139,7 @@ def sidebar() -> rx.Component:
                 rx.text("Project", size="1", color_scheme="gray", weight="medium"),
                 _nav_link("Keys", "key-round", "/projects/" + project + "/keys"),
                 _nav_link("Audit log", "scroll-text", "/projects/" + project + "/audit"),
+                _nav_link("Webhook tester", "webhook", "/projects/" + project + "/webhooks"),
                 spacing="1",
                 width="100%",
             ),

@@ -6,6 +6,7 @@ import reflex as rx
 
 from meshkeys.services import audit
 from meshkeys.ui.components.common import labelled_select, page_buttons
+from meshkeys.ui.components.key_actions import key_link
 from meshkeys.ui.components.layout import empty_state, page_frame
 from meshkeys.ui.components.text import clipped
 from meshkeys.ui.state.audit import CHART_SERIES, AuditState, EventRow
@@ -59,17 +60,17 @@ def filters() -> rx.Component:
                     [("all", "all actions"), *[(a, a) for a in audit.ACTIONS]],
                     "Action filter",
                     name="action",
-                    value=AuditState.f_action,
-                    on_change=AuditState.set_action_filter,
+                    default_value=AuditState.f_action,
+                    key=AuditState.f_action + "x",
                 ),
             ),
             field(
-                "Key id",
+                "Key",
                 rx.input(
                     name="key",
                     default_value=AuditState.f_key,
                     key=AuditState.f_key + "k",
-                    placeholder="full key id",
+                    placeholder="short id or full key id",
                     aria_label="Key filter",
                     width="300px",
                 ),
@@ -136,7 +137,7 @@ def event_row(row: EventRow) -> rx.Component:
                 row.key_id != "",
                 rx.vstack(
                     clipped(row.key_name, "200px", size="1"),
-                    rx.code(row.key_short, size="1", title=row.key_id),
+                    key_link(AuditState.current_project_id, row.key_id, row.key_short, size="1"),
                     spacing="0",
                 ),
             )
@@ -187,16 +188,31 @@ def audit_page() -> rx.Component:
         chart(),
         filters(),
         rx.cond(
-            AuditState.rows.length() > 0,
-            rx.vstack(events_table(), pager(), width="100%", spacing="3"),
+            AuditState.filter_error != "",
+            rx.callout(
+                AuditState.filter_error,
+                icon="triangle-alert",
+                color_scheme="red",
+                role="alert",
+                aria_label="Filter error",
+                width="100%",
+            ),
+        ),
+        rx.cond(
+            AuditState.filter_error != "",
+            rx.fragment(),
             rx.cond(
-                AuditState.loading,
-                rx.center(rx.spinner(size="3"), padding="40px", width="100%"),
-                empty_state(
-                    "scroll-text",
-                    "No events match",
-                    "Every key action, member change and denied request is recorded here. "
-                    "Generate a key, or clear the filters.",
+                AuditState.rows.length() > 0,
+                rx.vstack(events_table(), pager(), width="100%", spacing="3"),
+                rx.cond(
+                    AuditState.loading,
+                    rx.center(rx.spinner(size="3"), padding="40px", width="100%"),
+                    empty_state(
+                        "scroll-text",
+                        "No events match",
+                        "Every key action, member change and denied request is recorded here. "
+                        "Generate a key, or clear the filters.",
+                    ),
                 ),
             ),
         ),

@@ -6,28 +6,50 @@ import reflex as rx
 
 from meshkeys.services.keys import MAX_SIGNING_KEYS
 from meshkeys.ui.components.common import labelled_select, page_buttons
+from meshkeys.ui.components.key_actions import (
+    key_action_buttons,
+    key_action_dialogs,
+    key_dialog,
+    key_id_with_copy,
+    key_link,
+    status_badge,
+    viewer_hint,
+)
 from meshkeys.ui.components.layout import empty_state, field_label, page_frame
-from meshkeys.ui.components.secret_dialog import secret_dialog
-from meshkeys.ui.components.text import WRAP_ANYWHERE, clipped
-from meshkeys.ui.state.keys import GRACE_CHOICES, REASONS, KeyRow, KeysState
+from meshkeys.ui.components.text import clipped
+from meshkeys.ui.state.keys import KEY_TYPE_CHOICES, KeyRow, KeysState
 
 
-def status_badge(status) -> rx.Component:
-    return rx.badge(
-        status,
-        color_scheme=rx.match(status, ("active", "green"), ("expiring", "amber"), "red"),
-        variant="soft",
-        aria_label="status " + status,
-    )
-
-
-def _row_button(label: str, kind: str, row: KeyRow, **props) -> rx.Component:
-    return rx.button(
-        label,
-        size="1",
-        variant="soft",
-        on_click=KeysState.open_dialog(kind, row.id, row.name),
-        **props,
+def secret_cell(row: KeyRow) -> rx.Component:
+    """The masked secret; for an ed25519 key also its public key (not a secret), copyable."""
+    return rx.vstack(
+        rx.code(row.masked, variant="ghost"),
+        rx.cond(
+            row.public_key != "",
+            rx.hstack(
+                rx.badge("ed25519", variant="outline", size="1"),
+                clipped(
+                    row.public_key,
+                    size="1",
+                    max_width="180px",
+                    aria_label="Public key of " + row.name,
+                    font_family="monospace",
+                ),
+                rx.icon_button(
+                    rx.icon("copy", size=12),
+                    size="1",
+                    variant="ghost",
+                    aria_label="Copy public key of " + row.name,
+                    on_click=[
+                        rx.set_clipboard(row.public_key),
+                        rx.toast.success("Public key copied. It is not a secret."),
+                    ],
+                ),
+                spacing="1",
+                align="center",
+            ),
+        ),
+        spacing="1",
     )
 
 
@@ -35,43 +57,27 @@ def key_row(row: KeyRow) -> rx.Component:
     return rx.table.row(
         rx.table.row_header_cell(clipped(row.name, weight="medium")),
         rx.table.cell(
-            rx.hstack(
-                rx.code(row.short_id, title=row.id),
-                rx.icon_button(
-                    rx.icon("copy", size=12),
-                    size="1",
-                    variant="ghost",
-                    aria_label="Copy id " + row.id,
-                    on_click=[rx.set_clipboard(row.id), rx.toast.success("Key id copied.")],
-                ),
-                spacing="1",
-                align="center",
-            )
+            key_id_with_copy(row.id, key_link(KeysState.current_project_id, row.id, row.short_id))
         ),
-        rx.table.cell(rx.code(row.masked, variant="ghost")),
+        rx.table.cell(secret_cell(row)),
         rx.table.cell(status_badge(row.status)),
         rx.table.cell(rx.text(row.created, size="1")),
-        rx.table.cell(rx.text(row.ended, size="1")),
+        rx.table.cell(
+            rx.text(row.ended, size="1"),
+            rx.cond(
+                row.rotation != "",
+                rx.text(
+                    row.rotation,
+                    size="1",
+                    color_scheme="gray",
+                    title="Rotation policy: " + row.rotates_at,
+                    class_name="key-rotation",
+                ),
+            ),
+        ),
         rx.cond(
             KeysState.can_edit,
-            rx.table.cell(
-                rx.hstack(
-                    rx.cond(
-                        row.status == "active",
-                        _row_button("Rotate", "rotate", row),
-                    ),
-                    rx.cond(
-                        row.status != "revoked",
-                        _row_button("Revoke", "revoke", row, color_scheme="red"),
-                    ),
-                    rx.cond(
-                        (row.status != "active") & (row.reason != "compromised"),
-                        _row_button("Reactivate", "reactivate", row, color_scheme="green"),
-                    ),
-                    _row_button("Reveal", "reveal", row, color_scheme="gray"),
-                    spacing="1",
-                )
-            ),
+            rx.table.cell(key_action_buttons(KeysState, row.id, row.name, row.status, row.reason)),
         ),
         aria_label=row.name,
     )
@@ -187,7 +193,7 @@ def keys_table() -> rx.Component:
                 rx.table.column_header_cell("Secret"),
                 rx.table.column_header_cell("Status"),
                 rx.table.column_header_cell("Created"),
-                rx.table.column_header_cell("Revoked / expires"),
+                rx.table.column_header_cell("Revoked / expires / rotates"),
                 rx.cond(KeysState.can_edit, rx.table.column_header_cell("Actions")),
             )
         ),
@@ -199,55 +205,10 @@ def keys_table() -> rx.Component:
     )
 
 
-def _dialog(
-    kind: str, title, description, *fields: rx.Component, confirm: str, color: str = "indigo"
-) -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title(title, style=WRAP_ANYWHERE),
-            rx.dialog.description(description, size="2"),
-            rx.form(
-                rx.vstack(
-                    rx.el.input(type="hidden", name="key_id", value=KeysState.target_id),
-                    *fields,
-                    rx.hstack(
-                        rx.dialog.close(
-                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button"),
-                        ),
-                        rx.button(
-                            confirm,
-                            type="submit",
-                            color_scheme=color,
-                            loading=KeysState.busy == kind,
-                        ),
-                        justify="end",
-                        width="100%",
-                        spacing="2",
-                    ),
-                    spacing="3",
-                    padding_top="12px",
-                ),
-                on_submit=getattr(KeysState, kind),
-                reset_on_submit=False,
-            ),
-            max_width="480px",
-        ),
-        open=KeysState.dialog == kind,
-        on_open_change=KeysState.set_dialog_open,
-    )
-
-
-def _grace_select(default: str, label: str) -> rx.Component:
-    return rx.vstack(
-        rx.text(label, size="2", weight="medium"),
-        labelled_select(list(GRACE_CHOICES.items()), label, name="grace", default_value=default),
-        spacing="1",
-    )
-
-
 def dialogs() -> rx.Component:
     return rx.fragment(
-        _dialog(
+        key_dialog(
+            KeysState,
             "generate",
             "Generate a signing key",
             "The new key starts signing webhooks of this project at once.",
@@ -265,68 +226,33 @@ def dialogs() -> rx.Component:
                 spacing="1",
                 width="100%",
             ),
+            rx.vstack(
+                rx.text("Type", size="2", weight="medium"),
+                labelled_select(
+                    KEY_TYPE_CHOICES,
+                    "Key type",
+                    name="type",
+                    default_value=KEY_TYPE_CHOICES[0][0],
+                ),
+                rx.text(
+                    "Ed25519 keys sign Standard Webhooks v1a: receivers verify with a public "
+                    "key they may fetch from this project's public-keys endpoint.",
+                    size="1",
+                    color_scheme="gray",
+                ),
+                spacing="1",
+                width="100%",
+            ),
             confirm="Generate",
         ),
-        _dialog(
-            "revoke",
-            "Revoke key " + KeysState.target_name,
-            "Receivers stop accepting signatures of this key when it is revoked.",
-            rx.vstack(
-                rx.text("Reason", size="2", weight="medium"),
-                labelled_select(list(REASONS), "Reason", name="reason", default_value="retired"),
-                spacing="1",
-            ),
-            _grace_select("0", "Stops working"),
-            rx.text(
-                "A key revoked as compromised can never be reactivated.",
-                size="1",
-                color_scheme="gray",
-            ),
-            confirm="Revoke key",
-            color="red",
-        ),
-        _dialog(
-            "rotate",
-            "Rotate key " + KeysState.target_name,
-            "A new key with the same name is generated; this one keeps signing until the end of "
-            "the grace period, so receivers can switch without failures.",
-            _grace_select("86400", "Old key stops working"),
-            confirm="Rotate key",
-        ),
-        _dialog(
-            "reactivate",
-            "Reactivate key " + KeysState.target_name,
-            "The key signs and verifies again. This is recorded in the audit log.",
-            confirm="Reactivate key",
-            color="green",
-        ),
-        _dialog(
-            "reveal",
-            "Reveal the secret of " + KeysState.target_name,
-            "Anyone who sees the secret can sign webhooks as this project. "
-            "Revealing is recorded in the audit log.",
-            confirm="Reveal secret",
-            color="amber",
-        ),
-        secret_dialog("secret"),
+        key_action_dialogs(KeysState),
     )
 
 
 def keys_page() -> rx.Component:
     return page_frame(
         totals(),
-        rx.cond(
-            KeysState.role == "viewer",
-            rx.callout(
-                "You are a viewer of this project: viewers can't change keys. Ask an owner for "
-                "the admin role to generate, rotate, revoke or reactivate keys.",
-                icon="eye",
-                color_scheme="gray",
-                size="1",
-                role="note",
-                aria_label="Why there are no key actions",
-            ),
-        ),
+        rx.cond(KeysState.role == "viewer", viewer_hint()),
         toolbar(),
         rx.cond(
             KeysState.rows.length() > 0,

@@ -6,15 +6,16 @@ import dataclasses
 import itertools
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from urllib.parse import urlencode
 
 import reflex as rx
 
 from meshkeys import clock
 from meshkeys.models import AuditEventPublic
 from meshkeys.services import audit, history
-from meshkeys.services.errors import InvalidInput
+from meshkeys.services.errors import InvalidInput, has_control_chars
 from meshkeys.services.history import AuditFilter
-from meshkeys.ui.state.paging import KeysetPager
+from meshkeys.ui.state.paging import BAD_PAGE_LINK, UrlPager, url_page_number
 from meshkeys.ui.state.session import SessionState
 
 PAGE_SIZE = 50
@@ -67,14 +68,14 @@ def to_row(event: AuditEventPublic) -> EventRow:
     )
 
 
-def _day(value: str, what: str) -> date | None:
+def _day(value: str, label: str) -> date | None:
     value = (value or "").strip()
     if not value:
         return None
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise InvalidInput(f"The {what} date must look like 2026-01-31.") from None
+        raise InvalidInput(f"{label}: enter a date like 2026-01-31.") from None
 
 
 def _end_of(day: date | None) -> datetime | None:
@@ -91,31 +92,46 @@ def csv_text(events) -> tuple[str, int]:
     return "".join(history.export_lines(newest, "csv")), len(newest)
 
 
-class AuditState(KeysetPager, SessionState):
+# The URL's query parameters of the filters (named after the labels), and their lengths.
+URL_FILTERS = {"action": 40, "key": 36, "actor": 320, "from": 10, "to": 10}
+
+
+class AuditState(UrlPager, SessionState):
     rows: list[EventRow] = []
-    # Filters as typed (strings, validated when applied).
+    # Filters as the URL has them (strings, validated when the page loads).
     f_action: str = "all"
     f_key: str = ""
     f_actor: str = ""
     f_since: str = ""
     f_until: str = ""
+    # Why the filters match nothing (bad input): shown instead of the table.
+    filter_error: str = ""
     chart: list[dict] = []
 
     def _filter(self) -> AuditFilter:
-        key_id = None
-        if self.f_key.strip():
+        """The filters as the service takes them; InvalidInput worded with the page's labels."""
+        action = None if self.f_action in ("", "all") else self.f_action
+        if action is not None and action not in audit.ACTIONS:
+            raise InvalidInput("Action: pick one from the list.")
+        key_prefix = self.f_key.strip() or None
+        if key_prefix is not None:
             try:
-                key_id = uuid.UUID(self.f_key.strip())
-            except ValueError:
+                history.key_id_range(key_prefix)
+            except InvalidInput:
                 raise InvalidInput(
-                    "The key filter takes a full key id (copy it from the keys page)."
+                    "Key: enter the 8-character short id shown in the table, or the full key id."
                 ) from None
-        since = _day(self.f_since, "'from'")
-        until = _day(self.f_until, "'to'")
+        actor = self.f_actor.strip() or None
+        if actor is not None and (len(actor) > 320 or has_control_chars(actor)):
+            raise InvalidInput("Actor: enter the email address of a member.")
+        since = _day(self.f_since, "From")
+        until = _day(self.f_until, "To")
+        if since and until and since > until:
+            raise InvalidInput("From is after To: swap the two dates.")
         return AuditFilter(
-            action=None if self.f_action in ("", "all") else self.f_action,
-            key_id=key_id,
-            actor=self.f_actor.strip() or None,
+            action=action,
+            key_prefix=key_prefix,
+            actor=actor,
             since=datetime.combine(since, time(), UTC) if since else None,
             until=_end_of(until),
         ).validate()
@@ -147,20 +163,65 @@ class AuditState(KeysetPager, SessionState):
         self.chart = list(series.values())
 
     def _set_filters(self, action="all", key="", actor="", since="", until="") -> None:
-        self.f_action = str(action or "all")
-        self.f_key = str(key or "").strip()[:36]
-        self.f_actor = str(actor or "").strip()[:320]
-        self.f_since = str(since or "").strip()[:10]
-        self.f_until = str(until or "").strip()[:10]
+        self.f_action = str(action or "all").strip()[: URL_FILTERS["action"]]
+        self.f_key = str(key or "").strip()[: URL_FILTERS["key"]]
+        self.f_actor = str(actor or "").strip()[: URL_FILTERS["actor"]]
+        self.f_since = str(since or "").strip()[: URL_FILTERS["from"]]
+        self.f_until = str(until or "").strip()[: URL_FILTERS["to"]]
+
+    def _view_url(self, cursor: str | None, page: int) -> str:
+        values = {
+            "action": "" if self.f_action == "all" else self.f_action,
+            "key": self.f_key,
+            "actor": self.f_actor,
+            "from": self.f_since,
+            "to": self.f_until,
+        }
+        query = {k: v for k, v in values.items() if v}
+        if cursor:
+            query.update(cursor=cursor, page=str(page))
+        path = f"/projects/{self.router.page.params.get('project_id', '')}/audit"
+        return path + ("?" + urlencode(query) if query else "")
+
+    def _show_page(self, cursor: str | None, page_hint: int) -> None:
+        """The URL's page; bad filters or a bad cursor empty the table and say why."""
+        try:
+            self._filter()
+        except InvalidInput as exc:
+            return self._no_rows(exc.message)
+        try:
+            self._open_page(cursor, page_hint)
+        except InvalidInput:
+            return self._no_rows(BAD_PAGE_LINK)
+        self.filter_error = ""
+        return None
+
+    def _no_rows(self, why: str) -> None:
+        self.filter_error = why
+        self.rows, self.has_next, self._next_cursor = [], False, None
+        self._cursors, self._cursor, self.page_number = [], None, 1
 
     @rx.event
     def load(self):
-        self.rows, self.chart, self.has_next = [], [], False
-        self._set_filters(key=str(self.router.page.params.get("key", "") or ""))
-        return self._load_page(self._first_page, self._reload_chart, project=True)
+        """on_load (also on every change of the URL's query): the URL's filters and page."""
+        params = self.router.page.params
+        self.rows, self.has_next, self.filter_error = [], False, ""
+        self._set_filters(
+            params.get("action", ""),
+            params.get("key", ""),
+            params.get("actor", ""),
+            params.get("from", ""),
+            params.get("to", ""),
+        )
+        cursor = str(params.get("cursor", "") or "")[:500] or None
+        page_hint = url_page_number(params.get("page", ""))
+        return self._load_page(
+            lambda: self._show_page(cursor, page_hint), self._reload_chart, project=True
+        )
 
     @rx.event
     def apply_filters(self, form: dict):
+        """Apply (or Enter in a field): every filter at once, into the URL (the first page)."""
         self._set_filters(
             form.get("action"),
             form.get("key"),
@@ -168,17 +229,12 @@ class AuditState(KeysetPager, SessionState):
             form.get("since"),
             form.get("until"),
         )
-        return self._attempt(self._first_page)
-
-    @rx.event
-    def set_action_filter(self, value: str):
-        self.f_action = value
-        return self._attempt(self._first_page)
+        return self._attempt(lambda: self._show_page(None, 1)) or self._push_view()
 
     @rx.event
     def clear_filters(self):
         self._set_filters()
-        return self._attempt(self._first_page)
+        return self._attempt(lambda: self._show_page(None, 1)) or self._push_view()
 
     @rx.event
     def export_csv(self):

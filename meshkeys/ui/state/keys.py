@@ -1,4 +1,5 @@
-"""The keys page: one page of rows (no secrets), filters, totals, and the key actions.
+"""The keys page: one page of rows (no secrets), filters, totals, generate; the actions on one
+key are ``KeyActions``'s (shared with the key page).
 
 Every handler resolves the actor from the session cookie and calls
 ``services.keys``; the services check the role and write the audit events.
@@ -7,25 +8,29 @@ Every handler resolves the actor from the session cookie and calls
 from __future__ import annotations
 
 import dataclasses
-import uuid
-from collections.abc import Callable
-from typing import Any, TypeVar
+import math
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
 
 import reflex as rx
 
-from meshkeys.models import KeyPublic, KeyStatus, KeyWithSecret, RevokeReason
+from meshkeys import clock
+from meshkeys.models import KeyPublic, KeyStatus, KeyType, KeyWithSecret
 from meshkeys.services import key_commands, key_queries
-from meshkeys.services.errors import Conflict, InvalidInput
-from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
-from meshkeys.ui.state.paging import KeysetPager
+from meshkeys.services.errors import InvalidInput
+from meshkeys.ui.state.key_actions import KeyActions, secret_file
+from meshkeys.ui.state.paging import BAD_PAGE_LINK, UrlPager, url_page_number
 from meshkeys.ui.state.secret import show_secret
 from meshkeys.ui.state.session import SessionState, fmt_time
 
-T = TypeVar("T")
-
 PAGE_SIZE = 50
-GRACE_CHOICES = {"0": "Now", "3600": "In 1 hour", "86400": "In 24 hours", "604800": "In 7 days"}
-REASONS = tuple(reason.value for reason in RevokeReason)
+KEY_TYPE_CHOICES = [
+    (KeyType.HMAC_SHA256.value, "HMAC-SHA256 (v1): a secret shared with receivers"),
+    (KeyType.ED25519.value, "Ed25519 (v1a): receivers get only a public key"),
+]
+
+STATUSES = ("all", "active", "revoked")
 
 
 @dataclasses.dataclass
@@ -40,17 +45,32 @@ class KeyRow:
     reason: str
     created: str
     ended: str  # "revoked <time>" or "expires <time>"
+    key_type: str = KeyType.HMAC_SHA256.value
+    public_key: str = ""  # ed25519 only: whpk_..., not a secret
+    rotation: str = ""  # "rotates in N days" or "due now" (active keys under a policy)
+    rotates_at: str = ""  # the exact time, shown on hover
 
 
-def to_row(key: KeyPublic) -> KeyRow:
+def rotation_label(rotates_at: datetime | None, now: datetime) -> str:
+    """When the project's rotation policy rotates a key, as the keys table says it."""
+    if rotates_at is None:
+        return ""
+    left = (rotates_at - now).total_seconds()
+    if left <= 0:
+        return "due now"
+    days = math.ceil(left / 86400)
+    return "rotates in 1 day" if days == 1 else f"rotates in {days} days"
+
+
+def to_row(key: KeyPublic, now: datetime | None = None) -> KeyRow:
     if key.status == KeyStatus.ACTIVE and key.expires_at is not None:
         status, ended = "expiring", f"expires {fmt_time(key.expires_at)}"
     elif key.status == KeyStatus.REVOKED:
         status, ended = "revoked", f"revoked {fmt_time(key.revoked_at or key.expires_at)}"
-    if key.revoke_reason is not None and status != "active":
-        ended = f"{ended} ({key.revoke_reason})"
     else:
         status, ended = "active", ""
+    if key.revoke_reason is not None and status != "active":
+        ended = f"{ended} ({key.revoke_reason})"
     return KeyRow(
         id=str(key.id),
         short_id=str(key.id)[:8],
@@ -60,29 +80,14 @@ def to_row(key: KeyPublic) -> KeyRow:
         reason=str(key.revoke_reason or ""),
         created=fmt_time(key.created_at),
         ended=ended,
+        key_type=key.key_type.value,
+        public_key=key.public_key or "",
+        rotation=rotation_label(key.rotates_at, now or clock.now()),
+        rotates_at=fmt_time(key.rotates_at) if key.rotates_at else "",
     )
 
 
-def _key_id(form: dict) -> uuid.UUID:
-    try:
-        return uuid.UUID(str(form.get("key_id", "")))
-    except ValueError:
-        raise InvalidInput("Pick a key from the table first.") from None
-
-
-def _grace(form: dict, default: int) -> int:
-    raw = str(form.get("grace", "") or default)
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput("Choose when the key stops working.") from None
-
-
-def _file(key: KeyPublic) -> str:
-    return f"meshkeys-{key.name}-{str(key.id)[:8]}.txt"
-
-
-class KeysState(KeysetPager, SessionState):
+class KeysState(KeyActions, UrlPager, SessionState):
     rows: list[KeyRow] = []
     # Filters.
     status_filter: str = "all"
@@ -96,10 +101,6 @@ class KeysState(KeysetPager, SessionState):
     total_expiring: int = 0
     total_revoked: int = 0
     total_keys: int = 0
-    # Dialogs: "", "generate", "revoke", "rotate", "reactivate", "reveal".
-    dialog: str = ""
-    target_id: str = ""
-    target_name: str = ""
 
     # ------------------------------------------------------------ loading
 
@@ -113,7 +114,8 @@ class KeysState(KeysetPager, SessionState):
             cursor=cursor,
         )
         totals = page.totals
-        self.rows = [to_row(k) for k in page.items]
+        now = clock.now()
+        self.rows = [to_row(k, now) for k in page.items]
         self.matching = page.total
         self.total_active = totals.active - totals.expiring
         self.signing_keys = totals.active
@@ -129,14 +131,39 @@ class KeysState(KeysetPager, SessionState):
         self.total_active = self.total_expiring = self.total_revoked = self.total_keys = 0
         self.signing_keys = 0
 
+    def _view_url(self, cursor: str | None, page: int) -> str:
+        """This view's address: ``?status=&q=&cursor=&page=`` (only what differs from the
+        defaults), so reload, back/forward, links and bookmarks keep it."""
+        query = {"status": "" if self.status_filter == "all" else self.status_filter}
+        query["q"] = self.query
+        if cursor:
+            query.update(cursor=cursor, page=str(page))
+        path = f"/projects/{self.router.page.params.get('project_id', '')}/keys"
+        shown = {k: v for k, v in query.items() if v}
+        return path + ("?" + urlencode(shown) if shown else "")
+
+    def _show_page(self, cursor: str | None, page_hint: int) -> None:
+        try:
+            self._open_page(cursor, page_hint)
+        except InvalidInput:
+            if cursor is None:
+                raise
+            self._open_page(None, 1)
+            raise InvalidInput(BAD_PAGE_LINK) from None
+
     @rx.event
     def load(self):
-        """on_load: who is signed in, the project and role, then the first page."""
+        """on_load (also on every change of the URL's query): who is signed in, the project and
+        role, then the URL's view (status, search, page)."""
+        params = self.router.page.params
         self.dialog = ""
-        self.status_filter = "all"
-        self.query = ""
+        status = str(params.get("status", "") or "all")
+        self.status_filter = status if status in STATUSES else "all"
+        self.query = str(params.get("q", "") or "").strip()[:200]
         self._clear()
-        return self._load_page(self._first_page, project=True)
+        cursor = str(params.get("cursor", "") or "")[:500] or None
+        page_hint = url_page_number(params.get("page", ""))
+        return self._load_page(lambda: self._show_page(cursor, page_hint), project=True)
 
     @rx.var
     def first_shown(self) -> int:
@@ -146,61 +173,36 @@ class KeysState(KeysetPager, SessionState):
     def last_shown(self) -> int:
         return (self.page_number - 1) * PAGE_SIZE + len(self.rows)
 
+    def _apply_view(self) -> Any:
+        """The first page of the view now chosen, and its address in the URL."""
+        return self._attempt(lambda: self._open_page(None, 1)) or self._push_view()
+
     @rx.event
     def set_status_filter(self, value: str):
-        self.status_filter = value if value in ("all", "active", "revoked") else "all"
-        return self._attempt(self._first_page)
+        self.status_filter = value if value in STATUSES else "all"
+        return self._apply_view()
 
     @rx.event
     def search(self, form: dict):
         self.query = str(form.get("q", "")).strip()[:200]
-        return self._attempt(self._first_page)
+        return self._apply_view()
 
     @rx.event
     def clear_search(self):
         self.query = ""
         self.status_filter = "all"
-        return self._attempt(self._first_page)
+        return self._apply_view()
 
-    # ------------------------------------------------------------ dialogs
+    def _refresh(self, kind: str) -> None:
+        """After a key action: a new key is first in the list; a changed one is redrawn."""
+        if kind in ("generate", "rotate"):
+            self._first_page()
+        else:
+            self._reload()
 
-    @rx.event
-    def open_dialog(self, kind: str, key_id: str = "", name: str = ""):
-        self.dialog = kind
-        self.target_id = key_id
-        self.target_name = name
-
-    @rx.event
-    def close_dialog(self):
-        self.dialog = ""
-        self.target_id = ""
-        self.target_name = ""
-
-    @rx.event
-    def set_dialog_open(self, is_open: bool):
-        if not is_open:
-            self.close_dialog()
-
-    def _then(self, reload: Callable[[], None]) -> None:
-        self.close_dialog()
-        reload()
-
-    def _confirming(self, kind: str, form: dict) -> bool:
-        """Whether this submit confirms the dialog that is open. A second click of the same
-        button (a double-click) arrives after the first one closed the dialog: it is ignored,
-        so it neither repeats the action nor reports a refusal of its own."""
-        if self.dialog != kind:
-            return False
-        return kind == "generate" or str(form.get("key_id", "")) == self.target_id
-
-    def _on_key(self, fn: Callable[..., T], **kwargs: Any) -> T:
-        """A key command from a confirm dialog. When it is refused because the key changed
-        meanwhile (Conflict), the dialog closes and the table shows the key as it now is."""
-        try:
-            return self._call(fn, **kwargs)
-        except Conflict:
-            self._then(self._reload)
-            raise
+    def _view_events(self, kind: str) -> list[Any]:
+        """A new key is on the first page: the address drops its cursor."""
+        return [self._replace_view()] if kind in ("generate", "rotate") else []
 
     # ------------------------------------------------------------ actions
 
@@ -214,99 +216,19 @@ class KeysState(KeysetPager, SessionState):
                 key_commands.generate_key,
                 project_id=self._route_project_id(),
                 name=str(form.get("name", "")),
+                key_type=str(form.get("type", "") or KeyType.HMAC_SHA256.value),
             )
-            self._then(self._first_page)
+            self._then("generate")
             return key
 
         yield from self._action(
             "generate",
             work,
             lambda key: [
-                *show_secret(key.secret, title=f"Key '{key.name}' created", filename=_file(key)),
-                rx.toast.success(f"Key '{key.name}' generated. Copy its secret now."),
-            ],
-        )
-
-    @rx.event
-    def revoke(self, form: dict):
-        if not self._confirming("revoke", form):
-            return
-        reason = str(form.get("reason", "") or "retired")
-
-        def work() -> KeyPublic:
-            key = self._on_key(
-                key_commands.revoke_key,
-                key_id=_key_id(form),
-                reason=reason,
-                grace_seconds=_grace(form, 0),
-            )
-            self._then(self._reload)
-            return key
-
-        def done(key: KeyPublic):
-            when = f"at {fmt_time(key.expires_at)}" if key.expires_at else "now"
-            return rx.toast.success(
-                f"Key '{key.name}' revoked ({reason}); it stops verifying {when}."
-            )
-
-        yield from self._action("revoke", work, done)
-
-    @rx.event
-    def reactivate(self, form: dict):
-        if not self._confirming("reactivate", form):
-            return
-
-        def work() -> KeyPublic:
-            key = self._on_key(key_commands.reactivate_key, key_id=_key_id(form))
-            self._then(self._reload)
-            return key
-
-        yield from self._action(
-            "reactivate", work, lambda key: rx.toast.success(f"Key '{key.name}' is active again.")
-        )
-
-    @rx.event
-    def rotate(self, form: dict):
-        if not self._confirming("rotate", form):
-            return
-
-        def work() -> KeyWithSecret:
-            key = self._on_key(
-                key_commands.rotate_key,
-                key_id=_key_id(form),
-                grace_seconds=_grace(form, DEFAULT_ROTATION_GRACE_SECONDS),
-            )
-            self._then(self._first_page)
-            return key
-
-        yield from self._action(
-            "rotate",
-            work,
-            lambda key: [
                 *show_secret(
-                    key.secret,
-                    title=f"Key '{key.name}' rotated: the new secret",
-                    filename=_file(key),
+                    key.secret, title=f"Key '{key.name}' created", filename=secret_file(key)
                 ),
-                rx.toast.success(f"Key '{key.name}' rotated. Copy the new secret now."),
-            ],
-        )
-
-    @rx.event
-    def reveal(self, form: dict):
-        if not self._confirming("reveal", form):
-            return
-
-        def work() -> KeyWithSecret:
-            key = self._on_key(key_commands.reveal_key, key_id=_key_id(form))
-            self.close_dialog()
-            return key
-
-        yield from self._action(
-            "reveal",
-            work,
-            lambda key: [
-                *show_secret(key.secret, title=f"Secret of key '{key.name}'", filename=_file(key)),
-                rx.toast.info("The secret was revealed; this is recorded in the audit log."),
+                rx.toast.success(f"Key '{key.name}' generated. Copy its secret now."),
+                self._replace_view(),  # the first page now shows it: so does the address
             ],
         )

@@ -1,0 +1,215 @@
+"""What every page that shows keys shares: the status badge, the action buttons a role allows,
+and the confirm dialogs of revoke, rotate, reactivate and reveal (``state.key_actions``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from meshkeys.ui.components.common import labelled_select
+from meshkeys.ui.components.secret_dialog import secret_dialog
+from meshkeys.ui.components.text import WRAP_ANYWHERE
+from meshkeys.ui.state.key_actions import GRACE_CHOICES, REASONS
+
+VIEWER_HINT = (
+    "You are a viewer of this project: viewers can't change keys. Ask an owner for "
+    "the admin role to generate, rotate, revoke or reactivate keys."
+)
+
+
+def status_badge(status) -> rx.Component:
+    return rx.badge(
+        status,
+        color_scheme=rx.match(status, ("active", "green"), ("expiring", "amber"), "red"),
+        variant="soft",
+        aria_label="status " + status,
+    )
+
+
+def viewer_hint() -> rx.Component:
+    return rx.callout(
+        VIEWER_HINT,
+        icon="eye",
+        color_scheme="gray",
+        size="1",
+        role="note",
+        aria_label="Why there are no key actions",
+    )
+
+
+def key_action_buttons(
+    state: Any, key_id: Any, name: Any, status: Any, reason: Any, size: str = "1"
+) -> rx.Component:
+    """Rotate, Revoke, Reactivate (not for a compromised key) and Reveal, as the key's status
+    allows; the page shows them only to owners and admins (``state.can_edit``)."""
+
+    def button(label: str, kind: str, **props: Any) -> rx.Component:
+        return rx.button(
+            label,
+            size=size,
+            variant="soft",
+            on_click=state.open_dialog(kind, key_id, name),
+            **props,
+        )
+
+    return rx.hstack(
+        rx.cond(status == "active", button("Rotate", "rotate")),
+        rx.cond(status != "revoked", button("Revoke", "revoke", color_scheme="red")),
+        rx.cond(
+            (status != "active") & (reason != "compromised"),
+            button("Reactivate", "reactivate", color_scheme="green"),
+        ),
+        button("Reveal", "reveal", color_scheme="gray"),
+        spacing="1",
+        wrap="wrap",
+    )
+
+
+def key_dialog(
+    state: Any,
+    kind: str,
+    title,
+    description,
+    *fields: rx.Component,
+    confirm: str,
+    color: str = "indigo",
+) -> rx.Component:
+    """A confirm dialog whose form submits to ``state.<kind>`` with the target key's id."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(title, style=WRAP_ANYWHERE),
+            rx.dialog.description(description, size="2"),
+            rx.form(
+                rx.vstack(
+                    rx.el.input(type="hidden", name="key_id", value=state.target_id),
+                    *fields,
+                    rx.hstack(
+                        rx.dialog.close(
+                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button"),
+                        ),
+                        rx.button(
+                            confirm,
+                            type="submit",
+                            color_scheme=color,
+                            loading=state.busy == kind,
+                        ),
+                        justify="end",
+                        width="100%",
+                        spacing="2",
+                    ),
+                    spacing="3",
+                    padding_top="12px",
+                ),
+                on_submit=getattr(state, kind),
+                reset_on_submit=False,
+            ),
+            max_width="480px",
+        ),
+        open=state.dialog == kind,
+        on_open_change=state.set_dialog_open,
+    )
+
+
+def _grace_select(default: str, label: str) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="2", weight="medium"),
+        labelled_select(list(GRACE_CHOICES.items()), label, name="grace", default_value=default),
+        spacing="1",
+    )
+
+
+def key_action_dialogs(state: Any) -> rx.Component:
+    """The dialogs of ``key_action_buttons``, and the dialog that shows a secret once."""
+    return rx.fragment(
+        key_dialog(
+            state,
+            "revoke",
+            "Revoke key " + state.target_name,
+            "Receivers stop accepting signatures of this key when it is revoked.",
+            rx.vstack(
+                rx.text("Reason", size="2", weight="medium"),
+                labelled_select(
+                    list(REASONS),
+                    "Reason",
+                    name="reason",
+                    value=state.revoke_reason,
+                    on_change=state.set_revoke_reason,
+                ),
+                spacing="1",
+            ),
+            _grace_select("0", "Stops working"),
+            rx.cond(
+                state.revoke_reason == "compromised",
+                rx.callout(
+                    "This cannot be undone: a key revoked as compromised can never be "
+                    "reactivated. Receivers must switch to another key.",
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    role="alert",
+                    aria_label="Cannot be undone",
+                    size="1",
+                ),
+                rx.text(
+                    "A key revoked as compromised can never be reactivated.",
+                    size="1",
+                    color_scheme="gray",
+                ),
+            ),
+            confirm="Revoke key",
+            color="red",
+        ),
+        key_dialog(
+            state,
+            "rotate",
+            "Rotate key " + state.target_name,
+            "A new key with the same name is generated; this one keeps signing until the end of "
+            "the grace period, so receivers can switch without failures.",
+            _grace_select("86400", "Old key stops working"),
+            confirm="Rotate key",
+        ),
+        key_dialog(
+            state,
+            "reactivate",
+            "Reactivate key " + state.target_name,
+            "The key signs and verifies again. This is recorded in the audit log.",
+            confirm="Reactivate key",
+            color="green",
+        ),
+        key_dialog(
+            state,
+            "reveal",
+            "Reveal the secret of " + state.target_name,
+            "Anyone who sees the secret can sign webhooks as this project. "
+            "Revealing is recorded in the audit log.",
+            confirm="Reveal secret",
+            color="amber",
+        ),
+        secret_dialog("secret"),
+    )
+
+
+def key_link(project_id: Any, key_id: Any, text: Any, **props: Any) -> rx.Component:
+    """A key's short id (or ``text``) linking to its page; the full id on hover."""
+    return rx.link(
+        rx.code(text, **props),
+        href="/projects/" + project_id + "/keys/" + key_id,
+        title=key_id,
+    )
+
+
+def key_id_with_copy(key_id: Any, shown: rx.Component) -> rx.Component:
+    """``shown`` (the id, or a link with its short form) and a button that copies the full id."""
+    return rx.hstack(
+        shown,
+        rx.icon_button(
+            rx.icon("copy", size=12),
+            size="1",
+            variant="ghost",
+            aria_label="Copy id " + key_id,
+            on_click=[rx.set_clipboard(key_id), rx.toast.success("Key id copied.")],
+        ),
+        spacing="1",
+        align="center",
+        min_width="0",
+    )

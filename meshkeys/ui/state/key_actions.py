@@ -1,0 +1,201 @@
+"""The key actions a page offers on one key at a time: revoke, reactivate, rotate, reveal.
+
+A mixin of the states that show keys (the keys table, the key page): each handler acts only on
+the dialog that is open and the key it was opened for (a double-click acts once), calls one
+key command (the service checks the role and writes the audit event), then asks the page to
+show the key as it now is (``_refresh``). A new or revealed secret goes to the browser only
+(``state.secret.show_secret``), never into a state var.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import reflex as rx
+
+from meshkeys.models import KeyPublic, KeyWithSecret, RevokeReason
+from meshkeys.services import key_commands
+from meshkeys.services.errors import Conflict, InvalidInput
+from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
+from meshkeys.ui.state.secret import show_secret
+from meshkeys.ui.state.session import fmt_time
+
+T = TypeVar("T")
+
+GRACE_CHOICES = {"0": "Now", "3600": "In 1 hour", "86400": "In 24 hours", "604800": "In 7 days"}
+REASONS = tuple(reason.value for reason in RevokeReason)
+
+
+def _key_id(form: dict) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(form.get("key_id", "")))
+    except ValueError:
+        raise InvalidInput("Pick a key from the table first.") from None
+
+
+def _grace(form: dict, default: int) -> int:
+    raw = str(form.get("grace", "") or default)
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput("Choose when the key stops working.") from None
+
+
+def secret_file(key: KeyPublic) -> str:
+    return f"meshkeys-{key.name}-{str(key.id)[:8]}.txt"
+
+
+class KeyActions(rx.State, mixin=True):
+    """Needs ``_refresh(kind)`` (show the keys as they now are), ``_call`` and ``_action``."""
+
+    # Dialogs: "", "generate", "revoke", "rotate", "reactivate", "reveal".
+    dialog: str = ""
+    target_id: str = ""
+    target_name: str = ""
+    # The revoke dialog's reason (a compromised key gets a warning before the confirm button).
+    revoke_reason: str = "retired"
+
+    def _refresh(self, kind: str) -> None:
+        """Reload what the page shows after ``kind`` ("generate", "rotate", "revoke",
+        "reactivate", or "conflict": the key changed meanwhile)."""
+        raise NotImplementedError
+
+    def _view_events(self, kind: str) -> list[Any]:
+        """Events that bring the page's address in line after ``kind`` (none by default)."""
+        return []
+
+    # ------------------------------------------------------------ dialogs
+
+    @rx.event
+    def open_dialog(self, kind: str, key_id: str = "", name: str = ""):
+        self.dialog = kind
+        self.target_id = key_id
+        self.target_name = name
+        self.revoke_reason = "retired"
+
+    @rx.event
+    def set_revoke_reason(self, value: str):
+        self.revoke_reason = value if value in REASONS else "retired"
+
+    @rx.event
+    def close_dialog(self):
+        self.dialog = ""
+        self.target_id = ""
+        self.target_name = ""
+
+    @rx.event
+    def set_dialog_open(self, is_open: bool):
+        if not is_open:
+            self.close_dialog()
+
+    def _then(self, kind: str) -> None:
+        self.close_dialog()
+        self._refresh(kind)
+
+    def _confirming(self, kind: str, form: dict) -> bool:
+        """Whether this submit confirms the dialog that is open. A second click of the same
+        button (a double-click) arrives after the first one closed the dialog: it is ignored,
+        so it neither repeats the action nor reports a refusal of its own."""
+        if self.dialog != kind:
+            return False
+        return kind == "generate" or str(form.get("key_id", "")) == self.target_id
+
+    def _on_key(self, fn: Callable[..., T], **kwargs: Any) -> T:
+        """A key command from a confirm dialog. When it is refused because the key changed
+        meanwhile (Conflict), the dialog closes and the page shows the key as it now is."""
+        try:
+            return self._call(fn, **kwargs)
+        except Conflict:
+            self._then("conflict")
+            raise
+
+    # ------------------------------------------------------------ actions
+
+    @rx.event
+    def revoke(self, form: dict):
+        if not self._confirming("revoke", form):
+            return
+        reason = str(form.get("reason", "") or "retired")
+
+        def work() -> KeyPublic:
+            key = self._on_key(
+                key_commands.revoke_key,
+                key_id=_key_id(form),
+                reason=reason,
+                grace_seconds=_grace(form, 0),
+            )
+            self._then("revoke")
+            return key
+
+        def done(key: KeyPublic):
+            when = f"at {fmt_time(key.expires_at)}" if key.expires_at else "now"
+            return rx.toast.success(
+                f"Key '{key.name}' revoked ({reason}); it stops verifying {when}."
+            )
+
+        yield from self._action("revoke", work, done)
+
+    @rx.event
+    def reactivate(self, form: dict):
+        if not self._confirming("reactivate", form):
+            return
+
+        def work() -> KeyPublic:
+            key = self._on_key(key_commands.reactivate_key, key_id=_key_id(form))
+            self._then("reactivate")
+            return key
+
+        yield from self._action(
+            "reactivate", work, lambda key: rx.toast.success(f"Key '{key.name}' is active again.")
+        )
+
+    @rx.event
+    def rotate(self, form: dict):
+        if not self._confirming("rotate", form):
+            return
+
+        def work() -> KeyWithSecret:
+            key = self._on_key(
+                key_commands.rotate_key,
+                key_id=_key_id(form),
+                grace_seconds=_grace(form, DEFAULT_ROTATION_GRACE_SECONDS),
+            )
+            self._then("rotate")
+            return key
+
+        yield from self._action(
+            "rotate",
+            work,
+            lambda key: [
+                *show_secret(
+                    key.secret,
+                    title=f"Key '{key.name}' rotated: the new secret",
+                    filename=secret_file(key),
+                ),
+                rx.toast.success(f"Key '{key.name}' rotated. Copy the new secret now."),
+                *self._view_events("rotate"),
+            ],
+        )
+
+    @rx.event
+    def reveal(self, form: dict):
+        if not self._confirming("reveal", form):
+            return
+
+        def work() -> KeyWithSecret:
+            key = self._on_key(key_commands.reveal_key, key_id=_key_id(form))
+            self.close_dialog()
+            return key
+
+        yield from self._action(
+            "reveal",
+            work,
+            lambda key: [
+                *show_secret(
+                    key.secret, title=f"Secret of key '{key.name}'", filename=secret_file(key)
+                ),
+                rx.toast.info("The secret was revealed; this is recorded in the audit log."),
+            ],
+        )
