@@ -7,11 +7,12 @@ Every effective active key signs, grace periods included, newest first and at mo
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlmodel import col, select
 
-from meshkeys.crypto.signing import SignatureError, sign_headers
-from meshkeys.crypto.signing import verify as verify_signature
+from meshkeys.crypto.signing import KeySet, SignatureError
 from meshkeys.models import KeyStatus, Role
 from meshkeys.models import SignatureKey as Key
 from meshkeys.services import access
@@ -20,6 +21,16 @@ from meshkeys.services.keys import MAX_SIGNING_KEYS, decrypt_secret, effective_c
 from meshkeys.services.uow import UnitOfWork
 
 MAX_MSG_ID_LENGTH = 200
+MAX_BATCH_MESSAGES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a batch: its payload bytes, and optionally its id and timestamp."""
+
+    payload: bytes
+    msg_id: str | None = None
+    timestamp: int | None = None
 
 
 def _signing_keys(uow: UnitOfWork, project_id: uuid.UUID) -> list[Key]:
@@ -41,6 +52,15 @@ def _check_message(msg_id: str | None, timestamp: int | None) -> None:
         raise InvalidInput("timestamp must be seconds since the epoch")
 
 
+def _loaded_keys(uow: UnitOfWork, project_id: uuid.UUID) -> KeySet[uuid.UUID]:
+    """The project's signing keys, read with one indexed query, decrypted and decoded once.
+
+    Nothing is cached across requests: a revoked key stops signing and verifying on the very
+    next request, in every worker.
+    """
+    return KeySet((r.id, decrypt_secret(r)) for r in _signing_keys(uow, project_id))
+
+
 def sign_payload(
     uow: UnitOfWork,
     *,
@@ -50,17 +70,37 @@ def sign_payload(
     timestamp: int | None = None,
 ) -> dict[str, str]:
     """Standard Webhooks headers signed by every active key (grace periods included)."""
+    return sign_batch(uow, project_id=project_id, messages=[Message(payload, msg_id, timestamp)])[0]
+
+
+def sign_batch(
+    uow: UnitOfWork, *, project_id: uuid.UUID, messages: Sequence[Message]
+) -> list[dict[str, str]]:
+    """The headers of each message, in order, every one signed by every active key.
+
+    One access check, one key query and one decryption per key for the whole batch (1 to
+    ``MAX_BATCH_MESSAGES`` messages); every message is checked before any is signed.
+    """
     uow.read_only()  # signing writes nothing: on SQLite it takes no write lock
     access.require(uow, project_id=project_id, minimum=Role.ADMIN, attempted="signing a payload")
-    _check_message(msg_id, timestamp)
-    rows = _signing_keys(uow, project_id)
-    if not rows:
+    if not 1 <= len(messages) <= MAX_BATCH_MESSAGES:
+        raise InvalidInput(f"a batch holds 1 to {MAX_BATCH_MESSAGES} messages")
+    for index, message in enumerate(messages):
+        try:
+            _check_message(message.msg_id, message.timestamp)
+        except InvalidInput as exc:
+            prefix = f"messages[{index}]: " if len(messages) > 1 else ""
+            raise InvalidInput(prefix + exc.message) from None
+    keys = _loaded_keys(uow, project_id)
+    if not keys:
         raise Conflict("This project has no active key to sign with. Generate a key first.")
-    secrets = [decrypt_secret(r) for r in rows]
     now = uow.now.timestamp()
-    return sign_headers(
-        secrets, payload=payload, msg_id=msg_id, timestamp=timestamp, clock=lambda: now
-    )
+    return [
+        keys.sign_headers(
+            payload=m.payload, msg_id=m.msg_id, timestamp=m.timestamp, clock=lambda: now
+        )
+        for m in messages
+    ]
 
 
 def verify_payload(
@@ -69,10 +109,9 @@ def verify_payload(
     """The id of the active key whose signature is in ``headers``; InvalidInput when none is."""
     uow.read_only()
     access.require(uow, project_id=project_id, minimum=Role.VIEWER, attempted="verifying a payload")
-    rows = _signing_keys(uow, project_id)
     now = uow.now.timestamp()
     try:
-        candidates = [(r.id, decrypt_secret(r)) for r in rows]
-        return verify_signature(candidates, headers=headers, payload=payload, clock=lambda: now)
+        keys = _loaded_keys(uow, project_id)
+        return keys.verify(headers=headers, payload=payload, clock=lambda: now)
     except SignatureError as exc:
         raise InvalidInput(str(exc)) from exc
