@@ -48,6 +48,7 @@ LOGIN_FAILED = "login.failed"
 ACCESS_DENIED = "access.denied"
 MASTER_KEY_ROTATED = "master_key.rotated"
 AUDIT_RECHAINED = "audit.rechained"
+KEYS_SEEDED = "keys.seeded"  # one per `meshkeys seed` run: benchmark keys, counted
 
 ACTIONS = (
     KEY_GENERATED,
@@ -66,6 +67,7 @@ ACTIONS = (
     ACCESS_DENIED,
     MASTER_KEY_ROTATED,
     AUDIT_RECHAINED,
+    KEYS_SEEDED,
 )
 
 GENESIS = "0" * 64
