@@ -2,7 +2,7 @@
 #   make run    create .venv, install, migrate the SQLite database, serve http://localhost:3000
 #   make test   install dev extras, check Chromium and PostgreSQL, then format, lint, mypy, unit,
 #               integration, coverage gate, e2e: each step its own process (see .ci/rings)
-#   make lint | test-unit | test-integration | test-security | test-e2e | clean | distclean | help
+#   make lint | test-unit | test-integration | test-security | test-e2e | bench | clean | distclean
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -25,7 +25,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: help venv install install-dev run lint test test-unit test-integration test-security \
+.PHONY: help venv install install-dev run lint test test-unit test-integration test-security bench \
 	test-e2e check-chromium check-postgres clean distclean
 
 help:
@@ -82,6 +82,24 @@ test-security: $(STAMP_DEV) check-postgres
 
 test-e2e: $(STAMP_DEV) check-chromium
 	.ci/rings e2e
+
+# ---------------------------------------------------------------------------------------- bench
+
+# Every benchmark of bench/, each bounded by a timeout, each printing its ratios; the whole
+# exits non-zero when any target is missed (or a script fails). Not part of `make test`.
+# docs/PERFORMANCE.md holds the figures. BENCH_TIMEOUT bounds one script (seconds; six scripts:
+# the whole stays under 30 minutes); a script cut off by it counts as a miss.
+BENCH_TIMEOUT ?= 300
+BENCHES := verify.py seed.py load.py scale.py audit_verify.py ui_latency.py
+
+bench: $(STAMP_DEV) check-postgres
+	@test -x /usr/bin/wrk || { echo "error: /usr/bin/wrk is missing: apt-get install wrk"; exit 1; }
+	@failed=""; for script in $(BENCHES); do \
+	  echo "==> bench/$$script ($$(date -u +%H:%M:%S), load $$(cut -d' ' -f1-3 /proc/loadavg))"; \
+	  timeout $(BENCH_TIMEOUT) $(BIN)/python bench/$$script || failed="$$failed $$script"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "==> bench: missed or failed:$$failed"; exit 1; fi; \
+	echo "==> bench: every target met"
 
 check-chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \
