@@ -145,3 +145,19 @@ def test_headers_are_parsed_in_one_pass_whatever_their_case_and_order():
         "Svix-Signature": sign(secret, msg_id="m", timestamp=9, payload=b"p"),
     }
     assert verify([("k", secret)], headers=mixed, payload=b"p", clock=lambda: 9) == "k"
+
+
+def test_a_revoked_key_stops_signing_and_verifying_on_the_very_next_request(api):
+    """No cache of keys across requests: the revoke's answer is enough."""
+    old = api.generate("old")
+    api.generate("new")
+    payload = '{"n": 1}'
+    before = _batch(api, [{"payload": payload}]).json()["items"][0]["headers"]
+    assert len(before["webhook-signature"].split(" ")) == 2
+    by_old = dict(before, **{"webhook-signature": before["webhook-signature"].split(" ")[1]})
+    assert api.verify(payload, by_old).json()["key_id"] == old["id"]
+    revoked = api.post(f"/keys/{old['id']}/revoke", json={"reason": "compromised"})
+    assert revoked.status_code == 200, revoked.text
+    after = _batch(api, [{"payload": payload}]).json()["items"][0]["headers"]
+    assert len(after["webhook-signature"].split(" ")) == 1
+    assert api.verify(payload, by_old).status_code == 400
