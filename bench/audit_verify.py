@@ -89,7 +89,7 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=1)
     args = parser.parse_args()
     with pg_server() as pg:
-        migrations.upgrade(pg.app_url)
+        migrations.upgrade(pg.owner_url, runtime_role=pg.runtime_role)
         seed(pg.admin_dsn, events=args.events, chains=args.chains)
         engine = make_engine(pg.app_url)
         target = TARGET_SECONDS_PER_MILLION * args.events / 1_000_000
