@@ -4,6 +4,7 @@
 #               and Redis (docs/DEPLOY.md)
 #   make test   install dev extras, check Chromium, PostgreSQL, Redis, nginx; format, lint, mypy,
 #               unit, integration, security, coverage, cluster, e2e (each a process: .ci/rings)
+#   make bench  every benchmark of bench/, bounded, non-zero on a missed target (not in make test)
 #   make lint | test-unit | test-integration | test-security | test-cluster | test-e2e | clean |
 #               distclean | help
 
@@ -34,11 +35,11 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
 .PHONY: help venv install install-dev run run-prod lint test test-unit test-integration \
-	test-security \
+	test-security bench \
 	test-cluster test-e2e check-chromium check-postgres check-redis check-nginx clean distclean
 
 help:
-	@sed -n '2,8p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,9p' Makefile | sed 's/^# \{0,1\}//'
 
 # ---------------------------------------------------------------------------------------- venv
 
@@ -107,6 +108,24 @@ test-e2e: $(STAMP_DEV) check-chromium
 
 test-cluster: $(STAMP_DEV) check-chromium check-postgres check-redis check-nginx
 	.ci/rings cluster
+
+# ---------------------------------------------------------------------------------------- bench
+
+# Every benchmark of bench/, each bounded by a timeout, each printing its ratios; the whole
+# exits non-zero when any target is missed (or a script fails). Not part of `make test`.
+# docs/PERFORMANCE.md holds the figures. BENCH_TIMEOUT bounds one script (seconds; six scripts:
+# the whole stays under 30 minutes); a script cut off by it counts as a miss.
+BENCH_TIMEOUT ?= 300
+BENCHES := verify.py seed.py load.py scale.py audit_verify.py ui_latency.py
+
+bench: $(STAMP_DEV) check-postgres
+	@test -x /usr/bin/wrk || { echo "error: /usr/bin/wrk is missing: apt-get install wrk"; exit 1; }
+	@failed=""; for script in $(BENCHES); do \
+	  echo "==> bench/$$script ($$(date -u +%H:%M:%S), load $$(cut -d' ' -f1-3 /proc/loadavg))"; \
+	  timeout $(BENCH_TIMEOUT) $(BIN)/python bench/$$script || failed="$$failed $$script"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "==> bench: missed or failed:$$failed"; exit 1; fi; \
+	echo "==> bench: every target met"
 
 check-chromium:
 	@if [ ! -x "$(CHROMIUM)" ]; then \

@@ -19,6 +19,7 @@ from meshkeys.services.keys import (
 )
 from meshkeys.services.rotation_policy import MAX_DAYS as MAX_ROTATION_DAYS
 from meshkeys.services.rotation_policy import MIN_DAYS as MIN_ROTATION_DAYS
+from meshkeys.services.signing import MAX_BATCH_MESSAGES
 
 
 def _encodable(text: str) -> str:
@@ -108,6 +109,23 @@ class SignRequest(Body):
     )
 
 
+class BatchMessage(Body):
+    payload: Utf8Text = Field(description="The webhook body, signed as its UTF-8 bytes, unparsed.")
+    msg_id: Utf8Text | None = Field(default=None, description="Default: a new `msg_...` id.")
+    timestamp: int | None = Field(
+        default=None, strict=True, description="Seconds since the epoch; default now."
+    )
+
+
+class SignBatchRequest(Body):
+    project_id: uuid.UUID
+    messages: list[BatchMessage] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_MESSAGES,
+        description="1 to 1,000 messages, signed in this order.",
+    )
+
+
 class WebhookHeaders(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
@@ -121,6 +139,10 @@ class WebhookHeaders(BaseModel):
 
 class SignResponse(BaseModel):
     headers: WebhookHeaders
+
+
+class SignBatchResponse(BaseModel):
+    items: list[SignResponse] = Field(description="One per message, in the request's order.")
 
 
 class VerifyRequest(Body):

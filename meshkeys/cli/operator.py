@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 from typing import Any
@@ -124,6 +125,10 @@ def audit_checkpoint(out_dir: Path) -> None:
     click.echo(str(path))
 
 
+class _Null(io.StringIO):
+    """Where the progress bar draws when stdout is not a terminal: nowhere."""
+
+
 @main.command()
 @click.option("--keys", "count", type=int, required=True, help="How many keys to create.")
 @click.option("--project", "project_name", required=True, help="Project name (created if missing).")
@@ -131,13 +136,14 @@ def audit_checkpoint(out_dir: Path) -> None:
 @json_option
 @handles_errors
 def seed(count: int, project_name: str, owner: str, as_json: bool) -> None:
-    """Bulk demo data for benchmarks (one key in ten revoked)."""
+    """Bulk demo data for benchmarks (one key in ten revoked), in one transaction with one
+    `keys.seeded` audit event; a progress bar on stderr when stdout is a terminal."""
     from meshkeys.crypto.masterkey import get_keyring
 
-    with (
-        UnitOfWork(system=True) as uow,
-        click.progressbar(length=count, label="seeding keys", file=sys.stderr) as bar,
-    ):
+    bar = click.progressbar(
+        length=count, label="seeding keys", file=sys.stderr if sys.stdout.isatty() else _Null()
+    )
+    with UnitOfWork(system=True) as uow, bar:
         seeded = operations.seed(
             uow,
             project_name=project_name,

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from meshkeys.crypto.signing import (
     TOLERANCE_SECONDS,
     SignatureError,
-    _header,
     check_msg_id,
+    parse_headers,
     signed_content,
 )
 
@@ -108,13 +108,13 @@ def verify(
 ) -> Ident:
     """The id of the first candidate ``(id, whpk_ public key)`` with a ``v1a`` signature in the
     headers; SignatureError (the same messages as ``crypto.signing.verify``) otherwise."""
-    msg_id = _header(headers, "webhook-id")
+    msg_id, raw_ts, raw_sigs = parse_headers(headers)
     try:
         check_msg_id(msg_id)
     except ValueError as exc:
         raise SignatureError(str(exc)) from None
     try:
-        timestamp = int(_header(headers, "webhook-timestamp"))
+        timestamp = int(raw_ts)
     except ValueError as exc:
         raise SignatureError("webhook-timestamp must be whole seconds since the epoch") from exc
     now = int(clock())
@@ -124,7 +124,7 @@ def verify(
             f"more than {tolerance} s is refused (replay protection). Sign the message again."
         )
     offered: list[bytes] = []
-    for part in _header(headers, "webhook-signature").split():
+    for part in raw_sigs.split():
         version, _, encoded = part.partition(",")
         if version != VERSION:
             continue

@@ -54,6 +54,7 @@ PUBLIC_KEYS_PUBLISHED = "project.public_keys_published"
 PUBLIC_KEYS_UNPUBLISHED = "project.public_keys_unpublished"
 PROJECT_POLICY_SET = "project.policy_set"
 PROJECT_POLICY_CLEARED = "project.policy_cleared"
+KEYS_SEEDED = "keys.seeded"  # one per `meshkeys seed` run: benchmark keys, counted
 
 ACTIONS = (
     KEY_GENERATED,
@@ -78,6 +79,7 @@ ACTIONS = (
     PUBLIC_KEYS_UNPUBLISHED,
     PROJECT_POLICY_SET,
     PROJECT_POLICY_CLEARED,
+    KEYS_SEEDED,
 )
 
 GENESIS = "0" * 64

@@ -1,18 +1,21 @@
 """Sign and verify webhooks (Standard Webhooks) with a project's active keys.
 
 Every effective active key signs, grace periods included, newest first and at most
-``MAX_SIGNING_KEYS``; any one of them verifies. The format itself is ``crypto.signing``.
+``MAX_SIGNING_KEYS``; any one of them verifies. HMAC keys add ``v1`` entries (``crypto.signing``,
+through a ``KeySet`` that decodes each secret once per request), ed25519 keys ``v1a`` entries
+after them (``crypto.ed25519``; verified with the stored public key, nothing decrypted).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlmodel import col, select
 
 from meshkeys.crypto import ed25519
-from meshkeys.crypto.signing import SignatureError, sign_headers
-from meshkeys.crypto.signing import verify as verify_signature
+from meshkeys.crypto.signing import KeySet, SignatureError
 from meshkeys.models import KeyStatus, KeyType, Permission
 from meshkeys.models import SignatureKey as Key
 from meshkeys.services import access
@@ -21,6 +24,16 @@ from meshkeys.services.keys import MAX_SIGNING_KEYS, decrypt_secret, effective_c
 from meshkeys.services.uow import UnitOfWork
 
 MAX_MSG_ID_LENGTH = 200
+MAX_BATCH_MESSAGES = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of a batch: its payload bytes, and optionally its id and timestamp."""
+
+    payload: bytes
+    msg_id: str | None = None
+    timestamp: int | None = None
 
 
 def _signing_keys(uow: UnitOfWork, project_id: uuid.UUID) -> list[Key]:
@@ -42,6 +55,15 @@ def _check_message(msg_id: str | None, timestamp: int | None) -> None:
         raise InvalidInput("timestamp must be seconds since the epoch")
 
 
+def _hmac_keys(rows: list[Key]) -> KeySet[uuid.UUID]:
+    """The HMAC keys of ``rows``, decrypted and decoded once for the whole request.
+
+    Nothing is cached across requests: a revoked key stops signing and verifying on the very
+    next request, in every worker.
+    """
+    return KeySet((r.id, decrypt_secret(r)) for r in rows if r.key_type != KeyType.ED25519)
+
+
 def sign_payload(
     uow: UnitOfWork,
     *,
@@ -51,6 +73,17 @@ def sign_payload(
     timestamp: int | None = None,
 ) -> dict[str, str]:
     """Standard Webhooks headers signed by every active key (grace periods included)."""
+    return sign_batch(uow, project_id=project_id, messages=[Message(payload, msg_id, timestamp)])[0]
+
+
+def sign_batch(
+    uow: UnitOfWork, *, project_id: uuid.UUID, messages: Sequence[Message]
+) -> list[dict[str, str]]:
+    """The headers of each message, in order, every one signed by every active key.
+
+    One access check, one key query and one decryption per key for the whole batch (1 to
+    ``MAX_BATCH_MESSAGES`` messages); every message is checked before any is signed.
+    """
     uow.read_only()  # signing writes nothing: on SQLite it takes no write lock
     access.require(
         uow,
@@ -58,21 +91,29 @@ def sign_payload(
         permission=Permission.WEBHOOKS_SIGN,
         attempted="signing a payload",
     )
-    _check_message(msg_id, timestamp)
+    if not 1 <= len(messages) <= MAX_BATCH_MESSAGES:
+        raise InvalidInput(f"a batch holds 1 to {MAX_BATCH_MESSAGES} messages")
+    for index, message in enumerate(messages):
+        try:
+            _check_message(message.msg_id, message.timestamp)
+        except InvalidInput as exc:
+            prefix = f"messages[{index}]: " if len(messages) > 1 else ""
+            raise InvalidInput(prefix + exc.message) from None
     rows = _signing_keys(uow, project_id)
     if not rows:
         raise Conflict("This project has no active key to sign with. Generate a key first.")
-    ed_rows = [r for r in rows if r.key_type == KeyType.ED25519]
-    secrets = [decrypt_secret(r) for r in rows if r.key_type != KeyType.ED25519]
+    keys = _hmac_keys(rows)
+    ed_seeds = [decrypt_secret(r) for r in rows if r.key_type == KeyType.ED25519]
     now = uow.now.timestamp()
-    headers = sign_headers(
-        secrets, payload=payload, msg_id=msg_id, timestamp=timestamp, clock=lambda: now
-    )
-    if ed_rows:  # one v1a entry per active ed25519 key, after the v1 ones
-        headers = ed25519.add_signatures(
-            headers, [decrypt_secret(r) for r in ed_rows], payload=payload
+    signed = []
+    for m in messages:
+        headers = keys.sign_headers(
+            payload=m.payload, msg_id=m.msg_id, timestamp=m.timestamp, clock=lambda: now
         )
-    return headers
+        if ed_seeds:  # one v1a entry per active ed25519 key, after the v1 ones
+            headers = ed25519.add_signatures(headers, ed_seeds, payload=m.payload)
+        signed.append(headers)
+    return signed
 
 
 def _either(hmac_error: SignatureError, v1a_error: SignatureError) -> SignatureError:
@@ -100,20 +141,16 @@ def verify_payload(
     )
     rows = _signing_keys(uow, project_id)
     now = uow.now.timestamp()
-    ed_candidates = [(r.id, r.public_key) for r in rows if r.key_type == KeyType.ED25519]
+    ed_candidates = [
+        (r.id, r.public_key) for r in rows if r.key_type == KeyType.ED25519 and r.public_key
+    ]
     try:
-        candidates = [(r.id, decrypt_secret(r)) for r in rows if r.key_type != KeyType.ED25519]
-        return verify_signature(candidates, headers=headers, payload=payload, clock=lambda: now)
+        return _hmac_keys(rows).verify(headers=headers, payload=payload, clock=lambda: now)
     except SignatureError as exc:
         if not ed_candidates:
             raise InvalidInput(str(exc)) from exc
         hmac_error = exc
     try:  # v1a: verified with the public key alone, nothing to decrypt
-        return ed25519.verify(
-            [(i, k) for i, k in ed_candidates if k],
-            headers=headers,
-            payload=payload,
-            clock=lambda: now,
-        )
+        return ed25519.verify(ed_candidates, headers=headers, payload=payload, clock=lambda: now)
     except SignatureError as exc:
         raise InvalidInput(str(_either(hmac_error, exc))) from exc

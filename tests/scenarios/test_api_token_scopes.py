@@ -40,6 +40,7 @@ def _request(api, method: str, path: str, headers: dict[str, str], key_id: str):
     body = {
         "/keys/generate": {"project_id": project, "name": "x"},
         "/webhooks/sign": {"project_id": project, "payload": "{}"},
+        "/webhooks/sign/batch": {"project_id": project, "messages": [{"payload": "{}"}]},
         "/webhooks/verify": {"project_id": project, "payload": "{}", "headers": {}},
         "/keys/{key_id}/revoke": {"reason": "retired"},
         "/keys/{key_id}/rotate": {},

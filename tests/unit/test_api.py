@@ -45,6 +45,7 @@ def test_openapi_documents_every_endpoint_with_models_and_errors(db_path):
         ("get", "/audit"): "200",
         ("get", "/audit/export"): "200",
         ("post", "/webhooks/sign"): "200",
+        ("post", "/webhooks/sign/batch"): "200",
         ("post", "/webhooks/verify"): "200",
         ("get", "/health"): "200",
         ("get", "/metrics"): "200",

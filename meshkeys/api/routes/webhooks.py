@@ -8,7 +8,14 @@ from fastapi.responses import JSONResponse
 from meshkeys.api.deps import SignedIn, needs
 from meshkeys.api.errors import MAX_BODY_BYTES, ErrorBody, error_responses
 from meshkeys.api.observability import key_action, metrics_of
-from meshkeys.api.schemas import SignRequest, SignResponse, VerifyRequest, VerifyResult
+from meshkeys.api.schemas import (
+    SignBatchRequest,
+    SignBatchResponse,
+    SignRequest,
+    SignResponse,
+    VerifyRequest,
+    VerifyResult,
+)
 from meshkeys.models import Permission
 from meshkeys.services import signing
 from meshkeys.services.errors import InvalidInput
@@ -41,6 +48,32 @@ def sign(body: SignRequest, request: Request, uow: SignedIn) -> SignResponse:
             timestamp=body.timestamp,
         )
     return SignResponse(headers=headers)
+
+
+@router.post(
+    "/sign/batch",
+    response_model=SignBatchResponse,
+    responses=error_responses(400, 403, 409),
+    openapi_extra=needs(Permission.WEBHOOKS_SIGN),
+)
+def sign_batch(body: SignBatchRequest, request: Request, uow: SignedIn) -> SignBatchResponse:
+    """Sign 1 to 1,000 messages in one call: `items[i]` holds the headers of `messages[i]`.
+
+    The project's keys are loaded once for the whole batch; each message is signed by every
+    active key, as `POST /webhooks/sign` does. More than 1,000 messages, or none, is a 422.
+    """
+    with key_action(
+        request, "sign_batch", uow.actor, project_id=body.project_id, messages=len(body.messages)
+    ):
+        signed = signing.sign_batch(
+            uow,
+            project_id=body.project_id,
+            messages=[
+                signing.Message(m.payload.encode("utf-8"), m.msg_id, m.timestamp)
+                for m in body.messages
+            ],
+        )
+    return SignBatchResponse(items=[SignResponse(headers=h) for h in signed])
 
 
 @router.post(

@@ -1,0 +1,248 @@
+"""HTTP throughput of the real app on PostgreSQL with wrk: 1, 2 and 4 workers.
+
+    .venv/bin/python bench/load.py                       # 8 s per endpoint, about 6 minutes
+    .venv/bin/python bench/load.py --seconds 4 --workers 1 2
+
+Starts a throwaway PostgreSQL 15 (tests/pgserver.py) and, for each worker count, the app as users
+run it (``reflex run --env prod --single-port`` via tests/e2e/apprunner.py, ``GRANIAN_WORKERS=N``:
+Reflex 0.10.1 runs its backend on Granian and reads the worker count there). One owner, one
+project with 3 active keys, one API token, made through the services. Then, per endpoint, one
+``wrk`` run (Debian's /usr/bin/wrk, ``bench/wrk/request.lua``: the body from a file, the token
+in the header, the figures as JSON), ``--connections`` connections, ``--seconds`` seconds:
+
+* ``GET /ping`` (Reflex's own, no database): the baseline of the same server in the same run;
+* ``POST /webhooks/sign`` (1 KiB payload), ``POST /webhooks/verify`` (a signature made just
+  before the run), ``GET /keys?project_id=...`` (the first page);
+* ``POST /webhooks/sign/batch`` with 100 messages: messages per second.
+
+wrk shares the two cores with the server (and the machine with other jobs): only the ratios
+within one worker count count. Every non-2xx answer or socket error is an error.
+
+Targets (exit 1 on a miss): sign and verify at least 50% of /ping's requests/s, GET /keys at
+least 40%, zero errors; with 1 worker the batch signs at least 10,000 messages/s; 2 workers
+at least 1.5x the sign throughput of 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("MESHKEYS_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+
+import psycopg  # noqa: E402
+
+from meshkeys import migrations  # noqa: E402
+from meshkeys.db import make_engine  # noqa: E402
+from meshkeys.services import auth, key_commands, projects  # noqa: E402
+from tests.e2e.apprunner import run_app  # noqa: E402
+from tests.helpers import PASSWORD, units  # noqa: E402
+from tests.pgserver import pg_server  # noqa: E402
+
+WRK = "/usr/bin/wrk"
+LUA = ROOT / "bench" / "wrk" / "request.lua"
+SIGN_RATIO, KEYS_RATIO, BATCH_MPS, SCALE_2 = 0.5, 0.4, 10_000, 1.5
+BATCH = 100
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def make_world(url: str, master_key: str) -> tuple[str, str]:
+    """(project id, API token) of a fresh owner with three active keys."""
+    os.environ["MESHKEYS_MASTER_KEY"] = master_key
+    from tests.helpers import reset_caches
+
+    reset_caches()
+    engine = make_engine(url)
+    uow = units(engine)
+    with uow() as unit:
+        user = auth.create_user(unit, email="load@example.com", password=PASSWORD)
+    from meshkeys.services.context import Actor
+
+    owner = Actor(user_id=user.id, email=user.email)
+    with uow(owner) as unit:
+        project = projects.create_project(unit, name="Load")
+    for n in range(3):
+        with uow(owner) as unit:
+            key_commands.generate_key(unit, project_id=project.id, name=f"load-{n}")
+    with uow(owner) as unit:
+        token = auth.create_api_token(unit, name="load").token
+    engine.dispose()
+    return str(project.id), token
+
+
+def wrk(url: str, *, seconds: int, connections: int, env: dict[str, str]) -> dict[str, float]:
+    argv = [WRK, "-t", "2", "-c", str(connections), "-d", f"{seconds}s", "--latency"]
+    argv += ["-s", str(LUA), url]
+    out = subprocess.run(
+        argv, env={**os.environ, **env}, capture_output=True, text=True, timeout=seconds + 60
+    )
+    line = next((x for x in out.stdout.splitlines() if x.startswith("WRK_JSON ")), None)
+    if out.returncode != 0 or line is None:
+        raise SystemExit(f"wrk failed ({out.returncode}): {out.stdout[-800:]} {out.stderr[-800:]}")
+    figures = json.loads(line.removeprefix("WRK_JSON "))
+    figures["rps"] = figures["requests"] / (figures["duration_us"] / 1e6)
+    figures["errors"] = sum(
+        figures[k]
+        for k in ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts")
+    )
+    return figures
+
+
+def post_body(tmp: Path, name: str, body: dict) -> str:
+    path = tmp / f"{name}.json"
+    path.write_text(json.dumps(body))
+    return str(path)
+
+
+def fresh_signature(base: str, token: str, project_id: str, payload: str) -> dict[str, str]:
+    import urllib.request
+
+    request = urllib.request.Request(
+        f"{base}/webhooks/sign",
+        data=json.dumps({"project_id": project_id, "payload": payload}).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (our own server)
+        headers: dict[str, str] = json.loads(answer.read())["headers"]
+    return headers
+
+
+def run_workers(
+    workers: int, pg: object, world: list[str], args: argparse.Namespace, tmp: Path
+) -> dict[str, dict[str, float]]:
+    app_url = pg.app_url  # type: ignore[attr-defined]
+    extra = {
+        "GRANIAN_WORKERS": str(workers),
+        "MESHKEYS_MIGRATION_DATABASE_URL": pg.owner_url,  # type: ignore[attr-defined]
+        "MESHKEYS_RUNTIME_ROLE": pg.runtime_role,  # type: ignore[attr-defined]
+        "MESHKEYS_MASTER_KEY": os.environ["MESHKEYS_MASTER_KEY"],
+    }
+    workdir = tmp / f"app-{workers}"
+    with run_app(workdir, database_url=app_url, extra_env=extra) as app:
+        if not world:
+            world.extend(make_world(app_url, os.environ["MESHKEYS_MASTER_KEY"]))
+        project_id, token = world
+        payload = json.dumps({"type": "invoice.paid", "data": "x" * 990})
+        base = app.backend_url
+        sign = post_body(tmp, "sign", {"project_id": project_id, "payload": payload})
+        batch = post_body(
+            tmp,
+            "batch",
+            {"project_id": project_id, "messages": [{"payload": payload}] * BATCH},
+        )
+        auth_env = {"WRK_TOKEN": token}
+        plan = [
+            ("ping", f"{base}/ping", {}),
+            ("sign", f"{base}/webhooks/sign", {"WRK_METHOD": "POST", "WRK_BODY_FILE": sign}),
+            ("verify", f"{base}/webhooks/verify", {}),
+            ("keys", f"{base}/keys?project_id={project_id}&limit=50", {}),
+            (
+                "batch",
+                f"{base}/webhooks/sign/batch",
+                {"WRK_METHOD": "POST", "WRK_BODY_FILE": batch},
+            ),
+        ]
+        results: dict[str, dict[str, float]] = {}
+        print(f"{workers} worker(s), load {load()}", flush=True)
+        for name, url, env in plan:
+            if name == "verify":
+                headers = fresh_signature(base, token, project_id, payload)
+                env = {
+                    "WRK_METHOD": "POST",
+                    "WRK_BODY_FILE": post_body(
+                        tmp,
+                        "verify",
+                        {"project_id": project_id, "payload": payload, "headers": headers},
+                    ),
+                }
+            figures = wrk(
+                url,
+                seconds=args.seconds,
+                connections=args.connections,
+                env={**(auth_env if name != "ping" else {}), **env},
+            )
+            if name == "batch":
+                figures["mps"] = figures["rps"] * BATCH
+            results[name] = figures
+            extra_col = f"  {figures['mps']:,.0f} messages/s" if name == "batch" else ""
+            print(
+                f"  {name:<7}{figures['rps']:9,.0f} req/s  p50 {figures['p50_us'] / 1000:7.1f} ms"
+                f"  p99 {figures['p99_us'] / 1000:7.1f} ms  errors {figures['errors']:.0f}"
+                f"{extra_col}",
+                flush=True,
+            )
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if not os.access(WRK, os.X_OK):
+        print(f"error: {WRK} is missing: apt-get install wrk", file=sys.stderr)
+        return 2
+    print(f"bench/load.py {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {load()}", flush=True)
+    table: dict[int, dict[str, dict[str, float]]] = {}
+    world: list[str] = []
+    began = time.perf_counter()
+    with pg_server() as pg, tempfile.TemporaryDirectory(prefix="meshkeys-load-") as tmp:
+        migrations.upgrade(pg.owner_url, runtime_role=pg.runtime_role)
+        # `reflex run` compares the models with the schema at start (check_schema_up_to_date),
+        # which reads alembic_version, and the runtime role is not granted it (migrations.py
+        # _NOT_GRANTED): the app on PostgreSQL as the runtime role does not start without this.
+        with psycopg.connect(pg.owner_dsn, autocommit=True) as conn:
+            for role in (pg.runtime_role, pg.app_role):
+                conn.execute(f'GRANT SELECT ON alembic_version TO "{role}"')
+        for workers in args.workers:
+            table[workers] = run_workers(workers, pg, world, args, Path(tmp))
+    print(f"\n(took {time.perf_counter() - began:.0f} s; load {load()})")
+    print(
+        f"{'workers':<9}"
+        + "".join(f"{n:>22}" for n in ("ping", "sign", "verify", "keys"))
+        + f"{'batch msg/s':>14}"
+    )
+    for workers, rows in table.items():
+        cells = "".join(
+            f"{rows[n]['rps']:>9,.0f} r/s p99 {rows[n]['p99_us'] / 1000:>5.0f}ms"
+            for n in ("ping", "sign", "verify", "keys")
+        )
+        print(f"{workers:<9}{cells}{rows['batch']['mps']:>14,.0f}")
+    checks: list[tuple[str, float, str, bool]] = []
+    for workers, rows in table.items():
+        ping = rows["ping"]["rps"]
+        for name, floor in (("sign", SIGN_RATIO), ("verify", SIGN_RATIO), ("keys", KEYS_RATIO)):
+            ratio = rows[name]["rps"] / ping
+            checks.append((f"{workers}w {name} / ping", ratio, f">= {floor}", ratio >= floor))
+        errors = sum(r["errors"] for r in rows.values())
+        checks.append((f"{workers}w errors", errors, "== 0", errors == 0))
+    if 1 in table:
+        mps = table[1]["batch"]["mps"]
+        checks.append(("1w batch messages/s", mps, f">= {BATCH_MPS:,}", mps >= BATCH_MPS))
+    if 1 in table and 2 in table:
+        scale = table[2]["sign"]["rps"] / table[1]["sign"]["rps"]
+        checks.append(("2w / 1w sign throughput", scale, f">= {SCALE_2}", scale >= SCALE_2))
+    for label, value, target, ok in checks:
+        print(f"{'ok  ' if ok else 'MISS'} {label:<28}{value:>10,.2f}  (target {target})")
+    missed = sum(not c[3] for c in checks)
+    print(f"bench/load.py: {'all targets met' if not missed else f'{missed} target(s) missed'}")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
