@@ -121,7 +121,7 @@ def needs_setup(uow: UnitOfWork) -> bool:
     return uow.session.exec(select(User.id).limit(1)).first() is None
 
 
-def _throttle(uow: UnitOfWork, *, subject: str, limit: int, what: str) -> None:
+def _throttle(uow: UnitOfWork, *, subject: str, limit: int, what: str, lock: bool = True) -> None:
     """Refuse the attempt while ``subject`` has ``limit`` failures from this client in the window.
 
     Limits key on the subject (an account, an API token's prefix) and the client address
@@ -130,10 +130,13 @@ def _throttle(uow: UnitOfWork, *, subject: str, limit: int, what: str) -> None:
     (docs/DECISIONS.md). The check takes a lock on the pair that the transaction holds until
     its failure, if any, is recorded and committed, so concurrent attempts queue: at most
     ``limit`` of them are ever checked (PostgreSQL: an advisory lock; SQLite: the write lock
-    every writing transaction takes at BEGIN IMMEDIATE).
+    every writing transaction takes at BEGIN IMMEDIATE). ``lock=False`` only checks: for an
+    attempt that will record nothing (a valid API token), so that a sender's concurrent
+    requests with one token do not queue behind each other.
     """
     client_ip = uow.request.client_ip
-    uow.serialize(f"throttle {subject} from {client_ip or '-'}")
+    if lock:
+        uow.serialize(f"throttle {subject} from {client_ip or '-'}")
     now = uow.now
     same_client = (
         col(LoginFailure.client_ip).is_(None)
@@ -432,7 +435,13 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
     # limit even the right token is refused, and a valid token from another address still
     # works. The check and the record of a failure happen under one lock.
     subject = _TOKEN_THROTTLE_KEY + token[:7]
-    _throttle(uow, subject=subject, limit=MAX_TOKEN_FAILURES, what="API token attempts")
+    failing = found is None or found[3]
+    # Only a failing attempt records a failure, so only it needs the lock (the check and the
+    # record atomic); a valid token is checked without it: concurrent signing requests of one
+    # sender do not serialize (docs/PERFORMANCE.md).
+    _throttle(
+        uow, subject=subject, limit=MAX_TOKEN_FAILURES, what="API token attempts", lock=failing
+    )
     if found is None or found[3]:
         _record_failure(uow, subject=subject)
         uow.commit()

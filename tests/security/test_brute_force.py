@@ -100,3 +100,32 @@ def test_a_burst_of_guessed_api_tokens_gets_at_most_the_limit_looked_up(committe
     }
     assert _burst([resolve(good, ATTACKER) for _ in range(5)]) == {"refused": 5}
     assert resolve(good, VICTIM)().user_id == victim.user_id
+
+
+def test_a_valid_token_is_checked_without_waiting_for_the_throttles_lock(committed_db):
+    """A sender's concurrent requests with one valid token must not queue on the throttle's
+    lock (it guards the check and the record of a failure, and a valid token records
+    nothing). Another transaction holds that lock: the valid token still resolves, while a
+    wrong guess of the same pair waits for it (its lock_timeout ends the wait)."""
+    import sqlalchemy as sa
+
+    owner = make_user(units(committed_db), "sender@example.com")
+    with units(committed_db)(owner) as unit:
+        good = auth.create_api_token(unit, name="sender").token
+    name = f"throttle {auth._TOKEN_THROTTLE_KEY}{good[:7]} from {ATTACKER.client_ip}"
+    with committed_db.connect() as holder:
+        holder.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:n))"), {"n": name})
+        with units(committed_db)(request=ATTACKER) as unit:
+            unit.session.execute(sa.text("SET lock_timeout = '2s'"))
+            unit.commit()
+            assert auth.actor_for_api_token(unit, token=good).user_id == owner.user_id
+        with units(committed_db)(request=ATTACKER) as unit:
+            unit.session.execute(sa.text("SET lock_timeout = '500ms'"))
+            unit.commit()
+            try:
+                auth.actor_for_api_token(unit, token=good[:7] + "0" * 40)
+            except Unauthenticated:
+                raise AssertionError("a failing guess was checked without the lock") from None
+            except Exception as exc:  # noqa: BLE001 - the lock wait ended by lock_timeout
+                assert "lock" in str(exc).lower(), exc
+        holder.rollback()
