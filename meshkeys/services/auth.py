@@ -121,7 +121,7 @@ def needs_setup(uow: UnitOfWork) -> bool:
     return uow.session.exec(select(User.id).limit(1)).first() is None
 
 
-def _throttle(uow: UnitOfWork, *, subject: str, limit: int, what: str, lock: bool = True) -> None:
+def _throttle(uow: UnitOfWork, *, subject: str, limit: int, what: str) -> None:
     """Refuse the attempt while ``subject`` has ``limit`` failures from this client in the window.
 
     Limits key on the subject (an account, an API token's prefix) and the client address
@@ -130,13 +130,22 @@ def _throttle(uow: UnitOfWork, *, subject: str, limit: int, what: str, lock: boo
     (docs/DECISIONS.md). The check takes a lock on the pair that the transaction holds until
     its failure, if any, is recorded and committed, so concurrent attempts queue: at most
     ``limit`` of them are ever checked (PostgreSQL: an advisory lock; SQLite: the write lock
-    every writing transaction takes at BEGIN IMMEDIATE). ``lock=False`` only checks: for an
-    attempt that will record nothing (a valid API token), so that a sender's concurrent
-    requests with one token do not queue behind each other.
+    every writing transaction takes at BEGIN IMMEDIATE).
+    """
+    uow.serialize(f"throttle {subject} from {uow.request.client_ip or '-'}")
+    wait = _locked_out_for(uow, subject=subject, limit=limit)
+    if wait is not None:
+        uow.rollback()
+        raise _rate_limited(what, wait)
+
+
+def _locked_out_for(uow: UnitOfWork, *, subject: str, limit: int) -> int | None:
+    """Seconds until ``subject`` from this client may try again; None when it may now.
+
+    Only counts: the caller holds the throttle's lock when it may record a failure next
+    (``_throttle``); an attempt that records nothing (a valid API token) counts without it.
     """
     client_ip = uow.request.client_ip
-    if lock:
-        uow.serialize(f"throttle {subject} from {client_ip or '-'}")
     now = uow.now
     same_client = (
         col(LoginFailure.client_ip).is_(None)
@@ -153,11 +162,14 @@ def _throttle(uow: UnitOfWork, *, subject: str, limit: int, what: str, lock: boo
         .order_by(col(LoginFailure.created_at).desc())
         .limit(limit)
     ).all()
-    if len(times) >= limit:
-        # Locked until the oldest of the last `limit` failures leaves the window.
-        wait = max(1, int((times[-1] + LOGIN_WINDOW - now).total_seconds()) + 1)
-        uow.rollback()
-        raise RateLimited(f"Too many failed {what}. Try again in {wait} seconds.", retry_after=wait)
+    if len(times) < limit:
+        return None
+    # Locked until the oldest of the last `limit` failures leaves the window.
+    return max(1, int((times[-1] + LOGIN_WINDOW - now).total_seconds()) + 1)
+
+
+def _rate_limited(what: str, wait: int) -> RateLimited:
+    return RateLimited(f"Too many failed {what}. Try again in {wait} seconds.", retry_after=wait)
 
 
 def _record_failure(uow: UnitOfWork, *, subject: str) -> None:
@@ -413,7 +425,15 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
     if not token or not token.startswith("mk_") or len(token) > 200 or has_control_chars(token):
         raise Unauthenticated("Send 'Authorization: Bearer mk_...' with a valid API token.")
     digest = hash_token(token)
+    # A token's failures are throttled per client and token prefix (its "account"): over the
+    # limit even the right token is refused, and a valid token from another address still
+    # works. Only a failure is recorded, so only a failing attempt takes the throttle's lock
+    # (its check and its record atomic); a valid token is counted without it, in the same
+    # read-only step as its lookup, so a sender's concurrent requests neither queue on the
+    # lock nor pay a transaction of their own for the count (docs/PERFORMANCE.md).
+    subject = _TOKEN_THROTTLE_KEY + token[:7]
     found = None
+    wait: int | None = None
     with uow.system_step():  # no actor yet: the token is found by its hash alone
         row = uow.session.exec(
             select(ApiToken, User)
@@ -431,18 +451,10 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
             )
             actor = Actor(user_id=user.id, email=user.email, scope=scope)
             found = api_token.id, api_token.last_used_at, actor, expired
-    # A token's failures are throttled per client and token prefix (its "account"): over the
-    # limit even the right token is refused, and a valid token from another address still
-    # works. The check and the record of a failure happen under one lock.
-    subject = _TOKEN_THROTTLE_KEY + token[:7]
-    failing = found is None or found[3]
-    # Only a failing attempt records a failure, so only it needs the lock (the check and the
-    # record atomic); a valid token is checked without it: concurrent signing requests of one
-    # sender do not serialize (docs/PERFORMANCE.md).
-    _throttle(
-        uow, subject=subject, limit=MAX_TOKEN_FAILURES, what="API token attempts", lock=failing
-    )
+            if not expired:
+                wait = _locked_out_for(uow, subject=subject, limit=MAX_TOKEN_FAILURES)
     if found is None or found[3]:
+        _throttle(uow, subject=subject, limit=MAX_TOKEN_FAILURES, what="API token attempts")
         _record_failure(uow, subject=subject)
         uow.commit()
         raise Unauthenticated(
@@ -450,7 +462,8 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
             if found is not None
             else "The API token is unknown or revoked. Create a new one on /settings/tokens."
         )
-    uow.rollback()  # the throttle's lock: nothing to record for a valid token
+    if wait is not None:
+        raise _rate_limited("API token attempts", wait)
     token_id, last_used, actor, _ = found
     uow.act_as(actor)
     now = uow.now
