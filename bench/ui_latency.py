@@ -140,7 +140,8 @@ def bench_project(page: Page, meter: FrameMeter, project_id: uuid.UUID, rounds: 
         page.get_by_role("button", name="Generate key").click()
         page.get_by_label("Name").fill(f"bench-{n:03d}")
         measure("generate", page.get_by_role("button", name="Generate", exact=True), SECRET_SHOWN)
-        page.get_by_role("button", name="Done").click()
+        page.get_by_role("button", name="Close", exact=True).click()  # it asks: copied?
+        page.get_by_role("button", name="Close anyway").click()
         page.get_by_role("dialog").wait_for(state="detached")
 
         row = page.get_by_role("row", name=f"bench-{n:03d}")

@@ -135,7 +135,8 @@ def _generate(page: Page, name: str) -> None:
 def _close_secret(page: Page) -> None:
     dialog = page.get_by_role("dialog")
     expect(dialog.locator("#shown-secret")).to_contain_text("whsec_")
-    page.get_by_role("button", name="Done").click()
+    page.get_by_role("button", name="Close", exact=True).click()  # then it asks: copied?
+    page.get_by_role("button", name="Close anyway").click()
     expect(dialog).to_have_count(0)
 
 
