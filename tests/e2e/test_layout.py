@@ -74,3 +74,34 @@ def test_a_long_name_is_cut_and_shown_whole_on_hover(browser, app, team):
     box = name.bounding_box()
     assert box is not None and box["width"] < 600
     context.close()
+
+
+def test_a_phone_reaches_every_page_through_the_menu(browser, app, team):
+    """Below the sidebar's breakpoint the sidebar is hidden: the top bar's Menu holds its
+    links (a phone could reach only the keys page before)."""
+    context = new_context(browser, app, viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    sign_in(page, team.owner.email)
+    goto(page, f"/projects/{team.project_id}/keys")
+    expect(page.get_by_role("link", name="Audit log")).to_be_hidden()
+    for name, path, heading in (
+        ("Audit log", f"/projects/{team.project_id}/audit", "wide payments · Audit log"),
+        (
+            "Webhook tester",
+            f"/projects/{team.project_id}/webhooks",
+            "wide payments · Webhook tester",
+        ),
+        ("Keys", f"/projects/{team.project_id}/keys", "wide payments · Keys"),
+        ("API tokens", "/settings/tokens", "API tokens"),
+    ):
+        page.get_by_role("button", name="Menu").click()
+        page.get_by_role("menuitem", name=name).click()
+        page.wait_for_url(f"**{path}*")
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    context.close()
+    wide = new_context(browser, app, viewport={"width": 1366, "height": 800})
+    desk = wide.new_page()
+    sign_in(desk, team.owner.email)
+    expect(desk.get_by_role("button", name="Menu")).to_be_hidden()
+    expect(desk.get_by_role("link", name="Audit log")).to_be_visible()
+    wide.close()

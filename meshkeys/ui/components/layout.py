@@ -98,7 +98,7 @@ def project_switcher() -> rx.Component:
                         SessionState.current_project_name,
                         "Choose a project",
                     ),
-                    ["110px", "160px", "280px"],
+                    ["90px", "160px", "280px"],
                 ),
                 rx.icon("chevron-down", size=14),
                 variant="soft",
@@ -158,8 +158,42 @@ def sidebar() -> rx.Component:
     )
 
 
+def nav_menu() -> rx.Component:
+    """Below the sidebar's breakpoint (phones, narrow windows): the same links in a menu."""
+    project = SessionState.current_project_id
+
+    def item(label: str, icon: str, href: str | Var) -> rx.Component:
+        return rx.menu.item(
+            rx.hstack(rx.icon(icon, size=14), rx.text(label), align="center", spacing="2"),
+            on_click=rx.redirect(href),
+        )
+
+    return rx.box(
+        rx.menu.root(
+            rx.menu.trigger(
+                rx.icon_button(rx.icon("menu", size=18), variant="ghost", aria_label="Menu")
+            ),
+            rx.menu.content(
+                rx.cond(
+                    project != "",
+                    rx.fragment(
+                        item("Keys", "key-round", "/projects/" + project + "/keys"),
+                        item("Audit log", "scroll-text", "/projects/" + project + "/audit"),
+                        item("Webhook tester", "webhook", "/projects/" + project + "/webhooks"),
+                        rx.menu.separator(),
+                    ),
+                ),
+                item("Projects", "folders", "/projects"),
+                item("API tokens", "ticket", "/settings/tokens"),
+            ),
+        ),
+        display=["block", "block", "none"],
+    )
+
+
 def top_bar() -> rx.Component:
     return rx.hstack(
+        nav_menu(),
         project_switcher(),
         rx.spacer(),
         clipped(
@@ -172,7 +206,7 @@ def top_bar() -> rx.Component:
         rx.color_mode.button(aria_label="Toggle dark mode", variant="ghost"),
         sign_out_button(),
         align="center",
-        spacing="3",
+        spacing=rx.breakpoints(initial="2", sm="3"),
         padding=["8px 12px", "12px 20px"],
         border_bottom=f"1px solid {rx.color('gray', 5)}",
         width="100%",
