@@ -1,6 +1,6 @@
 """The whole key lifecycle in Chromium: generate (secret shown once, copied, downloaded), revoke
 with confirm, reactivate, rotate, reveal; then the audit page lists every event, exports them as
-CSV, and the screenshots of both pages go to docs/. Then ed25519 keys: generated from the
+CSV, and both pages render as screenshots. Then ed25519 keys: generated from the
 dialog's type choice, the public key seen and copied, published from /projects.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 import pytest
@@ -28,17 +27,10 @@ from tests.e2e.support import (
 )
 from tests.helpers import call
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
-# The README's screenshots are refreshed on request only, so that test runs leave the tree clean:
-#   MESHKEYS_UPDATE_SCREENSHOTS=1 .venv/bin/pytest tests/e2e/test_key_lifecycle.py
-UPDATE_SCREENSHOTS = os.environ.get("MESHKEYS_UPDATE_SCREENSHOTS") == "1"
-
 
 def screenshot(page: Page, name: str, tmp_path: Path) -> None:
-    if UPDATE_SCREENSHOTS:
-        page.mouse.move(0, 0)
-        page.wait_for_timeout(6000)  # let the toasts fade out
-    path = (DOCS if UPDATE_SCREENSHOTS else tmp_path) / name
+    """The page renders as a picture (the README's are made by scripts/screenshots.py)."""
+    path = tmp_path / name
     page.screenshot(path=str(path))
     assert path.stat().st_size > 10_000
 
