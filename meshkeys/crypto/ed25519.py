@@ -24,8 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from meshkeys.crypto.signing import (
     TOLERANCE_SECONDS,
     SignatureError,
-    check_msg_id,
-    parse_headers,
+    checked_headers,
     signed_content,
 )
 
@@ -108,35 +107,13 @@ def verify(
 ) -> Ident:
     """The id of the first candidate ``(id, whpk_ public key)`` with a ``v1a`` signature in the
     headers; SignatureError (the same messages as ``crypto.signing.verify``) otherwise."""
-    msg_id, raw_ts, raw_sigs = parse_headers(headers)
-    try:
-        check_msg_id(msg_id)
-    except ValueError as exc:
-        raise SignatureError(str(exc)) from None
-    try:
-        timestamp = int(raw_ts)
-    except ValueError as exc:
-        raise SignatureError("webhook-timestamp must be whole seconds since the epoch") from exc
-    now = int(clock())
-    if abs(now - timestamp) > tolerance:
-        raise SignatureError(
-            f"webhook-timestamp is {abs(now - timestamp)} s from now; "
-            f"more than {tolerance} s is refused (replay protection). Sign the message again."
-        )
-    offered: list[bytes] = []
-    for part in raw_sigs.split():
-        version, _, encoded = part.partition(",")
-        if version != VERSION:
-            continue
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        if len(raw) == SIGNATURE_BYTES:
-            offered.append(raw)
+    msg_id, timestamp, entries = checked_headers(
+        headers, version=VERSION, clock=clock, tolerance=tolerance
+    )
+    offered = [raw for raw in entries if len(raw) == SIGNATURE_BYTES]
     if not offered:
         raise SignatureError("webhook-signature holds no v1a signature")
-    content = signed_content(msg_id, timestamp, payload)
+    content = b"%s.%d.%s" % (msg_id, timestamp, payload)
     for ident, encoded_key in candidates:
         key = public_key(encoded_key)
         for sig in offered:

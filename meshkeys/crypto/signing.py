@@ -151,6 +151,46 @@ def parse_headers(headers: Mapping[str, str]) -> tuple[str, str, str]:
     return picked[0], picked[1], picked[2]
 
 
+def checked_headers(
+    headers: Mapping[str, str],
+    *,
+    version: str,
+    clock: Callable[[], float] = time.time,
+    tolerance: int = TOLERANCE_SECONDS,
+) -> tuple[bytes, int, list[bytes]]:
+    """The checks every verification makes before any key is tried, for ``v1`` and ``v1a``:
+    the message id (as bytes), the timestamp within ``tolerance`` of now, and the decoded
+    ``<version>,<base64>`` entries of ``webhook-signature`` (at least one). SignatureError,
+    in the words the API answers with, otherwise."""
+    msg_id, raw_ts, raw_sigs = parse_headers(headers)
+    try:
+        msg_id_bytes = check_msg_id(msg_id)
+    except ValueError as exc:
+        raise SignatureError(str(exc)) from None
+    try:
+        timestamp = int(raw_ts)
+    except ValueError as exc:
+        raise SignatureError("webhook-timestamp must be whole seconds since the epoch") from exc
+    now = int(clock())
+    if abs(now - timestamp) > tolerance:
+        raise SignatureError(
+            f"webhook-timestamp is {abs(now - timestamp)} s from now; "
+            f"more than {tolerance} s is refused (replay protection). Sign the message again."
+        )
+    offered: list[bytes] = []
+    for part in raw_sigs.split():
+        entry_version, _, encoded = part.partition(",")
+        if entry_version != version:
+            continue
+        try:
+            offered.append(_a2b(encoded, strict_mode=True))
+        except (binascii.Error, ValueError):
+            continue
+    if not offered:
+        raise SignatureError(f"webhook-signature holds no {version} signature")
+    return msg_id_bytes, timestamp, offered
+
+
 class KeySet(Generic[Ident]):
     """Signing keys decoded once (``whsec_`` to bytes), to sign or verify many messages.
 
@@ -202,32 +242,9 @@ class KeySet(Generic[Ident]):
         The headers are parsed once, the signed content is built once, each key costs one
         HMAC, and every comparison is constant-time. The payload is never parsed.
         """
-        msg_id, raw_ts, raw_sigs = parse_headers(headers)
-        try:
-            msg_id_bytes = check_msg_id(msg_id)
-        except ValueError as exc:
-            raise SignatureError(str(exc)) from None
-        try:
-            timestamp = int(raw_ts)
-        except ValueError as exc:
-            raise SignatureError("webhook-timestamp must be whole seconds since the epoch") from exc
-        now = int(clock())
-        if abs(now - timestamp) > tolerance:
-            raise SignatureError(
-                f"webhook-timestamp is {abs(now - timestamp)} s from now; "
-                f"more than {tolerance} s is refused (replay protection). Sign the message again."
-            )
-        offered: list[bytes] = []
-        for part in raw_sigs.split():
-            version, _, encoded = part.partition(",")
-            if version != "v1":
-                continue
-            try:
-                offered.append(_a2b(encoded, strict_mode=True))
-            except (binascii.Error, ValueError):
-                continue
-        if not offered:
-            raise SignatureError("webhook-signature holds no v1 signature")
+        msg_id_bytes, timestamp, offered = checked_headers(
+            headers, version="v1", clock=clock, tolerance=tolerance
+        )
         content = b"%s.%d.%s" % (msg_id_bytes, timestamp, payload)
         compare = hmac.compare_digest
         for ident, key in self._keys:
