@@ -78,14 +78,21 @@ def public_key_of(signing_key: str) -> str:
     return _encode(PUBLIC_KEY_PREFIX, raw)
 
 
-def sign(signing_key: str, *, msg_id: str, timestamp: int, payload: bytes) -> str:
-    """One ``v1a,<base64>`` signature."""
-    signature = private_key(signing_key).sign(signed_content(msg_id, timestamp, payload))
+def sign(
+    signing_key: str | Ed25519PrivateKey, *, msg_id: str, timestamp: int, payload: bytes
+) -> str:
+    """One ``v1a,<base64>`` signature, by a ``whsk_`` key or one loaded with ``private_key``
+    (loading derives the public point: a request that signs many messages loads it once)."""
+    key = private_key(signing_key) if isinstance(signing_key, str) else signing_key
+    signature = key.sign(signed_content(msg_id, timestamp, payload))
     return f"{VERSION},{base64.b64encode(signature).decode('ascii')}"
 
 
 def add_signatures(
-    headers: dict[str, str], signing_keys: Iterable[str], *, payload: bytes
+    headers: dict[str, str],
+    signing_keys: Iterable[str | Ed25519PrivateKey],
+    *,
+    payload: bytes,
 ) -> dict[str, str]:
     """``headers`` (from ``crypto.signing.sign_headers``) with one ``v1a`` entry per key added.
 

@@ -103,7 +103,10 @@ def sign_batch(
     if not rows:
         raise Conflict("This project has no active key to sign with. Generate a key first.")
     keys = _hmac_keys(rows)
-    ed_seeds = [decrypt_secret(r) for r in rows if r.key_type == KeyType.ED25519]
+    # ed25519 keys loaded once for the batch (loading derives the public point).
+    ed_seeds = [
+        ed25519.private_key(decrypt_secret(r)) for r in rows if r.key_type == KeyType.ED25519
+    ]
     now = uow.now.timestamp()
     signed = []
     for m in messages:

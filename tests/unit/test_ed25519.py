@@ -161,3 +161,18 @@ def test_malformed_signing_keys_are_refused(bad):
 def test_malformed_public_keys_are_refused(bad):
     with pytest.raises(ValueError, match="public key"):
         ed25519.public_key(bad)
+
+
+def test_a_loaded_signing_key_signs_exactly_as_its_text_does():
+    """sign_batch loads each ed25519 key once per request; ed25519 is deterministic, so the
+    loaded key's signature is the text key's, byte for byte."""
+    from meshkeys.crypto import ed25519 as v1a
+
+    key = v1a.generate_signing_key()
+    loaded = v1a.private_key(key)
+    args = {"msg_id": "msg_1", "timestamp": 1_700_000_000, "payload": b'{"a":1}'}
+    assert v1a.sign(loaded, **args) == v1a.sign(key, **args)
+    headers = {"webhook-id": "msg_1", "webhook-timestamp": "1700000000", "webhook-signature": ""}
+    assert v1a.add_signatures(headers, [loaded], payload=b'{"a":1}') == v1a.add_signatures(
+        headers, [key], payload=b'{"a":1}'
+    )
