@@ -214,6 +214,38 @@ def top_bar() -> rx.Component:
     )
 
 
+def signed_out_frame(ready: Var, body: rx.Component) -> rx.Component:
+    """The frame of the pages seen before signing in (sign-in, first run, an invite): a card with
+    the logo and ``body`` once ``ready`` (a spinner until then), and the dark mode switch."""
+    return rx.center(
+        hydration_marker(),
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.icon("key-round", size=24),
+                    rx.text("meshkeys", weight="bold", size="4"),
+                    spacing="2",
+                    align="center",
+                ),
+                rx.cond(ready, body, rx.center(rx.spinner(size="3"), padding="24px", width="100%")),
+                spacing="4",
+                width="100%",
+            ),
+            width="420px",
+            max_width="100%",
+            padding="24px",
+        ),
+        rx.box(
+            rx.color_mode.button(aria_label="Toggle dark mode", variant="ghost"),
+            position="fixed",
+            top="12px",
+            right="12px",
+        ),
+        min_height="100vh",
+        padding="12px",
+    )
+
+
 def not_found_notice() -> rx.Component:
     return rx.callout(
         SessionState.not_found,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from meshkeys.ui.components.layout import field_label, hydration_marker, post_json
+from meshkeys.ui.components.layout import field_label, post_json, signed_out_frame
 from meshkeys.ui.state.invite import InviteState
 
 FORM_ID = "invite-form"
@@ -81,28 +81,6 @@ def _refused() -> rx.Component:
 
 
 def invite_page() -> rx.Component:
-    return rx.center(
-        hydration_marker(),
-        rx.card(
-            rx.vstack(
-                rx.hstack(
-                    rx.icon("key-round", size=24),
-                    rx.text("meshkeys", weight="bold", size="4"),
-                    spacing="2",
-                    align="center",
-                ),
-                rx.cond(
-                    InviteState.checked,
-                    rx.cond(InviteState.invalid != "", _refused(), _accept_form()),
-                    rx.center(rx.spinner(size="3"), padding="24px", width="100%"),
-                ),
-                spacing="4",
-                width="100%",
-            ),
-            width="420px",
-            max_width="100%",
-            padding="24px",
-        ),
-        min_height="100vh",
-        padding="12px",
+    return signed_out_frame(
+        InviteState.checked, rx.cond(InviteState.invalid != "", _refused(), _accept_form())
     )

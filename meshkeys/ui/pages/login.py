@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from meshkeys.ui.components.layout import field_label, hydration_marker, post_json
+from meshkeys.ui.components.layout import field_label, post_json, signed_out_frame
 from meshkeys.ui.state.login import LoginState
 
 
@@ -88,32 +88,6 @@ def setup_form() -> rx.Component:
 
 
 def login_page() -> rx.Component:
-    return rx.center(
-        hydration_marker(),
-        rx.card(
-            rx.vstack(
-                rx.hstack(
-                    rx.icon("key-round", size=24),
-                    rx.text("meshkeys", weight="bold", size="4"),
-                    spacing="2",
-                    align="center",
-                ),
-                rx.cond(
-                    LoginState.checked,
-                    rx.cond(LoginState.needs_setup, setup_form(), sign_in_form()),
-                    rx.center(rx.spinner(size="3"), padding="24px", width="100%"),
-                ),
-                spacing="4",
-                width="100%",
-            ),
-            width="400px",
-            padding="24px",
-        ),
-        rx.box(
-            rx.color_mode.button(aria_label="Toggle dark mode", variant="ghost"),
-            position="fixed",
-            top="12px",
-            right="12px",
-        ),
-        min_height="100vh",
+    return signed_out_frame(
+        LoginState.checked, rx.cond(LoginState.needs_setup, setup_form(), sign_in_form())
     )
