@@ -53,7 +53,7 @@ def decode_created(cursor: str) -> tuple[datetime, uuid.UUID]:
         if created_at.tzinfo is None:
             raise ValueError("naive")
         return created_at.astimezone(UTC), uuid.UUID(hex=ident)
-    except (TypeError, ValueError, OverflowError) as exc:
+    except (TypeError, ValueError, OverflowError, AttributeError) as exc:  # a list for a hex
         raise InvalidInput(INVALID) from exc
 
 
@@ -67,7 +67,7 @@ def decode_name(cursor: str) -> tuple[str, uuid.UUID]:
         if not isinstance(name, str) or has_control_chars(name):
             raise TypeError("name")
         return name, uuid.UUID(hex=ident)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:  # uuid.UUID(hex=[...])
         raise InvalidInput(INVALID) from exc
 
 
