@@ -60,6 +60,8 @@ class Settings:
     rotation_interval_seconds: float = 60.0
     # Test-only: meshkeys.clock.now() runs this many seconds ahead (refused in production).
     clock_offset_seconds: float = 0.0
+    # The API's in-memory caches of tokens and keys (services.cache); off: every request reads.
+    api_cache: bool = True
 
     @property
     def migration_database_url(self) -> str:
@@ -161,6 +163,9 @@ def decode_master_key(value: str, *, source: str) -> bytes:
     return raw
 
 
+API_CACHE = "MESHKEYS_API_CACHE"
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     mode = env.get("MESHKEYS_ENV", "development").strip().lower() or "development"
@@ -198,6 +203,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             f"{CLOCK_OFFSET} moves the app's clock for tests; it is refused with "
             "MESHKEYS_ENV=production. Unset it."
         )
+    api_cache = (_text(env, API_CACHE) or "on").lower()
+    if api_cache not in ("on", "off"):
+        raise ConfigError(f"{API_CACHE} must be on or off, not {api_cache!r}")
     return Settings(
         database_url=env.get("MESHKEYS_DATABASE_URL") or DEFAULT_DATABASE_URL,
         migration_database_url_setting=env.get("MESHKEYS_MIGRATION_DATABASE_URL") or None,
@@ -213,6 +221,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         trusted_proxies=proxies,
         rotation_interval_seconds=interval,
         clock_offset_seconds=offset,
+        api_cache=api_cache == "on",
     )
 
 

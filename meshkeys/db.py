@@ -63,7 +63,10 @@ def make_engine(url: str, **kwargs: object) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn: sa.Connection) -> None:  # pragma: no cover - trivial
             # Readers (see read_only) take no lock: WAL lets them run beside one writer.
-            read = conn.get_execution_options().get(READ_ONLY_OPTION)
+            options = conn.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":
+                return  # each statement on its own (services.cache reads its number so)
+            read = options.get(READ_ONLY_OPTION)
             conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
         return engine

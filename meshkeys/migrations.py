@@ -32,6 +32,7 @@ RUNTIME_GRANTS: dict[str, str] = {
     "invites": "SELECT, INSERT, UPDATE",  # used or replaced invites are kept, never deleted
     "audit_heads": "SELECT, INSERT, UPDATE",
     "audit_events": "SELECT, INSERT",  # append-only: no UPDATE, DELETE or TRUNCATE
+    "cache_generation": "SELECT, UPDATE",  # one row, incremented: services.cache
 }
 _NOT_GRANTED = {"alembic_version"}
 

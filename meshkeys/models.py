@@ -306,6 +306,18 @@ class LoginFailure(SQLModel, table=True):
     created_at: datetime = _ts()
 
 
+class CacheGeneration(SQLModel, table=True):
+    """One row: a number every change to what the API's caches hold increments, in the same
+    transaction (``services.cache``). Workers compare it with the number their entries were
+    made under, so a committed revoke is seen by every worker's very next request."""
+
+    __tablename__ = "cache_generation"
+    __table_args__ = (sa.CheckConstraint("id = 1", name="ck_cache_generation_one_row"),)
+
+    id: int = Field(default=1, primary_key=True)
+    generation: int = Field(default=0, sa_type=sa.BigInteger)
+
+
 class AuditHead(SQLModel, table=True):
     """The tip of one audit hash chain; its row lock serialises appends."""
 

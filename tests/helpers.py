@@ -11,7 +11,7 @@ from typing import Any
 
 from meshkeys import config, db
 from meshkeys.crypto import masterkey
-from meshkeys.services import auth, projects
+from meshkeys.services import auth, cache, projects
 from meshkeys.services.context import Actor
 from meshkeys.services.uow import UnitOfWork
 
@@ -46,6 +46,7 @@ def use_master_keys(monkeypatch, current: str, *older: str) -> None:
 
 
 def reset_caches() -> None:
+    cache.clear()
     config.reset_settings()
     masterkey.get_keyring.cache_clear()
     db.get_engine.cache_clear()

@@ -50,9 +50,10 @@ def unit_of_work(request: Request) -> Iterator[UnitOfWork]:
 
     ``scope="request"``: it closes after the response is SENT, so a streamed answer (the
     audit export) reads its rows through it. One session per request also matters on
-    SQLite, where a second one would wait for the first one's write lock.
+    SQLite, where a second one would wait for the first one's write lock. ``cached``: the
+    token and the signing keys may come from ``services.cache``.
     """
-    with UnitOfWork(request=describe_client(request)) as uow:
+    with UnitOfWork(request=describe_client(request), cached=True) as uow:
         yield uow
 
 

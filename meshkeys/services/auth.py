@@ -25,7 +25,7 @@ from meshkeys.models import (
     UserPublic,
     UserSession,
 )
-from meshkeys.services import access, audit
+from meshkeys.services import access, audit, cache
 from meshkeys.services.context import Actor, TokenScope
 from meshkeys.services.errors import (
     Conflict,
@@ -425,6 +425,10 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
     if not token or not token.startswith("mk_") or len(token) > 200 or has_control_chars(token):
         raise Unauthenticated("Send 'Authorization: Bearer mk_...' with a valid API token.")
     digest = hash_token(token)
+    known = cache.cached_actor(uow, digest)  # the API's cache: see services.cache
+    if known is not None:
+        uow.act_as(known)
+        return known
     # A token's failures are throttled per client and token prefix (its "account"): over the
     # limit even the right token is refused, and a valid token from another address still
     # works. Only a failure is recorded, so only a failing attempt takes the throttle's lock
@@ -433,6 +437,7 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
     # lock nor pay a transaction of their own for the count (docs/PERFORMANCE.md).
     subject = _TOKEN_THROTTLE_KEY + token[:7]
     found = None
+    expires_at: datetime | None = None
     wait: int | None = None
     with uow.system_step():  # no actor yet: the token is found by its hash alone
         row = uow.session.exec(
@@ -451,6 +456,7 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
             )
             actor = Actor(user_id=user.id, email=user.email, scope=scope)
             found = api_token.id, api_token.last_used_at, actor, expired
+            expires_at = api_token.expires_at
             if not expired:
                 wait = _locked_out_for(uow, subject=subject, limit=MAX_TOKEN_FAILURES)
     if found is None or found[3]:
@@ -469,7 +475,15 @@ def actor_for_api_token(uow: UnitOfWork, *, token: str | None) -> Actor:
     now = uow.now
     if last_used is None or now - last_used > TOKEN_TOUCH_INTERVAL:
         uow.session.execute(
-            sa.update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now)
+            sa.update(ApiToken)
+            .where(col(ApiToken.id) == token_id)
+            .values(last_used_at=now)
+            .execution_options(**{cache.NEUTRAL: True})  # no cached entry depends on it
         )
         uow.commit()
+        last_used = now
+    # Not locked out, not expired: remembered until it expires or its use is due again.
+    cache.remember_actor(
+        uow, digest, actor, expires_at=expires_at, touch_due=last_used + TOKEN_TOUCH_INTERVAL
+    )
     return actor

@@ -1,9 +1,11 @@
 """Sign and verify webhooks (Standard Webhooks) with a project's active keys.
 
 Every effective active key signs, grace periods included, newest first and at most
-``MAX_SIGNING_KEYS``; any one of them verifies. HMAC keys add ``v1`` entries (``crypto.signing``,
-through a ``KeySet`` that decodes each secret once per request), ed25519 keys ``v1a`` entries
-after them (``crypto.ed25519``; verified with the stored public key, nothing decrypted).
+``MAX_SIGNING_KEYS``; any one of them verifies. The API's requests take the access check and
+the loaded keys from ``services.cache`` while nothing has changed. HMAC keys add ``v1``
+entries (``crypto.signing``, through a ``KeySet`` that decodes each secret once per load),
+ed25519 keys ``v1a`` entries after them (``crypto.ed25519``; verified with the stored public
+key, nothing decrypted).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from meshkeys.crypto import ed25519
 from meshkeys.crypto.signing import KeySet, SignatureError
 from meshkeys.models import KeyStatus, KeyType, Permission
 from meshkeys.models import SignatureKey as Key
-from meshkeys.services import access
+from meshkeys.services import access, cache
+from meshkeys.services.cache import ProjectKeys
 from meshkeys.services.errors import Conflict, InvalidInput
 from meshkeys.services.keys import MAX_SIGNING_KEYS, decrypt_secret, effective_clause
 from meshkeys.services.uow import UnitOfWork
@@ -55,13 +58,39 @@ def _check_message(msg_id: str | None, timestamp: int | None) -> None:
         raise InvalidInput("timestamp must be seconds since the epoch")
 
 
-def _hmac_keys(rows: list[Key]) -> KeySet[uuid.UUID]:
-    """The HMAC keys of ``rows``, decrypted and decoded once for the whole request.
+def _project_keys(
+    uow: UnitOfWork, project_id: uuid.UUID, permission: Permission, attempted: str
+) -> ProjectKeys:
+    """The actor's access checked, and the project's signing keys loaded for this request.
 
-    Nothing is cached across requests: a revoked key stops signing and verifying on the very
-    next request, in every worker.
+    From the API's cache when its entry is current (``services.cache``: any change to a key,
+    a token or a membership, in any worker, makes it stale before that change's answer
+    returns); else from the database (``access.require``, one key query, each secret decrypted
+    and decoded once), then remembered. A refusal is never cached: it goes through
+    ``access.require``, which audits it.
     """
-    return KeySet((r.id, decrypt_secret(r)) for r in rows if r.key_type != KeyType.ED25519)
+    hit = cache.cached_keys(uow, project_id)
+    if hit is not None:
+        role, keys = hit
+        scope = uow.actor.scope
+        in_scope = scope is None or scope.project_id in (None, project_id)
+        granted = None if scope is None else scope.permissions
+        if in_scope and access.allowed(role, permission, granted):
+            return keys
+    uow.read_only()  # signing and verifying write nothing: on SQLite no write lock is taken
+    role = access.require(uow, project_id=project_id, permission=permission, attempted=attempted)
+    rows = _signing_keys(uow, project_id)
+    ed_rows = [r for r in rows if r.key_type == KeyType.ED25519]
+    keys = ProjectKeys(
+        any_key=bool(rows),
+        hmac=KeySet((r.id, decrypt_secret(r)) for r in rows if r.key_type != KeyType.ED25519),
+        # loading an ed25519 key derives its public point, as costly as a signature: once
+        ed_private=tuple(ed25519.private_key(decrypt_secret(r)) for r in ed_rows),
+        ed_public=tuple((r.id, r.public_key) for r in ed_rows if r.public_key),
+    )
+    grace_ends = [r.expires_at for r in rows if r.status == KeyStatus.REVOKED and r.expires_at]
+    cache.remember_keys(uow, project_id, role, keys, ends=grace_ends)
+    return keys
 
 
 def sign_payload(
@@ -84,13 +113,7 @@ def sign_batch(
     One access check, one key query and one decryption per key for the whole batch (1 to
     ``MAX_BATCH_MESSAGES`` messages); every message is checked before any is signed.
     """
-    uow.read_only()  # signing writes nothing: on SQLite it takes no write lock
-    access.require(
-        uow,
-        project_id=project_id,
-        permission=Permission.WEBHOOKS_SIGN,
-        attempted="signing a payload",
-    )
+    keys = _project_keys(uow, project_id, Permission.WEBHOOKS_SIGN, "signing a payload")
     if not 1 <= len(messages) <= MAX_BATCH_MESSAGES:
         raise InvalidInput(f"a batch holds 1 to {MAX_BATCH_MESSAGES} messages")
     for index, message in enumerate(messages):
@@ -99,18 +122,13 @@ def sign_batch(
         except InvalidInput as exc:
             prefix = f"messages[{index}]: " if len(messages) > 1 else ""
             raise InvalidInput(prefix + exc.message) from None
-    rows = _signing_keys(uow, project_id)
-    if not rows:
+    if not keys.any_key:
         raise Conflict("This project has no active key to sign with. Generate a key first.")
-    keys = _hmac_keys(rows)
-    # ed25519 keys loaded once for the batch (loading derives the public point).
-    ed_seeds = [
-        ed25519.private_key(decrypt_secret(r)) for r in rows if r.key_type == KeyType.ED25519
-    ]
+    ed_seeds = keys.ed_private
     now = uow.now.timestamp()
     signed = []
     for m in messages:
-        headers = keys.sign_headers(
+        headers = keys.hmac.sign_headers(
             payload=m.payload, msg_id=m.msg_id, timestamp=m.timestamp, clock=lambda: now
         )
         if ed_seeds:  # one v1a entry per active ed25519 key, after the v1 ones
@@ -135,20 +153,11 @@ def verify_payload(
     uow: UnitOfWork, *, project_id: uuid.UUID, payload: bytes, headers: dict[str, str]
 ) -> uuid.UUID:
     """The id of the active key whose signature is in ``headers``; InvalidInput when none is."""
-    uow.read_only()
-    access.require(
-        uow,
-        project_id=project_id,
-        permission=Permission.WEBHOOKS_VERIFY,
-        attempted="verifying a payload",
-    )
-    rows = _signing_keys(uow, project_id)
+    keys = _project_keys(uow, project_id, Permission.WEBHOOKS_VERIFY, "verifying a payload")
     now = uow.now.timestamp()
-    ed_candidates = [
-        (r.id, r.public_key) for r in rows if r.key_type == KeyType.ED25519 and r.public_key
-    ]
+    ed_candidates = keys.ed_public
     try:
-        return _hmac_keys(rows).verify(headers=headers, payload=payload, clock=lambda: now)
+        return keys.hmac.verify(headers=headers, payload=payload, clock=lambda: now)
     except SignatureError as exc:
         if not ed_candidates:
             raise InvalidInput(str(exc)) from exc

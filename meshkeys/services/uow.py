@@ -11,6 +11,9 @@
 - ``uow.now`` is fixed for one transaction: a change and its audit event carry the same time.
 - Work registered with ``after_commit`` (the audit log lines) runs once the commit succeeded,
   and is forgotten on rollback.
+- A transaction that changes keys, tokens or memberships increments the cache generation
+  before it commits (``services.cache``, whose listeners every session has); ``cached=True``
+  (the API's requests) lets the services answer from the caches checked against it.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from sqlalchemy.orm import SessionTransaction
 from sqlmodel import Session
 
 from meshkeys import clock, db
+from meshkeys.services import cache as _cache  # noqa: F401  (its listeners watch every session)
 from meshkeys.services.context import Actor, RequestInfo
 from meshkeys.services.errors import Unauthenticated
 
@@ -42,6 +46,7 @@ class UnitOfWork:
     ``bind`` is an engine or a connection; the default is the configured database.
     ``session`` lends the unit of work a session it does not own (tests that check rows in
     between): it binds the actor at once if a transaction is open, and never closes it.
+    ``cached`` lets the services use the API's caches (``services.cache``).
     """
 
     def __init__(
@@ -52,8 +57,11 @@ class UnitOfWork:
         system: bool = False,
         bind: Engine | Connection | None = None,
         session: Session | None = None,
+        cached: bool = False,
     ) -> None:
         self._actor = actor
+        self.cached = cached
+        self.cache_generation: int | None = None
         self.system = system
         self.request = request or RequestInfo()
         self._owns_session = session is None

@@ -107,9 +107,14 @@ def test_every_tenant_table_has_forced_row_level_security(as_runtime_role):
     ).fetchall()
     forced = {name for name, enabled, force in rows if enabled and force}
     assert forced == set(TENANT_TABLES)
-    # Read before anyone is known (sign-in, rate limits), holding no project's data:
-    # docs/SECURITY.md says why these two have grants but no policies.
-    assert {name for name, *_ in rows} - forced == {"users", "login_failures", "alembic_version"}
+    # Read before anyone is known (sign-in, rate limits, the cache generation), holding no
+    # project's data: docs/SECURITY.md says why these have grants but no policies.
+    assert {name for name, *_ in rows} - forced == {
+        "users",
+        "login_failures",
+        "cache_generation",
+        "alembic_version",
+    }
 
 
 def test_the_runtime_role_holds_exactly_the_runtime_grants(pg, as_runtime_role):

@@ -1,0 +1,251 @@
+"""What the API keeps in memory between requests, and how every worker knows it is stale.
+
+A sender's ``POST /webhooks/sign`` would otherwise cost two transactions (the token lookup,
+then the access check and the key query) for one HMAC. So each API worker keeps:
+
+- per API token and client address, the token's actor (``remember_actor``, ``cached_actor``);
+- per user and project, the user's role there and the project's signing keys, decoded and
+  loaded (``remember_keys``, ``cached_keys``).
+
+**Stale entries are never used.** ``cache_generation`` holds one number. Any transaction that
+changes what an entry was made of (a key, a token, a membership, a user, a project, a failed
+attempt) increments it before it commits, in the same transaction: the ORM's flush and bulk
+statements on those tables are watched here (``_watch_flush``, ``_watch_statement``), and the
+increment is the last statement before COMMIT (``_bump``). A request reads the number once,
+outside any transaction, before it reads anything else (``generation``), and uses an entry only
+if it was made under that number. So once a revoke's COMMIT has returned, before its answer
+is sent, every worker's next request sees the new number and reloads: revocation is effective
+on the very next request, whichever worker or process (API, UI, CLI, scheduler) made it.
+
+Time alone changes an entry too: it ends at the token's expiry, when the token's last use is
+due to be recorded again (``auth.TOKEN_TOUCH_INTERVAL``), and when a key's grace period ends,
+whichever comes first (``valid_until``); and after ``MAX_AGE`` at most, a bound for changes made
+outside the app (raw SQL by an operator), which this module cannot see.
+
+Only units of work that ask for it (``UnitOfWork(cached=True)``: the API's requests) read or
+fill the caches, and only when bound to an engine (a test's connection-bound unit of work
+sees uncommitted rows the number does not cover). ``MESHKEYS_API_CACHE=off`` turns them off.
+Decoded secrets are held in the worker's memory as they are during any signing request; they
+never leave it (docs/SECURITY.md).
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import OrderedDict
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from meshkeys.config import get_settings
+from meshkeys.models import (
+    ApiToken,
+    LoginFailure,
+    Membership,
+    Project,
+    Role,
+    SignatureKey,
+    User,
+)
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from meshkeys.crypto.signing import KeySet
+    from meshkeys.services.context import Actor
+    from meshkeys.services.uow import UnitOfWork
+
+MAX_ENTRIES = 4096
+MAX_AGE = timedelta(seconds=60)
+# An execution option for a statement that changes nothing a cache holds (the token's
+# last-used time): it does not increment the generation.
+NEUTRAL = "meshkeys_cache_neutral"
+
+_WATCHED = (SignatureKey, ApiToken, Membership, User, Project, LoginFailure)
+_WATCHED_TABLES = frozenset(model.__tablename__ for model in _WATCHED)
+_DIRTY = "meshkeys.cache.dirty"
+_READ = sa.text("SELECT generation FROM cache_generation WHERE id = 1")
+_BUMP = sa.text("UPDATE cache_generation SET generation = generation + 1 WHERE id = 1")
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectKeys:
+    """A project's signing keys as one request uses them: HMAC keys decoded (``KeySet``),
+    ed25519 keys loaded for signing, and their public keys for verifying."""
+
+    any_key: bool
+    hmac: KeySet[uuid.UUID]
+    ed_private: tuple[Ed25519PrivateKey, ...]
+    ed_public: tuple[tuple[uuid.UUID, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    value: Any
+    generation: int
+    valid_until: datetime
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+class _Lru(Generic[K]):
+    """A bounded map, least recently used out first; safe across the API's threads."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[K, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K, generation: int, now: datetime) -> Any | None:
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is None:
+                return None
+            if entry.generation != generation or now >= entry.valid_until:
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return entry.value
+
+    def put(self, key: K, entry: _Entry) -> None:
+        with self._lock:
+            self._items[key] = entry
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+_actors: _Lru[tuple[str, str | None]] = _Lru(MAX_ENTRIES)
+_keys: _Lru[tuple[uuid.UUID, uuid.UUID]] = _Lru(MAX_ENTRIES)
+
+
+def clear() -> None:
+    """Forget every entry of this process (tests; a worker never needs to)."""
+    _actors.clear()
+    _keys.clear()
+
+
+# ---------------------------------------------------------------- the generation
+
+
+def generation(uow: UnitOfWork) -> int | None:
+    """The generation this request's entries are checked and made under: read once per unit
+    of work, from a connection of its own in autocommit (one round trip, no transaction), so
+    it is read before anything the request reads next. None: this unit of work uses no cache.
+    """
+    if not uow.cached:
+        return None
+    if uow.cache_generation is None:
+        bind = uow.session.get_bind()
+        if not isinstance(bind, Engine) or not get_settings().api_cache:
+            uow.cached = False
+            return None
+        with bind.connect() as conn:
+            found = conn.execution_options(isolation_level="AUTOCOMMIT").execute(_READ).first()
+        if found is None:  # a database migrated before revision 0008: no caching
+            uow.cached = False
+            return None
+        uow.cache_generation = int(found[0])
+    return uow.cache_generation
+
+
+def _until(uow: UnitOfWork, *ends: datetime | None) -> datetime:
+    return min([uow.now + MAX_AGE, *(end for end in ends if end is not None)])
+
+
+# ---------------------------------------------------------------- the entries
+
+
+def cached_actor(uow: UnitOfWork, digest: str) -> Actor | None:
+    """The actor of the API token with this hash, for this client, if still current."""
+    gen = generation(uow)
+    if gen is None:
+        return None
+    found: Actor | None = _actors.get((digest, uow.request.client_ip), gen, uow.now)
+    return found
+
+
+def remember_actor(
+    uow: UnitOfWork, digest: str, actor: Actor, *, expires_at: datetime | None, touch_due: datetime
+) -> None:
+    """Keep a token's actor until the token expires or its last use is due to be recorded."""
+    gen = generation(uow)
+    if gen is not None:
+        entry = _Entry(actor, gen, _until(uow, expires_at, touch_due))
+        _actors.put((digest, uow.request.client_ip), entry)
+
+
+def cached_keys(uow: UnitOfWork, project_id: uuid.UUID) -> tuple[Role, ProjectKeys] | None:
+    """The actor's role in the project and the project's signing keys, if still current."""
+    gen = generation(uow)
+    if gen is None:
+        return None
+    found: tuple[Role, ProjectKeys] | None = _keys.get(
+        (uow.actor.user_id, project_id), gen, uow.now
+    )
+    return found
+
+
+def remember_keys(
+    uow: UnitOfWork,
+    project_id: uuid.UUID,
+    role: Role,
+    keys: ProjectKeys,
+    *,
+    ends: list[datetime],
+) -> None:
+    """Keep the actor's role and the project's keys until the first of ``ends`` (the grace
+    periods that end) or a change anywhere increments the generation."""
+    gen = generation(uow)
+    if gen is not None:
+        _keys.put((uow.actor.user_id, project_id), _Entry((role, keys), gen, _until(uow, *ends)))
+
+
+# ---------------------------------------------------------------- the writers
+
+
+@event.listens_for(Session, "before_flush")
+def _watch_flush(session: Session, _context: Any, _instances: Any) -> None:
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, _WATCHED):
+            session.info[_DIRTY] = True
+            return
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _watch_statement(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete or state.is_insert):
+        return
+    if state.execution_options.get(NEUTRAL):
+        return
+    table = getattr(state.statement, "table", None)
+    if getattr(table, "name", None) in _WATCHED_TABLES:
+        state.session.info[_DIRTY] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _bump(session: Session) -> None:
+    session.flush()  # what COMMIT would flush next may mark the transaction
+    if session.info.pop(_DIRTY, False):
+        # The last statement before COMMIT: the row's lock is held for the commit alone.
+        session.execute(_BUMP)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session: Session) -> None:
+    session.info.pop(_DIRTY, None)
