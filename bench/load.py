@@ -169,12 +169,40 @@ def run_workers(
                         {"project_id": project_id, "payload": payload, "headers": headers},
                     ),
                 }
+            spy = None
+            if args.profile and name in args.profile_endpoints and workers == args.workers[0]:
+                # py-spy over the server and its workers for this endpoint's run (PyPI, dev)
+                out = ROOT / args.profile / f"{name}-{workers}w.txt"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                spy = subprocess.Popen(
+                    [
+                        str(ROOT / ".venv/bin/py-spy"),
+                        "record",
+                        "--subprocesses",
+                        "--idle",
+                        "-r",
+                        "200",
+                        "-d",
+                        str(args.seconds),
+                        "--format",
+                        "raw",
+                        "-o",
+                        str(out),
+                        "--pid",
+                        str(app.process.pid),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                time.sleep(1)  # attach before the load starts
             figures = wrk(
                 url,
                 seconds=args.seconds,
                 connections=args.connections,
                 env={**(auth_env if name != "ping" else {}), **env},
             )
+            if spy is not None:
+                spy.wait(timeout=60)
             if name == "batch":
                 figures["mps"] = figures["rps"] * BATCH
             results[name] = figures
@@ -193,6 +221,10 @@ def main() -> int:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument(
+        "--profile", metavar="DIR", help="py-spy the first worker count's runs into DIR (raw)"
+    )
+    parser.add_argument("--profile-endpoints", nargs="+", default=["sign", "keys"])
     args = parser.parse_args()
     if not os.access(WRK, os.X_OK):
         print(f"error: {WRK} is missing: apt-get install wrk", file=sys.stderr)

@@ -45,6 +45,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session
 
 from meshkeys.config import get_settings
+from meshkeys.db import make_engine
 from meshkeys.models import (
     ApiToken,
     LoginFailure,
@@ -71,7 +72,7 @@ NEUTRAL = "meshkeys_cache_neutral"
 _WATCHED = (SignatureKey, ApiToken, Membership, User, Project, LoginFailure)
 _WATCHED_TABLES = frozenset(model.__tablename__ for model in _WATCHED)
 _DIRTY = "meshkeys.cache.dirty"
-_READ = sa.text("SELECT generation FROM cache_generation WHERE id = 1")
+_READ_SQL = "SELECT generation FROM cache_generation WHERE id = 1"
 _BUMP = sa.text("UPDATE cache_generation SET generation = generation + 1 WHERE id = 1")
 
 
@@ -145,8 +146,8 @@ def clear() -> None:
 
 def generation(uow: UnitOfWork) -> int | None:
     """The generation this request's entries are checked and made under: read once per unit
-    of work, from a connection of its own in autocommit (one round trip, no transaction), so
-    it is read before anything the request reads next. None: this unit of work uses no cache.
+    of work, before anything the request reads next. None: this unit of work uses no cache
+    (or the number cannot be read just now: the request then reads everything itself).
     """
     if not uow.cached:
         return None
@@ -155,13 +156,62 @@ def generation(uow: UnitOfWork) -> int | None:
         if not isinstance(bind, Engine) or not get_settings().api_cache:
             uow.cached = False
             return None
-        with bind.connect() as conn:
-            found = conn.execution_options(isolation_level="AUTOCOMMIT").execute(_READ).first()
-        if found is None:  # a database migrated before revision 0008: no caching
+        found = _read_generation(bind)
+        if found is None:
             uow.cached = False
             return None
-        uow.cache_generation = int(found[0])
+        uow.cache_generation = found
     return uow.cache_generation
+
+
+_readers: dict[int, tuple[Engine, Engine]] = {}  # id(bind) -> (bind, its reader)
+_readers_lock = threading.Lock()
+
+
+def _reader(bind: Engine) -> Engine:
+    """An engine beside ``bind`` for the generation's read alone: the same database, in
+    autocommit (no BEGIN, no reset on return), without the pre-ping round trip (a dead
+    connection fails the read, which then says "unknown"). Disposed with ``bind``."""
+    known = _readers.get(id(bind))
+    if known is not None and known[0] is bind:
+        return known[1]
+    with _readers_lock:
+        known = _readers.get(id(bind))
+        if known is not None and known[0] is bind:
+            reader = known[1]
+        else:
+            options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
+            if bind.dialect.name == "postgresql":
+                options |= {"pool_pre_ping": False, "pool_reset_on_return": None}
+            reader = make_engine(bind.url.render_as_string(hide_password=False), **options)
+            _readers[id(bind)] = (bind, reader)
+
+            def _disposed(_engine: Engine, key: int = id(bind)) -> None:
+                gone = _readers.pop(key, None)
+                if gone is not None:
+                    gone[1].dispose()
+
+            event.listen(bind, "engine_disposed", _disposed)
+    return reader
+
+
+def _read_generation(bind: Engine) -> int | None:
+    """One statement on a raw pooled connection; None for a database before revision 0008 or
+    one that cannot be reached (the request's own reads then report it)."""
+    reader = _reader(bind)
+    try:
+        connection = reader.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(_READ_SQL)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            connection.close()
+    except Exception:  # noqa: BLE001 - any failure means "unknown": read everything instead
+        reader.dispose()  # its connections may all be dead (a restarted server)
+        return None
+    return None if row is None else int(row[0])
 
 
 def _until(uow: UnitOfWork, *ends: datetime | None) -> datetime:

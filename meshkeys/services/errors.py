@@ -57,6 +57,8 @@ class Unavailable(DomainError):
 def has_control_chars(text: str) -> bool:
     """True for NUL, other C0 controls, DEL and lone surrogates: none belongs in a name, an
     email or a search, and PostgreSQL refuses NUL in text outright."""
+    if text.isascii():  # the common case (every API token), in C: exactly C0 and DEL
+        return not text.isprintable()
     return any(ord(c) < 32 or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in text)
 
 
