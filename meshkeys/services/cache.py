@@ -182,7 +182,13 @@ def _reader(bind: Engine) -> Engine:
         else:
             options: dict[str, Any] = {"isolation_level": "AUTOCOMMIT"}
             if bind.dialect.name == "postgresql":
-                options |= {"pool_pre_ping": False, "pool_reset_on_return": None}
+                # Each connection is held for one statement: a few suffice per worker.
+                options |= {
+                    "pool_pre_ping": False,
+                    "pool_reset_on_return": None,
+                    "pool_size": 4,
+                    "max_overflow": 8,
+                }
             reader = make_engine(bind.url.render_as_string(hide_password=False), **options)
             _readers[id(bind)] = (bind, reader)
 
