@@ -10,7 +10,8 @@ revoke it, reactivate it, next page, previous page. Each time is measured inside
 button's click to the DOM change that shows the outcome (a MutationObserver, no polling), so it
 covers the websocket round trip, the service call and React's render. It also counts the bytes of
 the websocket frames the browser receives per action (Reflex sends the changed vars: one page of
-50 rows). Prints medians; tests never assert times.
+50 rows). Prints medians, the load average, and MISS (exit 1) for an action over 40 ms or a large
+project more than 1.3x slower than the small one; tests never assert times.
 """
 
 from __future__ import annotations
@@ -46,6 +47,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
+
+# Issue 12, target 5: p50 click-to-visible, and the largest project against the smallest.
+TARGET_MS = 40.0
+SIZE_RATIO = 1.3
 
 # Click a button, then wait (MutationObserver) until `cond` holds; returns milliseconds.
 TIMED_CLICK = """
@@ -177,6 +182,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=15)
     args = parser.parse_args()
 
+    print(f"load average {Path('/proc/loadavg').read_text().split()[0]} (1 min) at start")
     with tempfile.TemporaryDirectory(prefix="meshkeys-ui-bench-") as tmp, run_app(Path(tmp)) as app:
         print(f"app up on {app.url} in {app.startup_seconds:.1f} s", flush=True)
         os.environ["MESHKEYS_DATABASE_URL"] = app.database_url
@@ -210,6 +216,27 @@ def main() -> None:
             for s in args.sizes
         )
         print(f"{action:<16}{cells}")
+    print(f"load average {Path('/proc/loadavg').read_text().split()[0]} (1 min)")
+    sys.exit(0 if verdict(results, args.sizes) else 1)
+
+
+def verdict(results: dict[int, dict], sizes: list[int]) -> bool:
+    """Issue 12, target 5: every action's median at most TARGET_MS on every size, and the
+    largest size within SIZE_RATIO of the smallest. Prints MISS for each miss."""
+    ok = True
+    small, large = min(sizes), max(sizes)
+    for action in results[small]:
+        for size in sizes:
+            ms = results[size][action][0]
+            if ms > TARGET_MS:
+                ok = False
+                print(f"MISS {action} on {size:,} keys: {ms:.1f} ms > {TARGET_MS} ms")
+        ratio = results[large][action][0] / results[small][action][0]
+        if large != small and ratio > SIZE_RATIO:
+            ok = False
+            print(f"MISS {action}: {large:,} keys {ratio:.2f}x of {small:,} (> {SIZE_RATIO}x)")
+    print("all targets met" if ok else "targets missed")
+    return ok
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from meshkeys.ui.components.common import labelled_select
 from meshkeys.ui.components.secret_dialog import secret_dialog
 from meshkeys.ui.components.text import WRAP_ANYWHERE
 from meshkeys.ui.state.key_actions import GRACE_CHOICES, REASONS
+from meshkeys.ui.state.pending import PENDING, started
 
 VIEWER_HINT = (
     "You are a viewer of this project: viewers can't change keys. Ask an owner for "
@@ -92,7 +93,9 @@ def key_dialog(
                             confirm,
                             type="submit",
                             color_scheme=color,
-                            loading=state.busy == kind,
+                            # Spins (and is disabled) from the click to the answer: set in
+                            # the browser by the submit, ended by the handler's one answer.
+                            loading=PENDING.value == kind,
                         ),
                         justify="end",
                         width="100%",
@@ -101,7 +104,7 @@ def key_dialog(
                     spacing="3",
                     padding_top="12px",
                 ),
-                on_submit=getattr(state, kind),
+                on_submit=[started(kind), getattr(state, kind)],
                 reset_on_submit=False,
             ),
             max_width="480px",

@@ -19,6 +19,7 @@ from meshkeys.models import KeyPublic, KeyWithSecret, RevokeReason
 from meshkeys.services import key_commands
 from meshkeys.services.errors import Conflict, InvalidInput
 from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
+from meshkeys.ui.state.pending import finished
 from meshkeys.ui.state.secret import show_secret
 from meshkeys.ui.state.session import fmt_time
 
@@ -116,7 +117,7 @@ class KeyActions(rx.State, mixin=True):
     @rx.event
     def revoke(self, form: dict):
         if not self._confirming("revoke", form):
-            return
+            return finished()
         reason = str(form.get("reason", "") or "retired")
 
         def work() -> KeyPublic:
@@ -135,26 +136,26 @@ class KeyActions(rx.State, mixin=True):
                 f"Key '{key.name}' revoked ({reason}); it stops verifying {when}."
             )
 
-        yield from self._action("revoke", work, done)
+        return self._answer(work, done)
 
     @rx.event
     def reactivate(self, form: dict):
         if not self._confirming("reactivate", form):
-            return
+            return finished()
 
         def work() -> KeyPublic:
             key = self._on_key(key_commands.reactivate_key, key_id=_key_id(form))
             self._then("reactivate")
             return key
 
-        yield from self._action(
-            "reactivate", work, lambda key: rx.toast.success(f"Key '{key.name}' is active again.")
+        return self._answer(
+            work, lambda key: rx.toast.success(f"Key '{key.name}' is active again.")
         )
 
     @rx.event
     def rotate(self, form: dict):
         if not self._confirming("rotate", form):
-            return
+            return finished()
 
         def work() -> KeyWithSecret:
             key = self._on_key(
@@ -165,8 +166,7 @@ class KeyActions(rx.State, mixin=True):
             self._then("rotate")
             return key
 
-        yield from self._action(
-            "rotate",
+        return self._answer(
             work,
             lambda key: [
                 *show_secret(
@@ -182,15 +182,14 @@ class KeyActions(rx.State, mixin=True):
     @rx.event
     def reveal(self, form: dict):
         if not self._confirming("reveal", form):
-            return
+            return finished()
 
         def work() -> KeyWithSecret:
             key = self._on_key(key_commands.reveal_key, key_id=_key_id(form))
             self.close_dialog()
             return key
 
-        yield from self._action(
-            "reveal",
+        return self._answer(
             work,
             lambda key: [
                 *show_secret(

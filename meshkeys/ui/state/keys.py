@@ -21,6 +21,7 @@ from meshkeys.services import key_commands, key_queries
 from meshkeys.services.errors import InvalidInput
 from meshkeys.ui.state.key_actions import KeyActions, secret_file
 from meshkeys.ui.state.paging import BAD_PAGE_LINK, UrlPager, url_page_number
+from meshkeys.ui.state.pending import finished
 from meshkeys.ui.state.secret import show_secret
 from meshkeys.ui.state.session import SessionState, fmt_time
 
@@ -45,7 +46,6 @@ class KeyRow:
     reason: str
     created: str
     ended: str  # "revoked <time>" or "expires <time>"
-    key_type: str = KeyType.HMAC_SHA256.value
     public_key: str = ""  # ed25519 only: whpk_..., not a secret
     rotation: str = ""  # "rotates in N days" or "due now" (active keys under a policy)
     rotates_at: str = ""  # the exact time, shown on hover
@@ -80,7 +80,6 @@ def to_row(key: KeyPublic, now: datetime | None = None) -> KeyRow:
         reason=str(key.revoke_reason or ""),
         created=fmt_time(key.created_at),
         ended=ended,
-        key_type=key.key_type.value,
         public_key=key.public_key or "",
         rotation=rotation_label(key.rotates_at, now or clock.now()),
         rotates_at=fmt_time(key.rotates_at) if key.rotates_at else "",
@@ -209,7 +208,7 @@ class KeysState(KeyActions, UrlPager, SessionState):
     @rx.event
     def generate(self, form: dict):
         if not self._confirming("generate", form):
-            return
+            return finished()
 
         def work() -> KeyWithSecret:
             key = self._call(
@@ -221,8 +220,7 @@ class KeysState(KeyActions, UrlPager, SessionState):
             self._then("generate")
             return key
 
-        yield from self._action(
-            "generate",
+        return self._answer(
             work,
             lambda key: [
                 *show_secret(

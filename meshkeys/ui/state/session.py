@@ -24,6 +24,7 @@ from meshkeys.services import auth, projects
 from meshkeys.services.context import RequestInfo
 from meshkeys.services.errors import DomainError, NotFound
 from meshkeys.services.uow import UnitOfWork
+from meshkeys.ui.state.pending import finished
 from meshkeys.web_session import SESSION_COOKIE, parse_cookie, safe_next, session_digest
 
 T = TypeVar("T")
@@ -40,6 +41,12 @@ class ProjectItem:
     id: str
     name: str
     role: str
+
+
+def _as_list(events: Any) -> list[Any]:
+    if events is None:
+        return []
+    return list(events) if isinstance(events, (list, tuple)) else [events]
 
 
 def fmt_time(value: Any) -> str:
@@ -169,6 +176,15 @@ class SessionState(rx.State):
             return
         self.busy = ""
         yield done(result)
+
+    def _answer(self, work: Callable[[], T], done: Callable[[T], Any]) -> list[Any]:
+        """Body of an action whose button spins in the browser (``state.pending``): the work,
+        then in the same answer the outcome (or the refusal) and the end of the spinner."""
+        try:
+            events = done(work())
+        except (SignedOut, DomainError) as exc:
+            events = self._failed(exc)
+        return [*_as_list(events), finished()]
 
     def _load_page(self, *steps: Callable[[], Any], project: bool) -> Any:
         """on_load body: the navigation (and the URL's project), then the page's own steps."""
