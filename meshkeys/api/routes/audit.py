@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -68,6 +69,25 @@ def list_events(
     return history.list_events(uow, project_id=project_id, flt=flt, limit=limit, cursor=cursor)
 
 
+EXPORT_CHUNK_CHARS = 64 * 1024
+
+
+def in_chunks(lines: Iterator[str], size: int = EXPORT_CHUNK_CHARS) -> Iterator[str]:
+    """The lines joined into pieces of about ``size`` characters. Starlette runs each ``next()``
+    of a synchronous iterator in its thread pool: one hop per 64 KiB rather than per line made
+    the export six times faster (docs/PERFORMANCE.md), and memory stays one piece."""
+    pending: list[str] = []
+    length = 0
+    for line in lines:
+        pending.append(line)
+        length += len(line)
+        if length >= size:
+            yield "".join(pending)
+            pending, length = [], 0
+    if pending:
+        yield "".join(pending)
+
+
 @router.get(
     "/export",
     response_class=StreamingResponse,
@@ -97,7 +117,7 @@ def export_events(
     events = history.export_events(uow, project_id=project_id, flt=flt)
     filename = f"meshkeys-audit-{project_id}-{uow.now:%Y%m%dT%H%M%SZ}.{format}"
     return StreamingResponse(
-        history.export_lines(events, format),
+        in_chunks(history.export_lines(events, format)),
         media_type=history.EXPORT_FORMATS[format],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
