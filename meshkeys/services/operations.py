@@ -276,6 +276,18 @@ def _copy_lines(rows: list[SeedRow]) -> str:
     return "".join(["\t".join(map(text, r)) + "\n" for r in rows])
 
 
+# SQLite's page cache while seeding, KiB. Random UUID primary keys and the name index put each
+# row in a random page of their b-trees: with the default cache (2 MiB) most inserts read and
+# write back pages that fell out of it. Measured on 1,000,000 keys: see docs/PERFORMANCE.md.
+SEED_CACHE_KIB = 256 * 1024
+SQLITE_DEFAULT_CACHE_KIB = 2000
+
+
+def _sqlite_driver(uow: UnitOfWork) -> Any:
+    """The sqlite3 connection under this unit of work's transaction."""
+    return uow.session.connection().connection.driver_connection
+
+
 def _insert_sqlite(uow: UnitOfWork, values: Any) -> None:
     """executemany on the driver's cursor (no ORM, no SQLAlchemy statement per row)."""
     conn = uow.session.connection()
@@ -368,6 +380,9 @@ def seed_keys(
     start = uow.now - timedelta(seconds=count)
     dialect = uow.dialect
     insert = _insert_postgres if dialect == "postgresql" else _insert_sqlite
+    sqlite = _sqlite_driver(uow) if dialect == "sqlite" else None
+    if sqlite is not None:
+        sqlite.execute(f"PRAGMA cache_size = {-SEED_CACHE_KIB}")
     jobs = [
         (project_id, first, min(batch, count - first), start, created_by, revoked_every)
         for first in range(0, count, batch)
@@ -414,6 +429,8 @@ def seed_keys(
         details={"count": count, "revoked": revoked, "revoked_every": revoked_every},
     )
     uow.commit()
+    if sqlite is not None:  # back to the default, on the same connection, once it is committed
+        sqlite.execute(f"PRAGMA cache_size = {-SQLITE_DEFAULT_CACHE_KIB}")
     if uow.is_postgres:
         # A bulk load leaves the planner's statistics describing a small table: it would scan
         # the whole table until autovacuum's next analyze. Refresh them now (ANALYZE needs the

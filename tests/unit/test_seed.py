@@ -90,3 +90,23 @@ def test_worker_processes_prepare_the_same_rows(world):
         project = uow.session.get(Project, world.project_id)
         assert project is not None and project.key_count == 950
         uow.rollback()
+
+
+def test_sqlite_seeds_with_a_large_page_cache_and_gives_the_connection_back_as_it_was(world):
+    """The seed's page cache (operations.SEED_CACHE_KIB) is for the seed only: the pooled
+    connection it ran on answers with SQLite's default once the seed has committed."""
+    seen: list[int] = []
+    with UnitOfWork(system=True) as uow:
+        driver = uow.session.connection().connection.driver_connection
+        operations.seed_keys(
+            uow,
+            project_id=world.project_id,
+            count=30,
+            created_by=world.owner.user_id,
+            keyring=get_keyring(),
+            batch=10,
+            workers=0,
+            progress=lambda n: seen.append(driver.execute("PRAGMA cache_size").fetchone()[0]),
+        )
+    assert seen == [-operations.SEED_CACHE_KIB] * 3
+    assert driver.execute("PRAGMA cache_size").fetchone()[0] == -operations.SQLITE_DEFAULT_CACHE_KIB
