@@ -161,3 +161,33 @@ def test_the_key_page_shows_an_ed25519_public_key_and_when_the_policy_rotates_th
     detail = to_detail(KeyDetails(key=key, created_by_email="a@example.com"))
     assert detail.type == "Ed25519" and detail.public_key == key.public_key
     assert detail.rotation == "rotates in 4 days"  # rounded up, as on the keys page
+
+
+def test_generate_answers_with_the_secret_first_and_the_refreshed_rows_after(uow, world):
+    """Reflex sends an answer's delta before its events, and the browser draws the delta (a new
+    first page) before it opens the dialog: the secret goes in the first answer, alone with the
+    closed form; the rows that show the new key come in the next one."""
+    from meshkeys.ui.state.pending import PENDING
+    from meshkeys.ui.state.secret import SHOWN_SECRET
+
+    root = _tab(_cookie_of(uow, world.owner))
+    root.router_data = root._update_router_vars(
+        {
+            "headers": root.router_data.get("headers", {}),
+            "pathname": f"/projects/{world.project_id}/keys",
+            "query": {"project_id": str(world.project_id)},
+        },
+        {},
+    )
+    keys = asyncio.run(root.get_state(KeysState))
+    keys.dialog = "generate"
+    answers = KeysState.generate.fn(keys, {"name": "first-class"})
+    first = next(answers)
+    pushed = [str(e) for e in first]
+    assert keys.dialog == "" and not keys.rows, "the rows wait for the second answer"
+    assert any(SHOWN_SECRET._setter_name in e and "whsec_" in e for e in pushed), pushed
+    assert any(PENDING._setter_name in e for e in pushed), "the spinner ends with the secret"
+    second = next(answers)
+    assert [r.name for r in keys.rows] == ["first-class"]
+    assert "replaceState" in str(second), "the address drops its cursor with the new rows"
+    assert next(answers, None) is None

@@ -17,11 +17,11 @@ import reflex as rx
 
 from meshkeys.models import KeyPublic, KeyWithSecret, RevokeReason
 from meshkeys.services import key_commands
-from meshkeys.services.errors import Conflict, InvalidInput
+from meshkeys.services.errors import Conflict, DomainError, InvalidInput
 from meshkeys.services.keys import DEFAULT_ROTATION_GRACE_SECONDS
 from meshkeys.ui.state.pending import finished
 from meshkeys.ui.state.secret import show_secret
-from meshkeys.ui.state.session import fmt_time
+from meshkeys.ui.state.session import SignedOut, _as_list, fmt_time
 
 T = TypeVar("T")
 
@@ -95,6 +95,26 @@ class KeyActions(rx.State, mixin=True):
         self.close_dialog()
         self._refresh(kind)
 
+    def _secret_first(
+        self, kind: str, work: Callable[[], KeyWithSecret], shown: Callable[[KeyWithSecret], list]
+    ):
+        """Body (``yield from``) of an action that makes a secret (generate, rotate): the work,
+        then the secret dialog in one answer, then the page's rows in a second one.
+
+        Reflex sends an answer's delta before its events, and the browser renders the delta
+        (a new first page: 50 rows) before it runs the events that open the dialog. So the
+        secret, the thing the user waits for, goes first with the closed form and the spinner's
+        end; the refreshed rows follow (docs/PERFORMANCE.md, "Where a click's time goes").
+        """
+        try:
+            key = work()
+        except (SignedOut, DomainError) as exc:
+            yield [*_as_list(self._failed(exc)), finished()]
+            return
+        self.close_dialog()
+        yield [*shown(key), finished()]
+        yield self._attempt(lambda: self._refresh(kind)) or self._view_events(kind)
+
     def _confirming(self, kind: str, form: dict) -> bool:
         """Whether this submit confirms the dialog that is open. A second click of the same
         button (a double-click) arrives after the first one closed the dialog: it is ignored,
@@ -155,19 +175,16 @@ class KeyActions(rx.State, mixin=True):
     @rx.event
     def rotate(self, form: dict):
         if not self._confirming("rotate", form):
-            return finished()
+            yield finished()
+            return
 
-        def work() -> KeyWithSecret:
-            key = self._on_key(
+        yield from self._secret_first(
+            "rotate",
+            lambda: self._on_key(
                 key_commands.rotate_key,
                 key_id=_key_id(form),
                 grace_seconds=_grace(form, DEFAULT_ROTATION_GRACE_SECONDS),
-            )
-            self._then("rotate")
-            return key
-
-        return self._answer(
-            work,
+            ),
             lambda key: [
                 *show_secret(
                     key.secret,
@@ -175,7 +192,6 @@ class KeyActions(rx.State, mixin=True):
                     filename=secret_file(key),
                 ),
                 rx.toast.success(f"Key '{key.name}' rotated. Copy the new secret now."),
-                *self._view_events("rotate"),
             ],
         )
 

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from meshkeys import clock
-from meshkeys.models import KeyPublic, KeyStatus, KeyType, KeyWithSecret
+from meshkeys.models import KeyPublic, KeyStatus, KeyType
 from meshkeys.services import key_commands, key_queries
 from meshkeys.services.errors import InvalidInput
 from meshkeys.ui.state.key_actions import KeyActions, secret_file
@@ -208,25 +208,20 @@ class KeysState(KeyActions, UrlPager, SessionState):
     @rx.event
     def generate(self, form: dict):
         if not self._confirming("generate", form):
-            return finished()
-
-        def work() -> KeyWithSecret:
-            key = self._call(
+            yield finished()
+            return
+        yield from self._secret_first(
+            "generate",
+            lambda: self._call(
                 key_commands.generate_key,
                 project_id=self._route_project_id(),
                 name=str(form.get("name", "")),
                 key_type=str(form.get("type", "") or KeyType.HMAC_SHA256.value),
-            )
-            self._then("generate")
-            return key
-
-        return self._answer(
-            work,
+            ),
             lambda key: [
                 *show_secret(
                     key.secret, title=f"Key '{key.name}' created", filename=secret_file(key)
                 ),
                 rx.toast.success(f"Key '{key.name}' generated. Copy its secret now."),
-                self._replace_view(),  # the first page now shows it: so does the address
             ],
         )
