@@ -164,7 +164,7 @@ def list_keys(
             if flt.q
             else cursors.encode_created(last.created_at, last.id)
         )
-    totals = _totals(uow, project_id)
+    project, totals = _project_totals(uow, project_id)
     if flt.q:
         count = select(sa.func.count()).select_from(Key).where(*where)
         total = uow.session.exec(count).one()
@@ -172,8 +172,7 @@ def list_keys(
         total = {None: totals.total, KeyStatus.ACTIVE: totals.active}.get(
             flt.status, totals.revoked
         )
-    project = uow.session.get(Project, project_id)  # loaded by _totals: no query
-    days = project.rotate_every_days if project is not None else None
+    days = project.rotate_every_days
     items = [_with_rotation(to_public(r, now), days) for r in rows[:limit]]
     return KeyPage(items=items, next_cursor=next_cursor, total=total, totals=totals)
 
@@ -182,6 +181,11 @@ def list_keys(
 
 
 def _totals(uow: UnitOfWork, project_id: uuid.UUID) -> KeyTotals:
+    return _project_totals(uow, project_id)[1]
+
+
+def _project_totals(uow: UnitOfWork, project_id: uuid.UUID) -> tuple[Project, KeyTotals]:
+    """The project (read afresh: its counters) and its totals by effective status."""
     project = uow.session.get(Project, project_id, populate_existing=True)
     if project is None:
         raise NotFound(access.PROJECT_NOT_FOUND)
@@ -192,7 +196,7 @@ def _totals(uow: UnitOfWork, project_id: uuid.UUID) -> KeyTotals:
     )
     expiring = uow.session.exec(in_grace).one()
     revoked = project.revoked_count - expiring
-    return KeyTotals(
+    return project, KeyTotals(
         active=project.key_count - revoked,
         expiring=expiring,
         revoked=revoked,

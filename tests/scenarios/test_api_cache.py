@@ -8,6 +8,7 @@ tests would sign with a revoked key.
 
 from __future__ import annotations
 
+import re
 import uuid
 from contextlib import contextmanager
 from datetime import timedelta
@@ -150,3 +151,15 @@ def test_the_cache_can_be_turned_off(api, monkeypatch):
     with statements(api.engine) as seen:
         api.sign("{}")
     assert len(seen) > 3, seen
+
+
+def test_a_warm_page_of_keys_reads_the_project_once(api):
+    """The page's totals and its rotation policy come from one read of the project row."""
+    api.generate("k")
+    params = {"project_id": api.project, "limit": 50}
+    assert api.get("/keys", params=params).status_code == 200  # fills the token cache
+    with statements(api.engine) as seen:
+        answer = api.get("/keys", params=params)
+    assert answer.status_code == 200 and answer.json()["total"] == 1, answer.text
+    reads = [s for s in seen if re.search(r"\bFROM projects\b", s)]
+    assert len(reads) == 1, seen
