@@ -164,9 +164,9 @@ def test_the_key_page_shows_an_ed25519_public_key_and_when_the_policy_rotates_th
 
 
 def test_generate_answers_with_the_secret_first_and_the_refreshed_rows_after(uow, world):
-    """Reflex sends an answer's delta before its events, and the browser draws the delta (a new
-    first page) before it opens the dialog: the secret goes in the first answer, alone with the
-    closed form; the rows that show the new key come in the next one."""
+    """Reflex sends an answer's delta before its events, and the browser draws the delta (the
+    form closing, a new first page) before it opens the dialog: the secret goes alone in the
+    first answer; the closed form and the rows that show the new key come in the next one."""
     from meshkeys.ui.state.pending import PENDING
     from meshkeys.ui.state.secret import SHOWN_SECRET
 
@@ -184,10 +184,10 @@ def test_generate_answers_with_the_secret_first_and_the_refreshed_rows_after(uow
     answers = KeysState.generate.fn(keys, {"name": "first-class"})
     first = next(answers)
     pushed = [str(e) for e in first]
-    assert keys.dialog == "" and not keys.rows, "the rows wait for the second answer"
+    assert keys.dialog == "generate" and not keys.rows, "the form and rows wait for the 2nd answer"
     assert any(SHOWN_SECRET._setter_name in e and "whsec_" in e for e in pushed), pushed
     assert any(PENDING._setter_name in e for e in pushed), "the spinner ends with the secret"
     second = next(answers)
-    assert [r.name for r in keys.rows] == ["first-class"]
+    assert keys.dialog == "" and [r.name for r in keys.rows] == ["first-class"]
     assert "replaceState" in str(second), "the address drops its cursor with the new rows"
     assert next(answers, None) is None

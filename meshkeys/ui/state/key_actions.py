@@ -96,24 +96,34 @@ class KeyActions(rx.State, mixin=True):
         self._refresh(kind)
 
     def _secret_first(
-        self, kind: str, work: Callable[[], KeyWithSecret], shown: Callable[[KeyWithSecret], list]
+        self,
+        kind: str,
+        work: Callable[[], KeyWithSecret],
+        shown: Callable[[KeyWithSecret], list],
+        *,
+        refresh: bool = True,
     ):
         """Body (``yield from``) of an action that makes a secret (generate, rotate): the work,
-        then the secret dialog in one answer, then the page's rows in a second one.
+        then the secret dialog alone in one answer, then the closed form and the page's rows in a
+        second one.
 
-        Reflex sends an answer's delta before its events, and the browser renders the delta
-        (a new first page: 50 rows) before it runs the events that open the dialog. So the
-        secret, the thing the user waits for, goes first with the closed form and the spinner's
-        end; the refreshed rows follow (docs/PERFORMANCE.md, "Where a click's time goes").
+        Reflex sends an answer's delta before its events, and the browser draws the delta before
+        it runs the events: closing the form dialog (Radix unmounts it, gives back the page's
+        scroll and aria-hidden) and a new first page of 50 rows cost it about 80 ms here before
+        the secret dialog could open. So the secret, the thing the user waits for, goes first,
+        over the form; the form closes under it with the refreshed rows (docs/PERFORMANCE.md,
+        "Where a click's time goes"). A second click meanwhile waits for the state's lock and
+        then finds the form closed: it does nothing.
         """
         try:
             key = work()
         except (SignedOut, DomainError) as exc:
             yield [*_as_list(self._failed(exc)), finished()]
             return
-        self.close_dialog()
         yield [*shown(key), finished()]
-        yield self._attempt(lambda: self._refresh(kind)) or self._view_events(kind)
+        self.close_dialog()
+        if refresh:
+            yield self._attempt(lambda: self._refresh(kind)) or self._view_events(kind)
 
     def _confirming(self, kind: str, form: dict) -> bool:
         """Whether this submit confirms the dialog that is open. A second click of the same
@@ -198,19 +208,16 @@ class KeyActions(rx.State, mixin=True):
     @rx.event
     def reveal(self, form: dict):
         if not self._confirming("reveal", form):
-            return finished()
-
-        def work() -> KeyWithSecret:
-            key = self._on_key(key_commands.reveal_key, key_id=_key_id(form))
-            self.close_dialog()
-            return key
-
-        return self._answer(
-            work,
+            yield finished()
+            return
+        yield from self._secret_first(
+            "reveal",
+            lambda: self._on_key(key_commands.reveal_key, key_id=_key_id(form)),
             lambda key: [
                 *show_secret(
                     key.secret, title=f"Secret of key '{key.name}'", filename=secret_file(key)
                 ),
                 rx.toast.info("The secret was revealed; this is recorded in the audit log."),
             ],
+            refresh=False,
         )
