@@ -61,6 +61,9 @@ def test_owner_opens_a_key_sees_its_history_and_revokes_it(page: Page, team, tmp
     page.get_by_role("button", name="Next").click()
     expect(history.get_by_role("rowheader")).to_have_text(["key.revealed", "key.generated"])
     expect(page.get_by_text("Page 2")).to_be_visible()
+    # A reveal leaves the status as it was: the status alone, not "active → active".
+    revealed = history.get_by_role("row", name="key.revealed")
+    expect(revealed.get_by_role("cell").nth(2)).to_have_text("active")
 
     # Revoke as compromised from the key page: no Reactivate afterwards.
     page.get_by_role("button", name="Revoke", exact=True).click()
@@ -74,6 +77,7 @@ def test_owner_opens_a_key_sees_its_history_and_revokes_it(page: Page, team, tmp
     expect(page.get_by_role("button", name="Reactivate")).to_have_count(0)
     expect(page.get_by_role("button", name="Revoke", exact=True)).to_have_count(0)
     expect(history.get_by_role("rowheader").first).to_have_text("key.revoked")
+    expect(history.get_by_role("row", name="key.revoked")).to_contain_text("active → revoked")
     expect(page.get_by_text("Page 1")).to_be_visible()
     assert key.secret not in page.content()
     screenshot(page, "screenshot-key-page.png", tmp_path)
@@ -108,3 +112,28 @@ def test_an_unknown_or_foreign_key_is_not_found(page: Page, team):
     goto(page, f"{keys_url(team.other_project_id)}/{team.foreign.id}")
     expect(page.get_by_role("alert")).to_contain_text("Project not found")
     expect(page.get_by_text("theirs")).to_have_count(0)
+
+
+def test_a_key_link_opens_in_the_app_and_a_modified_click_is_the_browsers(page: Page, team):
+    """Key ids are plain links (a <Link> per row made every page of rows slower to draw): a
+    plain click navigates inside the app, without loading the document again; Ctrl+click
+    opens the key page in a new tab, as any link does."""
+    short = str(team.key.id)[:8]
+    sign_in(page, team.owner.email)
+    goto(page, keys_url(team.project_id))
+    link = page.get_by_role("row", name="billing").get_by_role("link", name=short)
+    expect(link).to_have_attribute("href", key_url(team, team.key.id))
+
+    with page.context.expect_page() as opened:
+        link.click(modifiers=["Control"])
+    tab = opened.value
+    tab.wait_for_url(f"**{key_url(team, team.key.id)}")
+    expect(tab.get_by_role("heading", name="Key billing")).to_be_visible()
+    tab.close()
+    assert page.url.endswith(keys_url(team.project_id))
+
+    page.evaluate("window.__same_document = true")
+    link.click()
+    page.wait_for_url(f"**{key_url(team, team.key.id)}")
+    expect(page.get_by_role("heading", name="Key billing")).to_be_visible()
+    assert page.evaluate("window.__same_document === true"), "the document was loaded again"

@@ -103,7 +103,13 @@ def history_row(row: EventRow) -> rx.Component:
         rx.table.row_header_cell(rx.badge(row.action, variant="soft")),
         rx.table.cell(
             rx.text(
-                rx.cond(row.old_status != "", row.old_status + " → ", ""),
+                # A change shows "from → to"; an event that left the status as it was
+                # (revealed, a rotation's new key) shows the status alone.
+                rx.cond(
+                    (row.old_status != "") & (row.old_status != row.new_status),
+                    row.old_status + " → ",
+                    "",
+                ),
                 row.new_status,
                 size="1",
             )
