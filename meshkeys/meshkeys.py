@@ -29,7 +29,7 @@ from meshkeys.ui.state_store import restrict_state_store
 
 restrict_state_store()
 
-app = rx.App(api_transformer=mount_api)
+app = rx.App(api_transformer=mount_api, stylesheets=["/meshkeys.css"])
 accept_socket_origins(app.sio)
 app.register_lifespan_task(write_audit_checkpoints)
 app.register_lifespan_task(rotate_due_keys)
