@@ -21,11 +21,13 @@ from meshkeys.ui.state.keys import KEY_TYPE_CHOICES, KeyRow, KeysState
 
 
 def secret_cell(row: KeyRow) -> rx.Component:
-    """The masked secret; for an ed25519 key also its public key (not a secret), copyable."""
-    return rx.vstack(
-        rx.code(row.masked, variant="ghost"),
-        rx.cond(
-            row.public_key != "",
+    """The masked secret; for an ed25519 key also its public key (not a secret), copyable.
+    An HMAC row draws the masked secret alone: no stack or branch per row to render."""
+    masked = rx.code(row.masked, variant="ghost")
+    return rx.cond(
+        row.public_key != "",
+        rx.vstack(
+            masked,
             rx.hstack(
                 rx.badge("ed25519", variant="outline", size="1"),
                 clipped(
@@ -48,8 +50,9 @@ def secret_cell(row: KeyRow) -> rx.Component:
                 spacing="1",
                 align="center",
             ),
+            spacing="1",
         ),
-        spacing="1",
+        masked,
     )
 
 
