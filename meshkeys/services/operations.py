@@ -290,9 +290,8 @@ def _sqlite_driver(uow: UnitOfWork) -> Any:
 
 def _insert_sqlite(uow: UnitOfWork, values: Any) -> None:
     """executemany on the driver's cursor (no ORM, no SQLAlchemy statement per row)."""
-    conn = uow.session.connection()
     marks = ", ".join("?" * len(SEED_COLUMNS))
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = _sqlite_driver(uow).cursor()
     cursor.executemany(
         f"INSERT INTO signature_keys ({', '.join(SEED_COLUMNS)}) VALUES ({marks})",  # noqa: S608
         values,
