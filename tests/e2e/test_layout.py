@@ -76,6 +76,25 @@ def test_a_long_name_is_cut_and_shown_whole_on_hover(browser, app, team):
     context.close()
 
 
+def test_a_name_over_200_characters_is_refused_not_cut(browser, app, team):
+    """Issue 9, defect 1: the form no longer cuts what was typed at 200 characters without a
+    word; the service refuses the name and says what it accepts, and nothing is created."""
+    context = new_context(browser, app, viewport={"width": 1366, "height": 800})
+    page: Page = context.new_page()
+    sign_in(page, team.owner.email)
+    goto(page, f"/projects/{team.project_id}/keys")
+    page.get_by_role("button", name="Generate key").click()
+    page.get_by_label("Name").fill("y" * 201)
+    assert len(page.get_by_label("Name").input_value()) == 201
+    page.get_by_role("button", name="Generate", exact=True).click()
+    expect(
+        page.get_by_text("Give the key a name of 1 to 200 printable characters.")
+    ).to_be_visible()
+    expect(page.get_by_role("dialog")).to_contain_text("Generate a signing key")
+    expect(page.locator("#shown-secret")).to_have_count(0)
+    context.close()
+
+
 def test_a_phone_reaches_every_page_through_the_menu(browser, app, team):
     """Below the sidebar's breakpoint the sidebar is hidden: the top bar's Menu holds its
     links (a phone could reach only the keys page before)."""

@@ -87,7 +87,6 @@ def name_dialog(
                         name="name",
                         placeholder=placeholder,
                         required=True,
-                        max_length=200,
                         width="100%",
                         auto_focus=True,
                     ),

@@ -221,7 +221,6 @@ def dialogs() -> rx.Component:
                     id="key-name",
                     name="name",
                     placeholder="e.g. production",
-                    max_length=200,
                     required=True,
                     auto_focus=True,
                     width="100%",
