@@ -22,6 +22,7 @@ from meshkeys.forwarding import client_address
 from meshkeys.logs import KEY_LOGGER
 from meshkeys.services import errors
 from meshkeys.services.context import Actor
+from meshkeys.services.uow import NeedsDatabase
 
 UNMATCHED = "<unmatched>"
 
@@ -88,9 +89,12 @@ def key_action(request: Request, action: str, actor: Actor, **known: Any) -> Ite
     note = KeyAction(
         key_id=known.pop("key_id", None), project_id=known.pop("project_id", None), fields=known
     )
-    outcome = "ok"
+    outcome: str | None = "ok"
     try:
         yield note
+    except NeedsDatabase:
+        outcome = None  # not an outcome: the action runs again with the database (api.deps)
+        raise
     except errors.DomainError as exc:
         outcome = next((v for k, v in _OUTCOMES.items() if isinstance(exc, k)), "error")
         raise
@@ -98,22 +102,29 @@ def key_action(request: Request, action: str, actor: Actor, **known: Any) -> Ite
         outcome = "error"
         raise
     finally:
-        metrics_of(request).key_operations.labels(action, outcome).inc()
-        logging.getLogger(KEY_LOGGER).log(
-            logging.INFO if outcome == "ok" else logging.WARNING,
-            "key.%s",
-            action,
-            extra={
-                "outcome": outcome,
-                "actor_id": str(actor.user_id),
-                "actor": actor.email,
-                "project_id": str(note.project_id) if note.project_id else None,
-                "key_id": str(note.key_id) if note.key_id else None,
-                "client_ip": client_address(
-                    request.client.host if request.client else None,
-                    request.headers.get("x-forwarded-for"),
-                    get_settings().trusted_proxies,
-                ),
-                **{k: str(v) for k, v in note.fields.items() if v is not None},
-            },
-        )
+        if outcome is not None:
+            _count_and_log(request, action, actor, note, outcome)
+
+
+def _count_and_log(
+    request: Request, action: str, actor: Actor, note: KeyAction, outcome: str
+) -> None:
+    metrics_of(request).key_operations.labels(action, outcome).inc()
+    logging.getLogger(KEY_LOGGER).log(
+        logging.INFO if outcome == "ok" else logging.WARNING,
+        "key.%s",
+        action,
+        extra={
+            "outcome": outcome,
+            "actor_id": str(actor.user_id),
+            "actor": actor.email,
+            "project_id": str(note.project_id) if note.project_id else None,
+            "key_id": str(note.key_id) if note.key_id else None,
+            "client_ip": client_address(
+                request.client.host if request.client else None,
+                request.headers.get("x-forwarded-for"),
+                get_settings().trusted_proxies,
+            ),
+            **{k: str(v) for k, v in note.fields.items() if v is not None},
+        },
+    )

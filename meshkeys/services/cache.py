@@ -31,8 +31,10 @@ never leave it (docs/SECURITY.md).
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
+import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
@@ -44,8 +46,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from meshkeys import db
 from meshkeys.config import get_settings
-from meshkeys.db import make_engine
+from meshkeys.db import CONNECT_TIMEOUT_SECONDS, make_engine
 from meshkeys.models import (
     ApiToken,
     LoginFailure,
@@ -139,6 +142,8 @@ def clear() -> None:
     """Forget every entry of this process (tests; a worker never needs to)."""
     _actors.clear()
     _keys.clear()
+    with _readers_lock:
+        _async_readers.clear()
 
 
 # ---------------------------------------------------------------- the generation
@@ -218,6 +223,68 @@ def _read_generation(bind: Engine) -> int | None:
         reader.dispose()  # its connections may all be dead (a restarted server)
         return None
     return None if row is None else int(row[0])
+
+
+class _AsyncReader:
+    """Idle autocommit connections of one event loop to one database, for the generation's
+    read alone: an ``async`` route reads it without blocking the loop or taking a thread."""
+
+    IDLE = 8
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self.idle: list[Any] = []
+
+    async def read(self) -> int | None:
+        import psycopg  # only PostgreSQL has this path
+
+        try:
+            if self.idle:
+                connection = self.idle.pop()
+            else:
+                connection = await psycopg.AsyncConnection.connect(
+                    self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+                )
+        except Exception:  # noqa: BLE001 - "unknown": the request reads everything instead
+            return None
+        try:
+            cursor = await connection.execute(_READ_SQL)
+            row = await cursor.fetchone()
+        except Exception:  # noqa: BLE001 - as above; this connection is not reused
+            await connection.close()
+            return None
+        if len(self.idle) < self.IDLE:
+            self.idle.append(connection)
+        else:
+            await connection.close()
+        return None if row is None else int(row[0])
+
+
+_async_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _AsyncReader]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def read_generation_async() -> int | None:
+    """The generation of the configured database, read on the running event loop without
+    blocking it (psycopg's async connection, autocommit, one statement).
+
+    None when the API's caches are off (``MESHKEYS_API_CACHE=off``), the database is not
+    PostgreSQL (SQLite's read would block the loop), or the number cannot be read just now:
+    the caller then takes the ordinary path, which reads it (or everything) itself. Read
+    after the request arrived, like ``generation``: a revoke whose answer was sent before it
+    is seen.
+    """
+    if not get_settings().api_cache:
+        return None
+    engine = db.get_engine()
+    if engine.dialect.name != "postgresql":
+        return None
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    loop = asyncio.get_running_loop()
+    with _readers_lock:
+        reader = _async_readers.setdefault(loop, {}).setdefault(url, _AsyncReader(url))
+    return await reader.read()
 
 
 def _until(uow: UnitOfWork, *ends: datetime | None) -> datetime:

@@ -14,6 +14,10 @@
 - A transaction that changes keys, tokens or memberships increments the cache generation
   before it commits (``services.cache``, whose listeners every session has); ``cached=True``
   (the API's requests) lets the services answer from the caches checked against it.
+- ``UnitOfWork.from_cache(generation)`` has no session at all: the API's first try at a
+  signing request, on the event loop (``api.deps.answer``). Every service answers it from the
+  caches or, the moment it would need the database, raises ``NeedsDatabase``; the door then
+  runs the whole work again in an ordinary unit of work.
 """
 
 from __future__ import annotations
@@ -36,6 +40,16 @@ from meshkeys.services.context import Actor, RequestInfo
 from meshkeys.services.errors import Unauthenticated
 
 _INFO_KEY = "meshkeys.uow"
+
+
+class NeedsDatabase(Exception):  # noqa: N818 - a signal to the door, not an error of the user's
+    """A unit of work made by ``UnitOfWork.from_cache`` was asked for its session: what it
+    was doing is not all in the caches. Nothing was read or written; run it again in an
+    ordinary unit of work."""
+
+
+# ``bind`` of a unit of work that has no session (``UnitOfWork.from_cache``).
+_NO_DATABASE: Engine = object()  # type: ignore[assignment]
 
 
 class UnitOfWork:
@@ -65,14 +79,32 @@ class UnitOfWork:
         self.system = system
         self.request = request or RequestInfo()
         self._owns_session = session is None
-        if session is None:
-            session = Session(bind if bind is not None else db.get_engine(), expire_on_commit=False)
-        self.session = session
-        self.session.info[_INFO_KEY] = self
         self._now: datetime | None = None
         self._after_commit: list[Callable[[], None]] = []
+        self._session: Session | None = None
+        if bind is _NO_DATABASE:
+            return
+        if session is None:
+            session = Session(bind if bind is not None else db.get_engine(), expire_on_commit=False)
+        self._session = session
+        session.info[_INFO_KEY] = self
         if not self._owns_session and session.in_transaction():
             _bind_rls(self, session.connection())
+
+    @classmethod
+    def from_cache(cls, generation: int, *, request: RequestInfo | None = None) -> UnitOfWork:
+        """A unit of work without a session, whose entries are checked against ``generation``
+        (read by the caller, ``cache.read_generation_async``): ``session`` raises
+        ``NeedsDatabase``. For a door that first tries to answer from memory alone."""
+        uow = cls(request=request, cached=True, bind=_NO_DATABASE)
+        uow.cache_generation = generation
+        return uow
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise NeedsDatabase()
+        return self._session
 
     # ------------------------------------------------------------ who acts
 
@@ -93,8 +125,8 @@ class UnitOfWork:
         The transaction in progress, if any, is told at once; later ones by the listener.
         """
         self._actor = actor
-        if self.session.in_transaction():
-            _bind_rls(self, self.session.connection())
+        if self._session is not None and self._session.in_transaction():
+            _bind_rls(self, self._session.connection())
 
     @contextlib.contextmanager
     def system_step(self) -> Iterator[None]:
@@ -160,10 +192,12 @@ class UnitOfWork:
     def close(self) -> None:
         """End the unit of work: what was not committed is rolled back. Rows already loaded
         stay readable (closing detaches them; it does not expire them as a rollback would)."""
+        if self._session is None:
+            return
         if self._owns_session:
             self._now = None
             self._after_commit = []
-            self.session.close()
+            self._session.close()
         else:
             self.rollback()
 

@@ -8,6 +8,8 @@ tests would sign with a revoked key.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import uuid
 from contextlib import contextmanager
@@ -16,8 +18,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from meshkeys import clock, config
+from meshkeys.logs import KEY_LOGGER
 from meshkeys.models import Role
-from meshkeys.services import auth, key_commands, projects
+from meshkeys.services import auth, cache, key_commands, projects, signing
 from tests.api_world import assert_error
 from tests.helpers import call
 
@@ -163,3 +166,65 @@ def test_a_warm_page_of_keys_reads_the_project_once(api):
     assert answer.status_code == 200 and answer.json()["total"] == 1, answer.text
     reads = [s for s in seen if re.search(r"\bFROM projects\b", s)]
     assert len(reads) == 1, seen
+
+
+# ---------------------------------------------------------------- answered on the event loop
+
+
+def test_a_warm_sign_verify_and_batch_take_no_thread_on_postgres(api, monkeypatch):
+    """On PostgreSQL the sender's routes answer a warm request on the event loop (the
+    generation read with psycopg's async connection, ``api.deps.answer``): no thread hop. On
+    SQLite that read would block the loop, so every request takes the thread pool."""
+    on_loop: list[bool] = []
+    real = signing._project_keys
+
+    def watched(*args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:  # a worker thread of the pool has no running loop
+            on_loop.append(False)
+        return real(*args, **kwargs)
+
+    api.generate("k")
+    headers = _warm(api)
+    monkeypatch.setattr(signing, "_project_keys", watched)
+    assert api.verify("{}", headers, who="admin").json()["valid"] is True
+    api.sign("{}")
+    batch = api.post(
+        "/webhooks/sign/batch",
+        json={"project_id": api.project, "messages": [{"payload": "{}"}, {"payload": "[]"}]},
+    )
+    assert batch.status_code == 200, batch.text
+    assert len(batch.json()["items"]) == 2
+    assert on_loop == [api.engine.dialect.name == "postgresql"] * 3
+
+
+def test_a_sign_that_misses_the_cache_midway_is_logged_and_counted_once(api):
+    """The actor is cached, the keys are not: the first try stops inside the key action
+    (``NeedsDatabase``) and the thread pool runs it again. One ``key.sign`` line, one count,
+    both "ok": the abandoned try is neither an outcome nor an error."""
+    api.generate("k")
+    _warm(api)
+    cache._keys.clear()
+    lines: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = lines.append  # type: ignore[method-assign]
+    logger = logging.getLogger(KEY_LOGGER)
+    logger.addHandler(handler)
+    before = _sign_counts(api)
+    try:
+        api.sign("{}")
+    finally:
+        logger.removeHandler(handler)
+    assert [(r.getMessage(), r.__dict__["outcome"]) for r in lines] == [("key.sign", "ok")]
+    after = _sign_counts(api)
+    assert {k: after.get(k, 0) - before.get(k, 0) for k in after} == {"ok": 1}
+
+
+def _sign_counts(api) -> dict[str, float]:
+    text = api.client.get("/metrics").text
+    found = re.findall(
+        r'meshkeys_key_operations_total\{action="sign",outcome="(\w+)"\} ([0-9.e+]+)', text
+    )
+    return {outcome: float(value) for outcome, value in found}
