@@ -7,6 +7,7 @@ the token's user (401 when there is none) and its request info is the client's.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -17,7 +18,7 @@ from meshkeys.config import get_settings
 from meshkeys.forwarding import client_address
 from meshkeys.models import Permission
 from meshkeys.services import auth, cache
-from meshkeys.services.context import RequestInfo
+from meshkeys.services.context import Actor, RequestInfo
 from meshkeys.services.uow import NeedsDatabase, UnitOfWork
 
 _bearer = HTTPBearer(
@@ -58,9 +59,12 @@ def unit_of_work(request: Request) -> Iterator[UnitOfWork]:
         yield uow
 
 
+Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
 def signed_in(
     uow: Annotated[UnitOfWork, Depends(unit_of_work, scope="request")],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Bearer,
 ) -> UnitOfWork:
     """The request's unit of work, acting as the bearer token's user (401 without one)."""
     auth.actor_for_api_token(uow, token=credentials.credentials if credentials else None)
@@ -68,42 +72,68 @@ def signed_in(
 
 
 SignedIn = Annotated[UnitOfWork, Depends(signed_in)]
-Bearer = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 T = TypeVar("T")
 
 
-async def answer(
-    request: Request,
-    credentials: HTTPAuthorizationCredentials | None,
-    work: Callable[[UnitOfWork], T],
-) -> T:
-    """``work(uow)`` signed in with the bearer token, from memory when it can be: the hot
-    routes of a webhook sender (sign, verify, batch) are ``async`` and call this.
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A request's client and its bearer token's actor, signed in before the route's own
+    parameters are read (a bad token is a 401 whatever else is wrong, as on every route).
+    ``warm``: a unit of work without a session, acting as that actor, for a first try from
+    memory (``answer``); None when the generation could not be read without a thread."""
 
-    First on the event loop, in a unit of work without a session
-    (``UnitOfWork.from_cache``) checked against the generation read just now without a
-    thread (``cache.read_generation_async``): a warm sign costs that one round trip and no
-    thread hop. If anything is not in the caches (``NeedsDatabase``: a first request, a
-    change since, a refusal to audit), nothing was done, and the whole work runs again in
-    the thread pool in an ordinary unit of work, exactly as a ``SignedIn`` route would.
-    """
+    info: RequestInfo
+    actor: Actor
+    warm: UnitOfWork | None
+
+
+async def caller(request: Request, credentials: Bearer) -> Caller:
+    """The ``async`` routes' sign-in: from the token cache on the event loop when the
+    generation reads without a thread (``cache.read_generation_async``, PostgreSQL), else in
+    the thread pool, in a unit of work of its own (the token's lookup is a transaction of
+    its own in any case: ``auth.actor_for_api_token``)."""
     info = describe_client(request)
     token = credentials.credentials if credentials else None
     generation = await cache.read_generation_async()
     if generation is not None:
         uow = UnitOfWork.from_cache(generation, request=info)
         try:
-            auth.actor_for_api_token(uow, token=token)
-            return work(uow)
+            return Caller(info, auth.actor_for_api_token(uow, token=token), uow)
         except NeedsDatabase:
             pass
-    return await run_in_threadpool(_in_unit_of_work, info, token, work)
+    return Caller(info, await run_in_threadpool(_sign_in, info, token), None)
 
 
-def _in_unit_of_work(info: RequestInfo, token: str | None, work: Callable[[UnitOfWork], T]) -> T:
+Authenticated = Annotated[Caller, Depends(caller)]
+
+
+def _sign_in(info: RequestInfo, token: str | None) -> Actor:
     with UnitOfWork(request=info, cached=True) as uow:
-        auth.actor_for_api_token(uow, token=token)
+        return auth.actor_for_api_token(uow, token=token)
+
+
+async def answer(who: Caller, work: Callable[[UnitOfWork], T]) -> T:
+    """``work(uow)`` as the caller, from memory when it can be: the routes a sender or a
+    poller hits on every call (sign, verify, batch, the key list) are ``async`` and call this.
+
+    First on the event loop, in the caller's unit of work without a session
+    (``UnitOfWork.from_cache``): a warm request costs the generation's one round trip and no
+    thread hop. If anything is not in the caches (``NeedsDatabase``: a first request, a
+    change since, a refusal to audit), nothing was done, and the whole work runs again in
+    the thread pool in an ordinary unit of work, as a ``SignedIn`` route's would.
+    """
+    if who.warm is not None:
+        try:
+            return work(who.warm)
+        except NeedsDatabase:
+            pass
+    return await run_in_threadpool(_in_unit_of_work, who, work)
+
+
+def _in_unit_of_work(who: Caller, work: Callable[[UnitOfWork], T]) -> T:
+    with UnitOfWork(request=who.info, cached=True) as uow:
+        uow.act_as(who.actor)
         return work(uow)
 
 

@@ -59,6 +59,16 @@ def allowed(role: Role, permission: Permission, scope_permissions: frozenset[str
     return in_role and (scope_permissions is None or permission in scope_permissions)
 
 
+def permits(uow: UnitOfWork, role: Role, project_id: uuid.UUID, permission: Permission) -> bool:
+    """Whether the actor, whose role in the project is ``role`` (a cached one), may use
+    ``permission`` there: the role and the token's scope both grant it. A False is no
+    refusal: the caller asks ``require``, which reads the role afresh and audits."""
+    scope = uow.actor.scope
+    in_scope = scope is None or scope.project_id in (None, project_id)
+    granted = None if scope is None else scope.permissions
+    return in_scope and allowed(role, permission, granted)
+
+
 def require(
     uow: UnitOfWork,
     *,

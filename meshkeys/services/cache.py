@@ -5,7 +5,10 @@ then the access check and the key query) for one HMAC. So each API worker keeps:
 
 - per API token and client address, the token's actor (``remember_actor``, ``cached_actor``);
 - per user and project, the user's role there and the project's signing keys, decoded and
-  loaded (``remember_keys``, ``cached_keys``).
+  loaded (``remember_keys``, ``cached_keys``);
+- per user, project and query, the user's role there and a page of the project's keys as
+  ``GET /keys`` answers it (``remember_page``, ``cached_page``): a dashboard or a script that
+  polls the list between changes reads it from memory.
 
 **Stale entries are never used.** ``cache_generation`` holds one number. Any transaction that
 changes what an entry was made of (a key, a token, a membership, a user, a project, a failed
@@ -51,6 +54,7 @@ from meshkeys.config import get_settings
 from meshkeys.db import CONNECT_TIMEOUT_SECONDS, make_engine
 from meshkeys.models import (
     ApiToken,
+    KeyPage,
     LoginFailure,
     Membership,
     Project,
@@ -67,6 +71,8 @@ if TYPE_CHECKING:
     from meshkeys.services.uow import UnitOfWork
 
 MAX_ENTRIES = 4096
+# A page holds up to 100 keys' public fields (~1.5 KiB each in memory): at most ~40 MiB.
+MAX_PAGES = 256
 MAX_AGE = timedelta(seconds=60)
 # An execution option for a statement that changes nothing a cache holds (the token's
 # last-used time): it does not increment the generation.
@@ -136,12 +142,14 @@ class _Lru(Generic[K]):
 
 _actors: _Lru[tuple[str, str | None]] = _Lru(MAX_ENTRIES)
 _keys: _Lru[tuple[uuid.UUID, uuid.UUID]] = _Lru(MAX_ENTRIES)
+_pages: _Lru[tuple[uuid.UUID, uuid.UUID, Hashable]] = _Lru(MAX_PAGES)
 
 
 def clear() -> None:
     """Forget every entry of this process (tests; a worker never needs to)."""
     _actors.clear()
     _keys.clear()
+    _pages.clear()
     with _readers_lock:
         _async_readers.clear()
 
@@ -337,6 +345,37 @@ def remember_keys(
     gen = generation(uow)
     if gen is not None:
         _keys.put((uow.actor.user_id, project_id), _Entry((role, keys), gen, _until(uow, *ends)))
+
+
+def cached_page(
+    uow: UnitOfWork, project_id: uuid.UUID, query: Hashable
+) -> tuple[Role, KeyPage] | None:
+    """The actor's role in the project and the page ``query`` asked for, if still current."""
+    gen = generation(uow)
+    if gen is None:
+        return None
+    found: tuple[Role, KeyPage] | None = _pages.get(
+        (uow.actor.user_id, project_id, query), gen, uow.now
+    )
+    return found
+
+
+def remember_page(
+    uow: UnitOfWork,
+    project_id: uuid.UUID,
+    query: Hashable,
+    role: Role,
+    page: KeyPage,
+    *,
+    ends: list[datetime],
+) -> None:
+    """Keep a page (treated as read-only by every reader) until the first of ``ends`` (when
+    a key's grace period ends, its status and the totals change) or any change anywhere
+    increments the generation."""
+    gen = generation(uow)
+    if gen is not None:
+        entry = _Entry((role, page), gen, _until(uow, *ends))
+        _pages.put((uow.actor.user_id, project_id, query), entry)
 
 
 # ---------------------------------------------------------------- the writers

@@ -12,7 +12,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from meshkeys.models import KeyPage, KeyPublic, KeyStatus, KeyTotals, Permission, Project, User
 from meshkeys.models import SignatureKey as Key
-from meshkeys.services import access, cursors
+from meshkeys.services import access, cache, cursors
 from meshkeys.services.errors import InvalidInput, NotFound, has_control_chars
 from meshkeys.services.keys import (
     KEY_NOT_FOUND,
@@ -136,12 +136,22 @@ def list_keys(
     limit: int = 50,
     cursor: str | None = None,
 ) -> KeyPage:
-    """One page of keys, the number matching the filters, and the project's totals."""
+    """One page of keys, the number matching the filters, and the project's totals.
+
+    A unit of work that uses the API's caches gets a page it asked for before from memory
+    while nothing changed (``services.cache``: any write to a key, a project, a membership
+    or a token, and the end of a grace period, make it stale); the actor's access is
+    checked against the cached role and the token's scope on every call.
+    """
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
         raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}")
     flt = KeyFilter.parse(status, q)
+    view = (flt.status, flt.q, limit, cursor)
+    hit = cache.cached_page(uow, project_id, view)
+    if hit is not None and access.permits(uow, hit[0], project_id, Permission.KEYS_READ):
+        return hit[1]
     uow.read_only()
-    access.require(
+    role = access.require(
         uow, project_id=project_id, permission=Permission.KEYS_READ, attempted="reading keys"
     )
     now = uow.now
@@ -164,7 +174,7 @@ def list_keys(
             if flt.q
             else cursors.encode_created(last.created_at, last.id)
         )
-    project, totals = _project_totals(uow, project_id)
+    project, totals, grace_ends = _project_totals(uow, project_id)
     if flt.q:
         count = select(sa.func.count()).select_from(Key).where(*where)
         total = uow.session.exec(count).one()
@@ -174,7 +184,9 @@ def list_keys(
         )
     days = project.rotate_every_days
     items = [_with_rotation(to_public(r, now), days) for r in rows[:limit]]
-    return KeyPage(items=items, next_cursor=next_cursor, total=total, totals=totals)
+    page = KeyPage(items=items, next_cursor=next_cursor, total=total, totals=totals)
+    cache.remember_page(uow, project_id, view, role, page, ends=grace_ends)
+    return page
 
 
 # ---------------------------------------------------------------- totals
@@ -184,24 +196,26 @@ def _totals(uow: UnitOfWork, project_id: uuid.UUID) -> KeyTotals:
     return _project_totals(uow, project_id)[1]
 
 
-def _project_totals(uow: UnitOfWork, project_id: uuid.UUID) -> tuple[Project, KeyTotals]:
-    """The project (read afresh: its counters) and its totals by effective status."""
+def _project_totals(
+    uow: UnitOfWork, project_id: uuid.UUID
+) -> tuple[Project, KeyTotals, list[datetime]]:
+    """The project (read afresh: its counters), its totals by effective status, and when the
+    first grace period ends (none: empty), which changes both the totals and a key's status."""
     project = uow.session.get(Project, project_id, populate_existing=True)
     if project is None:
         raise NotFound(access.PROJECT_NOT_FOUND)
-    in_grace = (
-        select(sa.func.count())
-        .select_from(Key)
-        .where(col(Key.project_id) == project_id, col(Key.expires_at) > uow.now)
+    in_grace = select(sa.func.count(), sa.func.min(col(Key.expires_at))).where(
+        col(Key.project_id) == project_id, col(Key.expires_at) > uow.now
     )
-    expiring = uow.session.exec(in_grace).one()
+    expiring, first_end = uow.session.exec(in_grace).one()
     revoked = project.revoked_count - expiring
-    return project, KeyTotals(
+    totals = KeyTotals(
         active=project.key_count - revoked,
         expiring=expiring,
         revoked=revoked,
         total=project.key_count,
     )
+    return project, totals, [] if first_end is None else [first_end]
 
 
 # ---------------------------------------------------------------- order and search

@@ -72,10 +72,7 @@ def _project_keys(
     hit = cache.cached_keys(uow, project_id)
     if hit is not None:
         role, keys = hit
-        scope = uow.actor.scope
-        in_scope = scope is None or scope.project_id in (None, project_id)
-        granted = None if scope is None else scope.permissions
-        if in_scope and access.allowed(role, permission, granted):
+        if access.permits(uow, role, project_id, permission):
             return keys
     uow.read_only()  # signing and verifying write nothing: on SQLite no write lock is taken
     role = access.require(uow, project_id=project_id, permission=permission, attempted=attempted)

@@ -50,6 +50,23 @@ def test_requests_without_a_valid_token_get_401_with_a_bearer_challenge(api, aut
         assert answer.headers["www-authenticate"] == "Bearer"
 
 
+def test_a_bad_token_is_a_401_before_a_malformed_request_is_a_422(api):
+    """Authentication comes first on every route, the ``async`` ones (sign, verify, batch,
+    the key list: ``api.deps.caller``) as the others: a stranger learns nothing about what
+    a request should hold."""
+    guess = {"Authorization": "Bearer mk_" + "B" * 43}
+    for method, url, body in [
+        ("GET", "/keys", None),
+        ("GET", "/keys?project_id=not-a-uuid&limit=0", None),
+        ("POST", "/keys/generate", {"name": 5}),
+        ("POST", "/webhooks/sign", {"payload": 5}),
+        ("POST", "/webhooks/sign/batch", {"messages": []}),
+        ("POST", "/webhooks/verify", {"headers": "none"}),
+    ]:
+        answer = api.client.request(method, url, headers=guess, json=body)
+        assert_error(answer, 401)
+
+
 def test_a_revoked_token_stops_working_and_use_is_recorded(api):
     assert api.get(f"/keys?project_id={api.project}").status_code == 200
     (token,) = call(auth.list_api_tokens, api.world.admin, bind=api.engine)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from meshkeys import clock, config
 from meshkeys.logs import KEY_LOGGER
 from meshkeys.models import Role
-from meshkeys.services import auth, cache, key_commands, projects, signing
+from meshkeys.services import auth, cache, key_commands, key_queries, projects, signing
 from tests.api_world import assert_error
 from tests.helpers import call
 
@@ -122,16 +122,25 @@ def test_a_revoked_token_is_refused_on_the_next_request(api):
     assert_error(api.get("/keys", params={"project_id": api.project}), 401)
 
 
-def test_a_grace_period_that_ends_ends_the_keys_entry(api, monkeypatch):
+def _two_keys_one_leaving_in_20_seconds(api) -> None:
     leaving = api.generate("leaving")
     api.generate("staying")
     answer = api.post(
-        f"/keys/{leaving['id']}/revoke", json={"reason": "rotated", "grace_seconds": 300}
+        f"/keys/{leaving['id']}/revoke", json={"reason": "rotated", "grace_seconds": 20}
     )
     assert answer.status_code == 200, answer.text
-    assert _warm(api)["webhook-signature"].count("v1,") == 2  # in its grace period: signs
-    later = clock.now() + timedelta(seconds=301)
+
+
+def _twenty_one_seconds_later(monkeypatch) -> None:
+    """Past the grace period, and still within the entries' MAX_AGE (60 s)."""
+    later = clock.now() + timedelta(seconds=21)
     monkeypatch.setattr(clock, "now", lambda: later)
+
+
+def test_a_grace_period_that_ends_ends_the_keys_entry(api, monkeypatch):
+    _two_keys_one_leaving_in_20_seconds(api)
+    assert _warm(api)["webhook-signature"].count("v1,") == 2  # in its grace period: signs
+    _twenty_one_seconds_later(monkeypatch)
     assert api.sign("{}")["webhook-signature"].count("v1,") == 1
 
 
@@ -156,11 +165,12 @@ def test_the_cache_can_be_turned_off(api, monkeypatch):
     assert len(seen) > 3, seen
 
 
-def test_a_warm_page_of_keys_reads_the_project_once(api):
+def test_a_page_of_keys_read_from_the_database_reads_the_project_once(api):
     """The page's totals and its rotation policy come from one read of the project row."""
     api.generate("k")
     params = {"project_id": api.project, "limit": 50}
     assert api.get("/keys", params=params).status_code == 200  # fills the token cache
+    cache._pages.clear()
     with statements(api.engine) as seen:
         answer = api.get("/keys", params=params)
     assert answer.status_code == 200 and answer.json()["total"] == 1, answer.text
@@ -168,27 +178,127 @@ def test_a_warm_page_of_keys_reads_the_project_once(api):
     assert len(reads) == 1, seen
 
 
+# ---------------------------------------------------------------- pages of keys
+
+
+def _warm_list(api, who: str = "admin", **params) -> dict:
+    params = {"project_id": api.project, **params}
+    assert api.get("/keys", who, params=params).status_code == 200  # fills the caches
+    with statements(api.engine) as seen:
+        answer = api.get("/keys", who, params=params)
+    assert answer.status_code == 200, answer.text
+    assert seen == [], seen  # from memory
+    page: dict = answer.json()
+    return page
+
+
+def _list(api, who: str = "admin", **params) -> dict:
+    answer = api.get("/keys", who, params={"project_id": api.project, **params})
+    assert answer.status_code == 200, answer.text
+    page: dict = answer.json()
+    return page
+
+
+def test_a_warm_page_of_keys_shows_a_revoke_on_the_next_request(api):
+    key = api.generate("k")
+    assert _warm_list(api)["totals"] == {"active": 1, "expiring": 0, "revoked": 0, "total": 1}
+    answer = api.post(f"/keys/{key['id']}/revoke", json={"reason": "compromised"})
+    assert answer.status_code == 200, answer.text
+    page = _list(api)
+    assert [k["status"] for k in page["items"]] == ["revoked"]
+    assert page["totals"] == {"active": 0, "expiring": 0, "revoked": 1, "total": 1}
+
+
+def test_a_warm_page_of_keys_shows_a_key_made_by_another_process(api):
+    api.generate("first")
+    assert _warm_list(api, status="active")["total"] == 1
+    call(
+        key_commands.generate_key,
+        api.world.admin,
+        bind=api.engine,
+        project_id=api.world.project_id,
+        name="second",
+    )
+    page = _list(api, status="active")
+    assert [k["name"] for k in page["items"]] == ["second", "first"] and page["total"] == 2
+
+
+def test_each_view_of_the_keys_is_its_own_entry(api):
+    api.generate("alpha")
+    api.generate("beta")
+    assert _warm_list(api, q="al")["total"] == 1
+    assert _warm_list(api, limit=1)["next_cursor"] is not None
+    assert [k["name"] for k in _list(api)["items"]] == ["beta", "alpha"]
+
+
+def test_a_grace_period_that_ends_ends_the_pages_entry(api, monkeypatch):
+    """No write happens when a grace period ends, yet the key's status and the totals change."""
+    _two_keys_one_leaving_in_20_seconds(api)
+    warm = _warm_list(api)
+    assert warm["totals"]["expiring"] == 1 and warm["totals"]["revoked"] == 0
+    _twenty_one_seconds_later(monkeypatch)
+    page = _list(api)
+    assert page["totals"]["expiring"] == 0 and page["totals"]["revoked"] == 1
+    assert {k["name"]: k["status"] for k in page["items"]}["leaving"] == "revoked"
+
+
+def test_a_token_without_keys_read_is_refused_a_page_its_user_has_cached(api):
+    """The entry is the user's; each request's token scope is checked against it, and a
+    refusal goes through the audited path."""
+    api.generate("k")
+    _warm_list(api)
+    signer = call(
+        auth.create_api_token,
+        api.world.admin,
+        bind=api.engine,
+        name="signer only",
+        project_id=api.world.project_id,
+        permissions=["webhooks:sign"],
+    )
+    answer = api.client.get(
+        "/keys",
+        params={"project_id": api.project},
+        headers={"Authorization": f"Bearer {signer.token}"},
+    )
+    assert_error(answer, 403, contains="keys:read")
+    assert any(e["action"] == "access.denied" for e in api.events())
+
+
+def test_a_page_is_not_shared_with_another_user(api):
+    api.generate("k")
+    _warm_list(api)
+    assert_error(api.get("/keys", "outsider", params={"project_id": api.project}), 404)
+    assert _warm_list(api, "viewer")["total"] == 1
+
+
 # ---------------------------------------------------------------- answered on the event loop
+
+
+def _on_the_loop(monkeypatch, module, name: str) -> list[bool]:
+    """Wrap ``module.name``: for each call, whether it ran on the event loop (True) or in a
+    worker thread of the pool, which has no running loop (False)."""
+    on_loop: list[bool] = []
+    real = getattr(module, name)
+
+    def watched(*args, **kwargs):
+        try:
+            asyncio.get_running_loop()
+            on_loop.append(True)
+        except RuntimeError:
+            on_loop.append(False)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, watched)
+    return on_loop
 
 
 def test_a_warm_sign_verify_and_batch_take_no_thread_on_postgres(api, monkeypatch):
     """On PostgreSQL the sender's routes answer a warm request on the event loop (the
     generation read with psycopg's async connection, ``api.deps.answer``): no thread hop. On
     SQLite that read would block the loop, so every request takes the thread pool."""
-    on_loop: list[bool] = []
-    real = signing._project_keys
-
-    def watched(*args, **kwargs):
-        try:
-            asyncio.get_running_loop()
-            on_loop.append(True)
-        except RuntimeError:  # a worker thread of the pool has no running loop
-            on_loop.append(False)
-        return real(*args, **kwargs)
-
     api.generate("k")
     headers = _warm(api)
-    monkeypatch.setattr(signing, "_project_keys", watched)
+    on_loop = _on_the_loop(monkeypatch, signing, "_project_keys")
     assert api.verify("{}", headers, who="admin").json()["valid"] is True
     api.sign("{}")
     batch = api.post(
@@ -198,6 +308,14 @@ def test_a_warm_sign_verify_and_batch_take_no_thread_on_postgres(api, monkeypatc
     assert batch.status_code == 200, batch.text
     assert len(batch.json()["items"]) == 2
     assert on_loop == [api.engine.dialect.name == "postgresql"] * 3
+
+
+def test_a_warm_page_of_keys_takes_no_thread_on_postgres(api, monkeypatch):
+    api.generate("k")
+    _warm_list(api)
+    on_loop = _on_the_loop(monkeypatch, key_queries, "list_keys")
+    assert _list(api)["total"] == 1
+    assert on_loop == [api.engine.dialect.name == "postgresql"]
 
 
 def test_a_sign_that_misses_the_cache_midway_is_logged_and_counted_once(api):

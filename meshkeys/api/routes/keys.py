@@ -7,7 +7,7 @@ from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request
 
-from meshkeys.api.deps import SignedIn, needs
+from meshkeys.api.deps import Authenticated, SignedIn, answer, needs
 from meshkeys.api.errors import MAX_BODY_BYTES, error_responses
 from meshkeys.api.observability import key_action
 from meshkeys.api.schemas import GenerateKeyRequest, RevokeKeyRequest, RotateKeyRequest
@@ -64,8 +64,8 @@ def generate_with_another_method() -> NoReturn:
     responses=error_responses(400, 403, 404),
     openapi_extra=needs(Permission.KEYS_READ),
 )
-def list_keys(
-    uow: SignedIn,
+async def list_keys(
+    who: Authenticated,
     project_id: Annotated[uuid.UUID, Query(description="The project whose keys to list.")],
     status: Annotated[
         KeyStatus | None,
@@ -81,8 +81,11 @@ def list_keys(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
 ) -> KeyPage:
     """One page of keys, newest first; `total` counts every key matching the filters."""
-    return key_queries.list_keys(
-        uow, project_id=project_id, status=status, q=q, limit=limit, cursor=cursor
+    return await answer(
+        who,
+        lambda uow: key_queries.list_keys(
+            uow, project_id=project_id, status=status, q=q, limit=limit, cursor=cursor
+        ),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from meshkeys.api.deps import Bearer, answer, needs
+from meshkeys.api.deps import Authenticated, answer, needs
 from meshkeys.api.errors import MAX_BODY_BYTES, ErrorBody, error_responses
 from meshkeys.api.observability import key_action, metrics_of
 from meshkeys.api.schemas import (
@@ -35,7 +35,7 @@ router = APIRouter(
     responses=error_responses(400, 403, 409),
     openapi_extra=needs(Permission.WEBHOOKS_SIGN),
 )
-async def sign(body: SignRequest, request: Request, credentials: Bearer) -> SignResponse:
+async def sign(body: SignRequest, request: Request, who: Authenticated) -> SignResponse:
     """The three Standard Webhooks headers for `payload`, signed by every active key.
 
     Keys in a revocation grace period still sign. A project without an active key is a 409.
@@ -52,7 +52,7 @@ async def sign(body: SignRequest, request: Request, credentials: Bearer) -> Sign
             )
         return SignResponse(headers=headers)
 
-    return await answer(request, credentials, work)
+    return await answer(who, work)
 
 
 @router.post(
@@ -62,7 +62,7 @@ async def sign(body: SignRequest, request: Request, credentials: Bearer) -> Sign
     openapi_extra=needs(Permission.WEBHOOKS_SIGN),
 )
 async def sign_batch(
-    body: SignBatchRequest, request: Request, credentials: Bearer
+    body: SignBatchRequest, request: Request, who: Authenticated
 ) -> SignBatchResponse:
     """Sign 1 to 1,000 messages in one call: `items[i]` holds the headers of `messages[i]`.
 
@@ -80,7 +80,7 @@ async def sign_batch(
             signed = signing.sign_batch(uow, project_id=body.project_id, messages=messages)
         return SignBatchResponse(items=[SignResponse(headers=h) for h in signed])
 
-    return await answer(request, credentials, work)
+    return await answer(who, work)
 
 
 @router.post(
@@ -97,7 +97,7 @@ async def sign_batch(
     },
     openapi_extra=needs(Permission.WEBHOOKS_VERIFY),
 )
-async def verify(body: VerifyRequest, request: Request, credentials: Bearer):
+async def verify(body: VerifyRequest, request: Request, who: Authenticated):
     """Check a received webhook against the project's active keys; answers which key matched."""
 
     def work(uow: UnitOfWork) -> VerifyResult | JSONResponse:
@@ -117,4 +117,4 @@ async def verify(body: VerifyRequest, request: Request, credentials: Bearer):
         metrics_of(request).verifications.labels("valid").inc()
         return VerifyResult(valid=True, key_id=key_id)
 
-    return await answer(request, credentials, work)
+    return await answer(who, work)
