@@ -35,10 +35,11 @@ never leave it (docs/SECURITY.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import uuid
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -234,38 +235,85 @@ def _read_generation(bind: Engine) -> int | None:
 
 
 class _AsyncReader:
-    """Idle autocommit connections of one event loop to one database, for the generation's
-    read alone: an ``async`` route reads it without blocking the loop or taking a thread."""
+    """At most ``SIZE`` autocommit connections of one event loop to one database, for the
+    generation's read alone: an ``async`` route reads it without blocking the loop or taking
+    a thread. When all are busy a request waits for one to come back rather than opening
+    another: opening one forks a PostgreSQL backend, which costs far more than the wait."""
 
-    IDLE = 8
+    SIZE = 8
 
     def __init__(self, conninfo: str) -> None:
         self.conninfo = conninfo
         self.idle: list[Any] = []
+        self.opened = 0
+        self.waiters: deque[asyncio.Future[Any]] = deque()
 
     async def read(self) -> int | None:
-        import psycopg  # only PostgreSQL has this path
-
         try:
-            if self.idle:
-                connection = self.idle.pop()
-            else:
-                connection = await psycopg.AsyncConnection.connect(
-                    self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
-                )
+            connection = await self._take()
         except Exception:  # noqa: BLE001 - "unknown": the request reads everything instead
             return None
         try:
             cursor = await connection.execute(_READ_SQL)
             row = await cursor.fetchone()
-        except Exception:  # noqa: BLE001 - as above; this connection is not reused
-            await connection.close()
-            return None
-        if len(self.idle) < self.IDLE:
-            self.idle.append(connection)
-        else:
-            await connection.close()
+        except BaseException as exc:  # this connection is not reused; a cancel still counts
+            self._discard()
+            await _close_quietly(connection)
+            if isinstance(exc, Exception):
+                return None
+            raise
+        self._give(connection)
         return None if row is None else int(row[0])
+
+    async def _take(self) -> Any:
+        if self.idle:
+            return self.idle.pop()
+        if self.opened < self.SIZE:
+            return await self._open()
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        try:
+            given = await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
+                self._give(waiter.result())  # handed over just as the request went away
+            raise
+        return given if given is not None else await self._open()
+
+    async def _open(self) -> Any:
+        import psycopg  # only PostgreSQL has this path
+
+        self.opened += 1
+        try:
+            return await psycopg.AsyncConnection.connect(
+                self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+            )
+        except BaseException:
+            self._discard()
+            raise
+
+    def _give(self, connection: Any) -> None:
+        """Hand a connection to the first request still waiting, or keep it idle."""
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(connection)
+                return
+        self.idle.append(connection)
+
+    def _discard(self) -> None:
+        """One connection fewer: the first request waiting may open its own (None)."""
+        self.opened -= 1
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+
+async def _close_quietly(connection: Any) -> None:
+    with contextlib.suppress(Exception):  # it is being dropped because it failed
+        await connection.close()
 
 
 _async_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _AsyncReader]] = (
