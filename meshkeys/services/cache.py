@@ -39,7 +39,7 @@ import contextlib
 import threading
 import uuid
 import weakref
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -235,80 +235,81 @@ def _read_generation(bind: Engine) -> int | None:
 
 
 class _AsyncReader:
-    """At most ``SIZE`` autocommit connections of one event loop to one database, for the
-    generation's read alone: an ``async`` route reads it without blocking the loop or taking
-    a thread. When all are busy a request waits for one to come back rather than opening
-    another: opening one forks a PostgreSQL backend, which costs far more than the wait."""
+    """One autocommit connection of one event loop to one database, for the generation's
+    read alone: an ``async`` route reads it without blocking the loop or taking a thread.
 
-    SIZE = 8
+    **Concurrent requests share a statement, never one sent before they arrived.** At most one
+    statement is in flight. A request that arrives while none is waits for one sent at once;
+    one that arrives while a statement is in flight waits for the next, which is sent as soon
+    as that one answers and serves every request that arrived meanwhile. So each request's
+    number was read after the request arrived (a revoke whose answer came before it is seen),
+    and under load one round trip serves many requests: a worker spent a fifth of a warm
+    sign's time on its own read (docs/PERFORMANCE.md). A request that goes away (cancelled)
+    stops waiting; the statement it shared goes on for the others.
+    """
 
     def __init__(self, conninfo: str) -> None:
         self.conninfo = conninfo
-        self.idle: list[Any] = []
-        self.opened = 0
-        self.waiters: deque[asyncio.Future[Any]] = deque()
+        self.connection: Any = None
+        self.next: asyncio.Future[int | None] | None = None  # not sent yet: arrivals join it
+        self.pump: asyncio.Task[None] | None = None  # the task sending statements, if any
+        self.statements = 0  # sent on this reader (tests and benches count them)
 
     async def read(self) -> int | None:
-        try:
-            connection = await self._take()
-        except Exception:  # noqa: BLE001 - "unknown": the request reads everything instead
-            return None
-        try:
-            cursor = await connection.execute(_READ_SQL)
-            row = await cursor.fetchone()
-        except BaseException as exc:  # this connection is not reused; a cancel still counts
-            self._discard()
-            await _close_quietly(connection)
-            if isinstance(exc, Exception):
-                return None
-            raise
-        self._give(connection)
-        return None if row is None else int(row[0])
+        future = self.next
+        if future is None:
+            loop = asyncio.get_running_loop()
+            future = self.next = loop.create_future()
+            if self.pump is None:
+                self.pump = loop.create_task(self._pump())
+        return await asyncio.shield(future)
 
-    async def _take(self) -> Any:
-        if self.idle:
-            return self.idle.pop()
-        if self.opened < self.SIZE:
-            return await self._open()
-        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.waiters.append(waiter)
+    async def _pump(self) -> None:
+        """Send the next statement while requests wait for one; stop when none does."""
         try:
-            given = await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
-                self._give(waiter.result())  # handed over just as the request went away
-            raise
-        return given if given is not None else await self._open()
+            while self.next is not None:
+                # Whoever arrives from here on waits for the statement after this one.
+                future, self.next = self.next, None
+                try:
+                    value = await self._statement()
+                except BaseException:
+                    future.cancel()
+                    raise
+                if not future.done():
+                    future.set_result(value)
+        finally:
+            self.pump = None
+            if self.next is not None:  # cut off (the loop is closing): nobody waits forever
+                self.next.cancel()
+                self.next = None
 
-    async def _open(self) -> Any:
+    async def _statement(self) -> int | None:
+        """One read on the connection, opened first if need be; None ("unknown": the request
+        reads everything itself) when it cannot be opened or the read fails, and a failed
+        connection is dropped, so the next statement opens a new one."""
         import psycopg  # only PostgreSQL has this path
 
-        self.opened += 1
         try:
-            return await psycopg.AsyncConnection.connect(
-                self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
-            )
-        except BaseException:
-            self._discard()
-            raise
+            if self.connection is None:
+                self.connection = await psycopg.AsyncConnection.connect(
+                    self.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS
+                )
+            self.statements += 1
+            cursor = await self.connection.execute(_READ_SQL)
+            row = await cursor.fetchone()
+        except BaseException as exc:  # noqa: BLE001 - any failure means "unknown"
+            connection, self.connection = self.connection, None
+            if not isinstance(exc, Exception):
+                raise  # cancelled (the loop is closing): the connection goes with it
+            if connection is not None:
+                await _close_quietly(connection)
+            return None
+        return None if row is None else int(row[0])
 
-    def _give(self, connection: Any) -> None:
-        """Hand a connection to the first request still waiting, or keep it idle."""
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(connection)
-                return
-        self.idle.append(connection)
-
-    def _discard(self) -> None:
-        """One connection fewer: the first request waiting may open its own (None)."""
-        self.opened -= 1
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
+    async def close(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            await _close_quietly(connection)
 
 
 async def _close_quietly(connection: Any) -> None:
