@@ -62,6 +62,8 @@ class Settings:
     clock_offset_seconds: float = 0.0
     # The API's in-memory caches of tokens and keys (services.cache); off: every request reads.
     api_cache: bool = True
+    # A line for every successful sign (the data plane): off, they are counted only.
+    log_signing: bool = False
 
     @property
     def migration_database_url(self) -> str:
@@ -164,6 +166,7 @@ def decode_master_key(value: str, *, source: str) -> bytes:
 
 
 API_CACHE = "MESHKEYS_API_CACHE"
+LOG_SIGNING = "MESHKEYS_LOG_SIGNING"
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -206,6 +209,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     api_cache = (_text(env, API_CACHE) or "on").lower()
     if api_cache not in ("on", "off"):
         raise ConfigError(f"{API_CACHE} must be on or off, not {api_cache!r}")
+    log_signing = (_text(env, LOG_SIGNING) or "off").lower()
+    if log_signing not in ("on", "off"):
+        raise ConfigError(f"{LOG_SIGNING} must be on or off, not {log_signing!r}")
     return Settings(
         database_url=env.get("MESHKEYS_DATABASE_URL") or DEFAULT_DATABASE_URL,
         migration_database_url_setting=env.get("MESHKEYS_MIGRATION_DATABASE_URL") or None,
@@ -222,6 +228,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         rotation_interval_seconds=interval,
         clock_offset_seconds=offset,
         api_cache=api_cache == "on",
+        log_signing=log_signing == "on",
     )
 
 

@@ -5,7 +5,8 @@ and the CLI); it is safe to call again. Two loggers:
 
 - ``meshkeys.keys.audit``: one line per committed audit event (``audit_line``), whichever
   door caused it;
-- ``meshkeys.keys``: one line per key action of the API, with its outcome.
+- ``meshkeys.keys``: one line per key action of the API, with its outcome (a successful sign
+  only with ``MESHKEYS_LOG_SIGNING=on``: ``api.observability.DATA_PLANE``).
 
 Fields are chosen one by one by their callers: ids, names, statuses; never a secret.
 """

@@ -74,6 +74,12 @@ _OUTCOMES: dict[type[errors.DomainError], str] = {
 }
 
 
+# The data plane: a sender signs on every delivery, thousands of times a second. Its successes
+# are counted (``meshkeys_key_operations_total``), and logged only with MESHKEYS_LOG_SIGNING=on,
+# as verify's successes are counted and never logged; its refusals are logged like any other.
+DATA_PLANE = frozenset({"sign", "sign_batch"})
+
+
 @dataclass
 class KeyAction:
     """What a key action touched; the route fills in what it learns from the service."""
@@ -110,6 +116,8 @@ def _count_and_log(
     request: Request, action: str, actor: Actor, note: KeyAction, outcome: str
 ) -> None:
     metrics_of(request).key_operations.labels(action, outcome).inc()
+    if outcome == "ok" and action in DATA_PLANE and not get_settings().log_signing:
+        return
     logging.getLogger(KEY_LOGGER).log(
         logging.INFO if outcome == "ok" else logging.WARNING,
         "key.%s",

@@ -15,6 +15,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from meshkeys import clock, config
@@ -318,26 +319,63 @@ def test_a_warm_page_of_keys_takes_no_thread_on_postgres(api, monkeypatch):
     assert on_loop == [api.engine.dialect.name == "postgresql"]
 
 
-def test_a_sign_that_misses_the_cache_midway_is_logged_and_counted_once(api):
-    """The actor is cached, the keys are not: the first try stops inside the key action
-    (``NeedsDatabase``) and the thread pool runs it again. One ``key.sign`` line, one count,
-    both "ok": the abandoned try is neither an outcome nor an error."""
-    api.generate("k")
-    _warm(api)
-    cache._keys.clear()
+@contextmanager
+def _key_lines():
     lines: list[logging.LogRecord] = []
     handler = logging.Handler()
     handler.emit = lines.append  # type: ignore[method-assign]
     logger = logging.getLogger(KEY_LOGGER)
     logger.addHandler(handler)
-    before = _sign_counts(api)
     try:
-        api.sign("{}")
+        yield lines
     finally:
         logger.removeHandler(handler)
+
+
+def test_a_sign_that_misses_the_cache_midway_is_logged_and_counted_once(api, monkeypatch):
+    """The actor is cached, the keys are not: the first try stops inside the key action
+    (``NeedsDatabase``) and the thread pool runs it again. One ``key.sign`` line, one count,
+    both "ok": the abandoned try is neither an outcome nor an error."""
+    monkeypatch.setenv("MESHKEYS_LOG_SIGNING", "on")
+    config.reset_settings()
+    api.generate("k")
+    _warm(api)
+    cache._keys.clear()
+    before = _sign_counts(api)
+    with _key_lines() as lines:
+        api.sign("{}")
     assert [(r.getMessage(), r.__dict__["outcome"]) for r in lines] == [("key.sign", "ok")]
     after = _sign_counts(api)
     assert {k: after.get(k, 0) - before.get(k, 0) for k in after} == {"ok": 1}
+
+
+def test_a_sign_is_counted_not_logged_unless_asked_and_a_refusal_always_is(api):
+    """A sender signs on every delivery: by default its successes are counted, as verify's
+    are, and write no line (``MESHKEYS_LOG_SIGNING=on`` writes them); a refused sign is a
+    WARNING line whatever the setting."""
+    api.generate("k")
+    _warm(api)
+    before = _sign_counts(api)
+    with _key_lines() as lines:
+        api.sign("{}")
+        api.post(
+            "/webhooks/sign/batch",
+            json={"project_id": api.project, "messages": [{"payload": "{}"}]},
+        )
+        refused = api.post(
+            "/webhooks/sign", json={"project_id": str(uuid.uuid4()), "payload": "{}"}
+        )
+    assert refused.status_code == 404, refused.text
+    assert [(r.getMessage(), r.levelname, r.__dict__["outcome"]) for r in lines] == [
+        ("key.sign", "WARNING", "not_found")
+    ]
+    after = _sign_counts(api)
+    assert {k: after.get(k, 0) - before.get(k, 0) for k in after} == {"ok": 1, "not_found": 1}
+
+
+def test_a_bad_log_signing_setting_is_refused_with_what_to_write():
+    with pytest.raises(config.ConfigError, match="MESHKEYS_LOG_SIGNING must be on or off"):
+        config.load_settings({"MESHKEYS_LOG_SIGNING": "yes please"})
 
 
 def _sign_counts(api) -> dict[str, float]:
