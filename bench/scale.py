@@ -4,10 +4,12 @@
     .venv/bin/python bench/scale.py --sizes 1000 10000 --repeat 15 --plot /tmp/scale.png
 
 One SQLite database (the default install), one project per size seeded with real encrypted
-keys (``operations.seed_keys``, one in ten revoked), then each operation as a door runs it (one
-unit of work per call, through the services): the first page of the list, generate, and sign
-(every active key among the newest 20). Each figure is the median of ``--repeat`` calls in this
-thread's CPU time (``time.thread_time``: the shared machine's waits are not counted). Prints a
+keys (``operations.seed_keys``, one in ten revoked), all seeded before any is measured; then
+each operation as a door runs it (one unit of work per call, through the services): the first
+page of the list, generate, and sign (every active key among the newest 20), in ``--repeat``
+rounds that take every size in turn, so the sizes share the database and the machine's moments
+and differ only in the project's own key count. Each figure is the median of those calls in
+this thread's CPU time (``time.thread_time``: the shared machine's waits are not counted). Prints a
 Markdown table and writes the plot (matplotlib) to ``--plot`` (default docs/perf-scale.png).
 
 Target (exit 1 on a miss): at the largest size every p50 within 1.3x of the smallest size's.
@@ -41,14 +43,14 @@ RATIO = 1.3
 OPERATIONS = ("list first page", "generate", "sign")
 
 
-def p50_ms(fn: Callable[[], object], repeat: int) -> float:
-    fn()  # warm caches and plans
-    samples = []
-    for _ in range(repeat):
-        start = time.thread_time()
-        fn()
-        samples.append((time.thread_time() - start) * 1000)
-    return statistics.median(samples)
+def cpu_ms(fn: Callable[[], object]) -> float:
+    start = time.thread_time()
+    fn()
+    return (time.thread_time() - start) * 1000
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> int:
@@ -67,7 +69,10 @@ def main() -> int:
     def run(fn: Callable[..., object], **kwargs: object) -> object:
         return call(fn, actor, bind=engine, **kwargs)
 
-    table: dict[int, dict[str, float]] = {}
+    # Every project is seeded first, then measured in the same database, in rounds that take
+    # each size in turn: the sizes then differ only in the project's own key count (not in
+    # the table's, nor in what else the machine was doing at the time).
+    all_ops: dict[int, dict[str, Callable[[], object]]] = {}
     for size in args.sizes:
         project = run(projects.create_project, name=f"scale-{size}")
         pid = project.id  # type: ignore[attr-defined]
@@ -81,15 +86,28 @@ def main() -> int:
             created_by=actor.user_id,
             keyring=get_keyring(),
         )
-        ops = {
+        all_ops[size] = {
             "list first page": lambda pid=pid: run(key_queries.list_keys, project_id=pid),
             "generate": lambda pid=pid: run(key_commands.generate_key, project_id=pid, name="g"),
             "sign": lambda pid=pid: run(signing.sign_payload, project_id=pid, payload=b'{"a": 1}'),
         }
-        table[size] = {name: p50_ms(fn, args.repeat) for name, fn in ops.items()}
-        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"seeded {size:>9,} keys (load {_load()})", flush=True)
+    samples: dict[int, dict[str, list[float]]] = {
+        size: {name: [] for name in OPERATIONS} for size in args.sizes
+    }
+    for fns in all_ops.values():  # warm caches and plans
+        for fn in fns.values():
+            fn()
+    for _ in range(args.repeat):
+        for size, fns in all_ops.items():
+            for name, fn in fns.items():
+                samples[size][name].append(cpu_ms(fn))
+    table: dict[int, dict[str, float]] = {}
+    for size in args.sizes:
+        table[size] = {name: statistics.median(v) for name, v in samples[size].items()}
         cells = ", ".join(f"{n} {v:.2f} ms" for n, v in table[size].items())
-        print(f"{size:>9,} keys: {cells} (load {load})", flush=True)
+        print(f"{size:>9,} keys: {cells}", flush=True)
+    print(f"(measured in {args.repeat} rounds over every size; load {_load()})")
     engine.dispose()
 
     print()
