@@ -124,7 +124,11 @@ class Utf8Group(click.Group):
 @click.group(cls=Utf8Group)
 def main() -> None:
     """meshkeys: keys that sign webhooks."""
-    logs.configure()
+    try:
+        logs.configure()  # the first read of the settings: a bad one is reported here
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
 
 
 # The commands register themselves on ``main`` when their modules are imported.

@@ -180,3 +180,27 @@ def test_member_invite_prints_a_one_time_link(run):
         code=5,
     )
     assert "already has an account" in taken.output
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MESHKEYS_LOG_SIGNING", "yes"),
+        ("MESHKEYS_API_CACHE", "maybe"),
+        ("MESHKEYS_ROTATION_INTERVAL_SECONDS", "0"),
+    ],
+)
+def test_a_bad_setting_is_exit_2_naming_it_before_any_command_runs(run, monkeypatch, name, value):
+    """Settings are first read when the group starts (the log setup): a bad one is a message
+    naming it and exit 2 there, as inside a command, not a traceback."""
+    from meshkeys import config
+
+    monkeypatch.setenv(name, value)
+    config.reset_settings()
+    try:
+        result = run("db", "upgrade", code=2)
+    finally:  # the fixtures' teardown reads the settings too
+        monkeypatch.delenv(name)
+        config.reset_settings()
+    assert result.output.startswith(f"configuration error: {name} must be"), result.output
+    assert "Traceback" not in result.output
