@@ -169,6 +169,13 @@ API_CACHE = "MESHKEYS_API_CACHE"
 LOG_SIGNING = "MESHKEYS_LOG_SIGNING"
 
 
+def _on_off(env: Mapping[str, str], name: str, *, default: str) -> bool:
+    value = (_text(env, name) or default).lower()
+    if value not in ("on", "off"):
+        raise ConfigError(f"{name} must be on or off, not {value!r}")
+    return value == "on"
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
     mode = env.get("MESHKEYS_ENV", "development").strip().lower() or "development"
@@ -206,12 +213,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             f"{CLOCK_OFFSET} moves the app's clock for tests; it is refused with "
             "MESHKEYS_ENV=production. Unset it."
         )
-    api_cache = (_text(env, API_CACHE) or "on").lower()
-    if api_cache not in ("on", "off"):
-        raise ConfigError(f"{API_CACHE} must be on or off, not {api_cache!r}")
-    log_signing = (_text(env, LOG_SIGNING) or "off").lower()
-    if log_signing not in ("on", "off"):
-        raise ConfigError(f"{LOG_SIGNING} must be on or off, not {log_signing!r}")
+    api_cache = _on_off(env, API_CACHE, default="on")
+    log_signing = _on_off(env, LOG_SIGNING, default="off")
     return Settings(
         database_url=env.get("MESHKEYS_DATABASE_URL") or DEFAULT_DATABASE_URL,
         migration_database_url_setting=env.get("MESHKEYS_MIGRATION_DATABASE_URL") or None,
@@ -227,8 +230,8 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         trusted_proxies=proxies,
         rotation_interval_seconds=interval,
         clock_offset_seconds=offset,
-        api_cache=api_cache == "on",
-        log_signing=log_signing == "on",
+        api_cache=api_cache,
+        log_signing=log_signing,
     )
 
 
