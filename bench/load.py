@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("MESHKEYS_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
 
+import psutil  # noqa: E402
 import psycopg  # noqa: E402
 
 from meshkeys import migrations  # noqa: E402
@@ -86,6 +87,67 @@ def make_world(url: str, master_key: str) -> tuple[str, str]:
         token = auth.create_api_token(unit, name="load").token
     engine.dispose()
     return str(project.id), token
+
+
+class CpuMeter:
+    """Where the host's cores went during a run, in cores busy (CPU seconds / wall seconds): the
+    app's processes (the server and its workers), PostgreSQL's, wrk's (this process's children,
+    ``getrusage``) and the whole host's, and what the hypervisor took (steal). It says whether a
+    worker count had idle cores to use, and what a request cost in CPU at that count."""
+
+    def __init__(self, app_pid: int) -> None:
+        self.app_pid = app_pid
+
+    def _groups(self) -> dict[int, tuple[str, float]]:
+        app = psutil.Process(self.app_pid)
+        pids = {p.pid for p in [app, *app.children(recursive=True)]}
+        out: dict[int, tuple[str, float]] = {}
+        for proc in psutil.process_iter(["name", "cpu_times"]):
+            times = proc.info["cpu_times"]
+            if times is None:
+                continue
+            group = "app" if proc.pid in pids else proc.info["name"] or ""
+            if group in ("app", "postgres"):
+                out[proc.pid] = (group, times.user + times.system)
+        return out
+
+    def __enter__(self) -> CpuMeter:
+        self.started = time.perf_counter()
+        self.before = self._groups()
+        self.host_before = psutil.cpu_times()
+        self.children_before = os.times()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.perf_counter() - self.started
+        after = self._groups()
+        used = {"app": 0.0, "postgres": 0.0}
+        for pid, (group, cpu) in after.items():
+            used[group] += cpu - self.before.get(pid, (group, 0.0))[1]
+        host, start = psutil.cpu_times(), self.host_before
+        idle = (host.idle + host.iowait) - (start.idle + start.iowait)
+        steal = host.steal - start.steal  # the hypervisor ran another guest on this vCPU
+        total = sum(host) - sum(start) - steal
+        children = os.times()
+        wrk_cpu = (children.children_user + children.children_system) - (
+            self.children_before.children_user + self.children_before.children_system
+        )
+        self.cores = {
+            "app": used["app"] / wall,
+            "postgres": used["postgres"] / wall,
+            "wrk": wrk_cpu / wall,
+            "host": (total - idle) / wall,
+            "idle": idle / wall,
+            "steal": steal / wall,
+        }
+
+    def line(self) -> str:
+        c = self.cores
+        return (
+            f"cores busy: app {c['app']:.2f}, postgres {c['postgres']:.2f}, wrk {c['wrk']:.2f};"
+            f" host {c['host']:.2f} of {psutil.cpu_count()}, idle {c['idle']:.2f},"
+            f" stolen {c['steal']:.2f}"
+        )
 
 
 def wrk(url: str, *, seconds: int, connections: int, env: dict[str, str]) -> dict[str, float]:
@@ -210,13 +272,15 @@ def run_workers(
                     stderr=subprocess.DEVNULL,
                 )
                 time.sleep(1)  # attach before the load starts
-            figures = wrk(
-                url,
-                seconds=args.seconds,
-                connections=args.connections,
-                env=request_env,
-            )
+            with CpuMeter(app.process.pid) as cpu:
+                figures = wrk(
+                    url,
+                    seconds=args.seconds,
+                    connections=args.connections,
+                    env=request_env,
+                )
             figures["errors"] += warm_errors
+            figures.update({f"cores_{k}": v for k, v in cpu.cores.items()})
             if spy is not None:
                 spy.wait(timeout=60)
             if name == "batch":
@@ -226,7 +290,8 @@ def run_workers(
             print(
                 f"  {name:<7}{figures['rps']:9,.0f} req/s  p50 {figures['p50_us'] / 1000:7.1f} ms"
                 f"  p99 {figures['p99_us'] / 1000:7.1f} ms  errors {figures['errors']:.0f}"
-                f"{extra_col}",
+                f"{extra_col}\n           {cpu.line()};"
+                f" app {cpu.cores['app'] / figures['rps'] * 1e6:,.0f} us of CPU a request",
                 flush=True,
             )
     return results

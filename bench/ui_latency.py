@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -52,10 +54,28 @@ CHROMIUM_ARGS = [
 TARGET_MS = 40.0
 SIZE_RATIO = 1.3
 
-# Click a button, then wait (MutationObserver) until `cond` holds; returns milliseconds.
+# Every websocket message's arrival time in the page, to split click-to-visible into the round
+# trip (click to the first message after it: websocket, server, service) and the render (that
+# message to the DOM change: Reflex applying the delta and React rendering it).
+FRAME_CLOCK = """
+(() => {
+  const Native = window.WebSocket;
+  window.__frames = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", () => window.__frames.push(performance.now()));
+    }
+  };
+})();
+"""
+
+# Click a button, then wait (MutationObserver) until `cond` holds; returns milliseconds, total
+# and to the first websocket message after the click.
 TIMED_CLICK = """
 async ([button, body, arg]) => {
   const done = new Function("arg", body);
+  const seen = window.__frames.length;
   const t0 = performance.now();
   button.click();
   if (!done(arg)) {
@@ -67,7 +87,9 @@ async ([button, body, arg]) => {
                                        attributes: true});
     });
   }
-  return performance.now() - t0;
+  const t1 = performance.now();
+  const first = window.__frames.length > seen ? window.__frames[seen] - t0 : t1 - t0;
+  return [t1 - t0, first];
 }
 """
 SECRET_SHOWN = (
@@ -118,8 +140,9 @@ def seed(sizes: list[int]) -> dict[int, uuid.UUID]:
     return out
 
 
-def timed(page: Page, button, body: str, arg: str = "") -> float:
-    return page.evaluate(TIMED_CLICK, [button.element_handle(), body, arg])
+def timed(page: Page, button, body: str, arg: str = "") -> tuple[float, float]:
+    total, first_frame = page.evaluate(TIMED_CLICK, [button.element_handle(), body, arg])
+    return total, first_frame
 
 
 def first_name(page: Page) -> str:
@@ -130,7 +153,7 @@ def bench_project(page: Page, meter: FrameMeter, project_id: uuid.UUID, rounds: 
     page.goto(f"/projects/{project_id}/keys")
     wait_for_hydration(page)
     page.get_by_role("rowheader").first.wait_for()
-    times: dict[str, list[float]] = {
+    times: dict[str, list[tuple[float, float]]] = {
         k: [] for k in ("generate", "revoke", "reactivate", "next page", "previous page")
     }
     sizes: dict[str, list[int]] = {k: [] for k in times}
@@ -173,13 +196,36 @@ def bench_project(page: Page, meter: FrameMeter, project_id: uuid.UUID, rounds: 
             for k in times:
                 times[k].clear()
                 sizes[k].clear()
-    return {k: (statistics.median(times[k]), statistics.median(sizes[k])) for k in times}
+    return {
+        k: (
+            statistics.median(t for t, _ in times[k]),
+            statistics.median(sizes[k]),
+            statistics.median(f for _, f in times[k]),
+        )
+        for k in times
+    }
+
+
+def profiler(pid: int, out: str) -> subprocess.Popen:
+    """py-spy (PyPI, dev) over the app and its workers, idle samples included, until SIGINT."""
+    root = Path(__file__).resolve().parent.parent
+    spy = subprocess.Popen(
+        [str(root / ".venv/bin/py-spy"), "record", "--subprocesses", "--idle", "-r", "500"]
+        + ["--format", "raw", "-o", out, "--pid", str(pid)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1)  # attached before the first click
+    return spy
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 100_000])
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument(
+        "--profile", metavar="FILE", help="py-spy the app's processes while measuring (raw)"
+    )
     args = parser.parse_args()
 
     print(f"load average {Path('/proc/loadavg').read_text().split()[0]} (1 min) at start")
@@ -193,6 +239,7 @@ def main() -> None:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             context = browser.new_context(base_url=app.url)
+            context.add_init_script(FRAME_CLOCK)
             page = context.new_page()
             meter = FrameMeter(page)
             page.goto("/login")
@@ -201,9 +248,13 @@ def main() -> None:
             page.get_by_label("Password").fill(PASSWORD)
             page.get_by_role("button", name="Sign in").click()
             page.wait_for_url("**/projects/**")
+            spy = profiler(app.process.pid, args.profile) if args.profile else None
             for size in args.sizes:
                 results[size] = bench_project(page, meter, project_ids[size], args.rounds)
                 print(f"measured {size:,} keys", flush=True)
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)  # py-spy writes its file and exits
+                spy.wait(timeout=60)
             browser.close()
 
     actions = list(next(iter(results.values())))
@@ -215,6 +266,12 @@ def main() -> None:
             f"{results[s][action][0]:>14.1f} ms ({results[s][action][1] / 1024:>5.1f} KiB)"
             for s in args.sizes
         )
+        print(f"{action:<16}{cells}")
+    print("\nof which: click to the first websocket message (round trip) + the rest (render), ms")
+    print(header)
+    for action in actions:
+        split = [(results[s][action][2], results[s][action][0]) for s in args.sizes]
+        cells = "".join(f"{trip:>14.1f} + {total - trip:>6.1f}    " for trip, total in split)
         print(f"{action:<16}{cells}")
     print(f"load average {Path('/proc/loadavg').read_text().split()[0]} (1 min)")
     sys.exit(0 if verdict(results, args.sizes) else 1)
