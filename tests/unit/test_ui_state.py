@@ -83,6 +83,53 @@ def test_a_handler_without_a_session_clears_the_signed_in_vars(uow, world):
     assert (session.user_email, keys.rows, session._holds_data) == ("", [], False)
 
 
+class _Lookups:
+    """Counts the session lookups (the real ones: this wraps, it does not replace)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.calls = 0
+        real = auth.actor_for_session_digest
+
+        def counted(uow, *, digest):
+            self.calls += 1
+            return real(uow, digest=digest)
+
+        monkeypatch.setattr(auth, "actor_for_session_digest", counted)
+
+
+def _event(root, *handler_calls):
+    """One event as Reflex runs it: the middleware, then the handler, in one task."""
+
+    async def run():
+        await SessionGuard().preprocess(None, root, None)
+        return [call() for call in handler_calls]
+
+    return asyncio.run(run())
+
+
+def test_an_event_looks_its_session_up_once(uow, world, monkeypatch):
+    root = _tab(_cookie_of(uow, world.owner))
+    session, keys = _loaded(root, world.owner.email)
+    lookups = _Lookups(monkeypatch)
+    [names] = _event(root, lambda: [p.name for p in keys._call(projects.list_projects)])
+    assert names == ["Payments"] and lookups.calls == 1  # the guard's; the handler reused it
+    keys._call(projects.list_projects)  # outside that event: a lookup of its own
+    assert lookups.calls == 2
+
+
+def test_a_session_ended_before_the_next_event_is_refused_at_once(uow, world, monkeypatch):
+    token = auth.start_session(uow(world.owner))
+    root = _tab(f"{SESSION_COOKIE}={DIGEST_PREFIX}{hash_token(token)}")
+    session, keys = _loaded(root, world.owner.email)
+    _event(root, lambda: keys._call(projects.list_projects))
+    auth.end_session(uow(world.owner), token=token)  # signed out in another tab
+    lookups = _Lookups(monkeypatch)
+    _event(root)  # the next event: the guard finds it ended and resets the tab
+    assert (session.user_email, keys.rows, lookups.calls) == ("", [], 1)
+    with pytest.raises(SignedOut):  # and a handler does not sign in with an old check
+        _event(root, lambda: keys._call(projects.list_projects))
+
+
 def test_state_files_are_readable_by_their_owner_only(tmp_path):
     from meshkeys.ui.state_store import restrict_state_store
 

@@ -180,7 +180,7 @@ class AuditState(UrlPager, SessionState):
         query = {k: v for k, v in values.items() if v}
         if cursor:
             query.update(cursor=cursor, page=str(page))
-        path = f"/projects/{self.router.page.params.get('project_id', '')}/audit"
+        path = f"/projects/{self._page_params().get('project_id', '')}/audit"
         return path + ("?" + urlencode(query) if query else "")
 
     def _show_page(self, cursor: str | None, page_hint: int) -> None:
@@ -204,7 +204,7 @@ class AuditState(UrlPager, SessionState):
     @rx.event
     def load(self):
         """on_load (also on every change of the URL's query): the URL's filters and page."""
-        params = self.router.page.params
+        params = self._page_params()
         self.rows, self.has_next, self.filter_error = [], False, ""
         self._set_filters(
             params.get("action", ""),

@@ -30,7 +30,7 @@ class InviteState(SessionState):
     error: str = ""
 
     def _token(self) -> str:
-        return str(self.router.page.params.get("invite_token", "") or "")[:200]
+        return str(self._page_params().get("invite_token", "") or "")[:200]
 
     @rx.event
     def load(self):

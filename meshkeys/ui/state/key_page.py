@@ -70,7 +70,7 @@ class KeyPageState(KeyActions, KeysetPager, SessionState):
 
     def _route_key_id(self) -> uuid.UUID:
         try:
-            return uuid.UUID(str(self.router.page.params.get("key_id", "") or ""))
+            return uuid.UUID(str(self._page_params().get("key_id", "") or ""))
         except ValueError:
             raise NotFound(KEY_NOT_FOUND) from None
 

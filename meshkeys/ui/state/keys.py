@@ -137,7 +137,7 @@ class KeysState(KeyActions, UrlPager, SessionState):
         query["q"] = self.query
         if cursor:
             query.update(cursor=cursor, page=str(page))
-        path = f"/projects/{self.router.page.params.get('project_id', '')}/keys"
+        path = f"/projects/{self._page_params().get('project_id', '')}/keys"
         shown = {k: v for k, v in query.items() if v}
         return path + ("?" + urlencode(shown) if shown else "")
 
@@ -154,7 +154,7 @@ class KeysState(KeyActions, UrlPager, SessionState):
     def load(self):
         """on_load (also on every change of the URL's query): who is signed in, the project and
         role, then the URL's view (status, search, page)."""
-        params = self.router.page.params
+        params = self._page_params()
         self.dialog = ""
         status = str(params.get("status", "") or "all")
         self.status_filter = status if status in STATUSES else "all"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -21,7 +22,7 @@ from reflex.middleware import Middleware
 from meshkeys.config import get_settings
 from meshkeys.forwarding import client_address
 from meshkeys.services import auth, projects
-from meshkeys.services.context import RequestInfo
+from meshkeys.services.context import Actor, RequestInfo
 from meshkeys.services.errors import DomainError, NotFound
 from meshkeys.services.uow import UnitOfWork
 from meshkeys.ui.state.pending import finished
@@ -34,6 +35,16 @@ SIGNED_OUT_MESSAGE = "Your session has ended. Sign in again to continue."
 
 class SignedOut(Exception):
     """No valid session cookie on this websocket."""
+
+
+# The session SessionGuard found valid at the start of the event being processed (its digest
+# and user). Reflex runs each event in a task of its own, with a copy of the context, and runs
+# the middleware and then the handler in that task: the handler signs in with what the guard
+# found instead of looking the session up a second time. A session ended meanwhile is seen
+# at the next event, as a request's session is checked once when it starts.
+_CHECKED_SESSION: ContextVar[tuple[str, Actor] | None] = ContextVar(
+    "meshkeys_checked_session", default=None
+)
 
 
 @dataclasses.dataclass
@@ -99,7 +110,11 @@ class SessionState(rx.State):
         earlier, valid session loaded never reaches a websocket that has no cookie.
         """
         uow = UnitOfWork(request=self._request_info())
-        if auth.actor_for_session_digest(uow, digest=self._session_token()) is None:
+        digest = self._session_token()
+        checked = _CHECKED_SESSION.get()
+        if digest is not None and checked is not None and checked[0] == digest:
+            uow.act_as(checked[1])  # found valid by SessionGuard at the start of this event
+        elif auth.actor_for_session_digest(uow, digest=digest) is None:
             uow.close()
             self._forget()
             raise SignedOut
@@ -107,8 +122,13 @@ class SessionState(rx.State):
         return uow
 
     def _has_session(self) -> bool:
+        """Whether this websocket's session is valid now; if it is, the rest of this event's
+        handlers sign in with it (``_CHECKED_SESSION``)."""
+        digest = self._session_token()
         with UnitOfWork(request=self._request_info()) as uow:
-            return auth.actor_for_session_digest(uow, digest=self._session_token()) is not None
+            actor = auth.actor_for_session_digest(uow, digest=digest)
+        _CHECKED_SESSION.set((digest, actor) if digest is not None and actor else None)
+        return actor is not None
 
     def _session_root(self) -> SessionState:
         state: rx.State = self
@@ -129,8 +149,17 @@ class SessionState(rx.State):
         with self._signed_in() as uow:
             return fn(uow, **kwargs)
 
+    def _page_params(self) -> dict[str, Any]:
+        """The URL's route arguments and query parameters (``project_id``, ``cursor``...).
+
+        What Reflex's own route-argument vars read. Not ``self.router.page``: deprecated
+        since Reflex 0.8.1, each access logs through a check of the caller's frames whose first
+        run in a process scans the standard library (270 to 370 ms measured here: the first
+        page a worker served after starting waited for it)."""
+        return self.rx_router_page.params
+
     def _route_project_id(self) -> uuid.UUID:
-        raw = str(self.router.page.params.get("project_id", "") or "")
+        raw = str(self._page_params().get("project_id", "") or "")
         try:
             return uuid.UUID(raw)
         except ValueError:
@@ -273,10 +302,12 @@ class SessionGuard(Middleware):
     Reflex keeps a tab's state under its token (``sessionStorage``) and sends all of it on
     hydration. A token replayed from another browser without the cookie would otherwise get the
     user's email, projects and keys in that snapshot; here the signed-in states are reset
-    first, so it gets the defaults. (Handlers check again: ``SessionState._signed_in``.)
+    first, so it gets the defaults. A handler of the same event signs in with the session
+    found here; one of an event that did not check (a tab holding no data yet) looks it up.
     """
 
     async def preprocess(self, app: Any, state: Any, event: Any) -> None:
+        _CHECKED_SESSION.set(None)
         session = await state.get_state(SessionState)
         if not session._holds_data or session._has_session():
             return None  # nothing to hide, or still signed in
