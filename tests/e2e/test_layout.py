@@ -73,6 +73,12 @@ def test_a_long_name_is_cut_and_shown_whole_on_hover(browser, app, team):
     expect(name).to_be_visible()
     box = name.bounding_box()
     assert box is not None and box["width"] < 600
+    # Cut, with an ellipsis: not drawn past its box over the next column.
+    drawn = name.evaluate(
+        "e => { const s = getComputedStyle(e);"
+        " return [s.overflowX, s.textOverflow, s.whiteSpace, e.scrollWidth > e.clientWidth]; }"
+    )
+    assert drawn == ["hidden", "ellipsis", "nowrap", True]
     context.close()
 
 

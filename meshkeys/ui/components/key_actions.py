@@ -233,5 +233,5 @@ def key_id_with_copy(key_id: Any, shown: rx.Component) -> rx.Component:
         ),
         spacing="1",
         align="center",
-        min_width="0",
+        class_name="mk-shrink",  # a class, not a style: no emotion hash per row
     )
