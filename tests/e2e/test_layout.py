@@ -130,3 +130,54 @@ def test_a_phone_reaches_every_page_through_the_menu(browser, app, team):
     expect(desk.get_by_role("button", name="Menu")).to_be_hidden()
     expect(desk.get_by_role("link", name="Audit log")).to_be_visible()
     wide.close()
+
+
+# What Radix Themes' stylesheet draws for the classes ui/components/lite.py writes on each key
+# row: a button of size 1 is 24 px high with 12 px text, a soft variant has a background, a
+# ghost icon button has Reflex's 6 px padding and neither border nor background, a flex row
+# its gap. An unstyled <button>, <code>
+# or <span> (a class renamed by a Radix release) fails every line.
+ROW_STYLE = """row => {
+  const s = (sel, ...props) => { const e = row.querySelector(sel); const c = getComputedStyle(e);
+    return Object.fromEntries(props.map(p => [p, c[p]])); };
+  const clear = 'rgba(0, 0, 0, 0)';
+  const revoke = s('button[data-accent-color=red]', 'height', 'fontSize', 'backgroundColor',
+                   'borderRadius', 'display', 'color');
+  const copy = s('button[aria-label^="Copy id"]', 'paddingLeft', 'borderTopWidth',
+                 'backgroundColor');
+  const badge = s('[aria-label^="status"]', 'fontSize', 'backgroundColor', 'display');
+  const id = s('a.key-link code', 'backgroundColor', 'fontFamily');
+  const name = s('th p', 'fontWeight');
+  const cell = s('td', 'paddingLeft', 'borderBottomStyle');
+  const flex = s('td div', 'display', 'columnGap');
+  return {
+    revoke: [revoke.height, revoke.fontSize, revoke.backgroundColor !== clear,
+             revoke.borderRadius !== '0px', revoke.display, revoke.color !== 'rgb(0, 0, 0)'],
+    copy: [copy.paddingLeft, copy.borderTopWidth, copy.backgroundColor],
+    badge: [badge.fontSize, badge.backgroundColor !== clear, badge.display],
+    id: [id.backgroundColor !== clear, id.fontFamily.includes('mono')],
+    name: name.fontWeight, cell: [cell.paddingLeft !== '0px', cell.borderBottomStyle],
+    flex: [flex.display, flex.columnGap],
+  };
+}"""
+
+
+def test_a_key_row_is_drawn_with_radix_themes_styles(browser, app, team):
+    """The key rows are plain elements with Radix Themes' classes (ui/components/lite.py, for
+    speed); they must still look like the Radix components they replace."""
+    context = new_context(browser, app, viewport={"width": 1366, "height": 800})
+    page: Page = context.new_page()
+    sign_in(page, team.owner.email)
+    goto(page, f"/projects/{team.project_id}/keys")
+    row = page.get_by_role("row", name=LONG)
+    expect(row.get_by_role("button", name="Revoke")).to_be_visible()
+    assert row.evaluate(ROW_STYLE) == {
+        "revoke": ["24px", "12px", True, True, "flex", True],
+        "copy": ["6px", "0px", "rgba(0, 0, 0, 0)"],
+        "badge": ["12px", True, "inline-flex"],
+        "id": [True, True],
+        "name": "500",
+        "cell": [True, "solid"],
+        "flex": ["flex", "4px"],
+    }
+    context.close()

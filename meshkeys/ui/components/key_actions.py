@@ -11,6 +11,7 @@ from reflex_base.vars.base import VarData
 from reflex_base.vars.function import FunctionStringVar
 from reflex_components_core.el.elements.inline import A as Anchor
 
+from meshkeys.ui.components import lite
 from meshkeys.ui.components.common import labelled_select
 from meshkeys.ui.components.secret_dialog import secret_dialog
 from meshkeys.ui.components.text import WRAP_ANYWHERE
@@ -24,10 +25,9 @@ VIEWER_HINT = (
 
 
 def status_badge(status) -> rx.Component:
-    return rx.badge(
+    return lite.badge(
         status,
-        color_scheme=rx.match(status, ("active", "green"), ("expiring", "amber"), "red"),
-        variant="soft",
+        color=rx.match(status, ("active", "green"), ("expiring", "amber"), "red"),
         aria_label="status " + status,
     )
 
@@ -47,27 +47,24 @@ def key_action_buttons(
     state: Any, key_id: Any, name: Any, status: Any, reason: Any, size: str = "1"
 ) -> rx.Component:
     """Rotate, Revoke, Reactivate (not for a compromised key) and Reveal, as the key's status
-    allows; the page shows them only to owners and admins (``state.can_edit``)."""
+    allows; the page shows them only to owners and admins (``state.can_edit``). Drawn by
+    ``lite`` (a table draws them on every row)."""
 
-    def button(label: str, kind: str, **props: Any) -> rx.Component:
-        return rx.button(
-            label,
-            size=size,
-            variant="soft",
-            on_click=state.open_dialog(kind, key_id, name),
-            **props,
+    def button(label: str, kind: str, color: str = "") -> rx.Component:
+        return lite.button(
+            label, size=size, color=color, on_click=state.open_dialog(kind, key_id, name)
         )
 
-    return rx.hstack(
+    return lite.hstack(
         rx.cond(status == "active", button("Rotate", "rotate")),
-        rx.cond(status != "revoked", button("Revoke", "revoke", color_scheme="red")),
+        rx.cond(status != "revoked", button("Revoke", "revoke", "red")),
         rx.cond(
             (status != "active") & (reason != "compromised"),
-            button("Reactivate", "reactivate", color_scheme="green"),
+            button("Reactivate", "reactivate", "green"),
         ),
-        button("Reveal", "reveal", color_scheme="gray"),
-        spacing="1",
-        wrap="wrap",
+        button("Reveal", "reveal", "gray"),
+        align="start",
+        wrap=True,
     )
 
 
@@ -212,7 +209,7 @@ _FOLLOW_IN_APP = FunctionStringVar.create(
 def key_link(project_id: Any, key_id: Any, text: Any, **props: Any) -> rx.Component:
     """A key's short id (or ``text``) linking to its page; the full id on hover."""
     return Anchor.create(
-        rx.code(text, **props),
+        lite.code(text, **props),
         href="/projects/" + project_id + "/keys/" + key_id,
         title=key_id,
         class_name="key-link",
@@ -222,16 +219,12 @@ def key_link(project_id: Any, key_id: Any, text: Any, **props: Any) -> rx.Compon
 
 def key_id_with_copy(key_id: Any, shown: rx.Component) -> rx.Component:
     """``shown`` (the id, or a link with its short form) and a button that copies the full id."""
-    return rx.hstack(
+    return lite.hstack(
         shown,
-        rx.icon_button(
-            rx.icon("copy", size=12),
-            size="1",
-            variant="ghost",
+        lite.icon_button(
+            "copy",
             aria_label="Copy id " + key_id,
             on_click=[rx.set_clipboard(key_id), rx.toast.success("Key id copied.")],
         ),
-        spacing="1",
-        align="center",
         class_name="mk-shrink",  # a class, not a style: no emotion hash per row
     )
