@@ -249,6 +249,7 @@ def api(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
         world: World = request.getfixturevalue("world")
         engine = db.get_engine()
     else:
+        request.getfixturevalue("scenario_master_key")  # also when no integration test runs
         url = request.getfixturevalue("pg_api_database")
         configure(monkeypatch, database_url=url, master_key=os.environ["MESHKEYS_MASTER_KEY"])
         engine = db.get_engine()

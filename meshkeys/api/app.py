@@ -17,7 +17,13 @@ from starlette.routing import Match, Route
 
 from meshkeys import logs
 from meshkeys.api.errors import install_error_handlers, use_error_body_for_422
-from meshkeys.api.middleware import BodySizeLimit, MetricsMiddleware, ProxyHeaders, SecurityHeaders
+from meshkeys.api.middleware import (
+    BodySizeLimit,
+    GenerationPrefetch,
+    MetricsMiddleware,
+    ProxyHeaders,
+    SecurityHeaders,
+)
 from meshkeys.api.observability import Metrics
 from meshkeys.api.routes import audit, keys, ops, projects, rotation, webhooks
 from meshkeys.api.routes import session as session_routes
@@ -82,6 +88,7 @@ def create_api() -> FastAPI:
     api.add_middleware(SecurityHeaders)
     api.add_middleware(session_routes.SessionCookieDigest)
     api.add_middleware(ProxyHeaders)
+    api.add_middleware(GenerationPrefetch, api=api)
     default_openapi = api.openapi
 
     def openapi() -> dict:

@@ -88,6 +88,10 @@ class Caller:
     warm: UnitOfWork | None
 
 
+# Where ``api.middleware.GenerationPrefetch`` leaves the generation read it began on arrival.
+GENERATION_READ = "meshkeys.generation_read"
+
+
 async def caller(request: Request, credentials: Bearer) -> Caller:
     """The ``async`` routes' sign-in: from the token cache on the event loop when the
     generation reads without a thread (``cache.read_generation_async``, PostgreSQL), else in
@@ -95,7 +99,7 @@ async def caller(request: Request, credentials: Bearer) -> Caller:
     its own in any case: ``auth.actor_for_api_token``)."""
     info = describe_client(request)
     token = credentials.credentials if credentials else None
-    generation = await cache.read_generation_async()
+    generation = await cache.read_generation_async(request.scope.get(GENERATION_READ))
     if generation is not None:
         uow = UnitOfWork.from_cache(generation, request=info)
         try:

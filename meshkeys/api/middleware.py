@@ -10,18 +10,22 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from typing import Any
 
 import anyio
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from meshkeys.api.deps import GENERATION_READ, caller
 from meshkeys.api.errors import MAX_BODY_BYTES, too_large_detail
 from meshkeys.api.observability import UNMATCHED, Metrics
 from meshkeys.config import get_settings
 from meshkeys.forwarding import came_over_https, client_address, trusted
+from meshkeys.services.cache import start_generation_read
 
 
 def api_route(api: FastAPI, scope: Scope) -> Route | None:
@@ -70,6 +74,41 @@ class MetricsMiddleware:
                 labels = (scope["method"], route, str(status))
                 metrics.requests.labels(*labels).inc()
                 metrics.latency.labels(*labels).observe(time.perf_counter() - started)
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the API's routes match (without the ``root_path`` of a mount), as Starlette's."""
+    path, root = scope["path"], scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _depends_on(dependant: Any, call: Any) -> bool:
+    return any(d.call is call or _depends_on(d, call) for d in dependant.dependencies)
+
+
+class GenerationPrefetch:
+    """Begins the cache generation's read as a request of an ``async`` route arrives (the
+    routes whose sign-in is ``deps.caller``: sign, verify, batch, the key list), before the
+    rest of the middleware, routing and body parsing run: the route's ``caller`` then waits
+    for what is left of that round trip instead of starting it (``cache.start_generation_read``).
+
+    Semantics unchanged: the statement is sent after the request arrived, so a revoke
+    answered before it is seen. Outermost, so the round trip overlaps as much as it can.
+    """
+
+    def __init__(self, app: ASGIApp, api: FastAPI) -> None:
+        self.app = app
+        self.warm = {
+            (method, route.path)
+            for route in api.state.route_table
+            if isinstance(route, APIRoute) and _depends_on(route.dependant, caller)
+            for method in route.methods
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (scope["method"], _route_path(scope)) in self.warm:
+            scope[GENERATION_READ] = start_generation_read()
+        await self.app(scope, receive, send)
 
 
 class BodySizeLimit:

@@ -255,14 +255,19 @@ class _AsyncReader:
         self.pump: asyncio.Task[None] | None = None  # the task sending statements, if any
         self.statements = 0  # sent on this reader (tests and benches count them)
 
-    async def read(self) -> int | None:
+    def join(self) -> asyncio.Future[int | None]:
+        """The answer of the next statement sent from now on, joined now without waiting for
+        it (a request that arrives joins here, then goes on reading its body meanwhile)."""
         future = self.next
         if future is None:
             loop = asyncio.get_running_loop()
             future = self.next = loop.create_future()
             if self.pump is None:
                 self.pump = loop.create_task(self._pump())
-        return await asyncio.shield(future)
+        return future
+
+    async def read(self) -> int | None:
+        return await asyncio.shield(self.join())
 
     async def _pump(self) -> None:
         """Send the next statement while requests wait for one; stop when none does."""
@@ -322,15 +327,17 @@ _async_readers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _
 )
 
 
-async def read_generation_async() -> int | None:
-    """The generation of the configured database, read on the running event loop without
-    blocking it (psycopg's async connection, autocommit, one statement).
+def start_generation_read() -> asyncio.Future[int | None] | None:
+    """The generation of the configured database, as a statement sent on the running event
+    loop from now on (psycopg's async connection, autocommit, one statement, shared by the
+    requests that arrive meanwhile: ``_AsyncReader``); None where there is none to send.
 
-    None when the API's caches are off (``MESHKEYS_API_CACHE=off``), the database is not
-    PostgreSQL (SQLite's read would block the loop), or the number cannot be read just now:
-    the caller then takes the ordinary path, which reads it (or everything) itself. Read
-    after the request arrived, like ``generation``: a revoke whose answer was sent before it
-    is seen.
+    The API's outermost middleware starts it when a request arrives (``GenerationPrefetch``),
+    so its round trip to PostgreSQL overlaps the request's way through the middleware,
+    routing and body parsing; ``read_generation_async`` then waits for what is left of it.
+
+    None when the API's caches are off (``MESHKEYS_API_CACHE=off``) or the database is not
+    PostgreSQL (SQLite's read would block the loop).
     """
     if not get_settings().api_cache:
         return None
@@ -341,7 +348,24 @@ async def read_generation_async() -> int | None:
     loop = asyncio.get_running_loop()
     with _readers_lock:
         reader = _async_readers.setdefault(loop, {}).setdefault(url, _AsyncReader(url))
-    return await reader.read()
+    return reader.join()
+
+
+async def read_generation_async(started: asyncio.Future[int | None] | None = None) -> int | None:
+    """The generation of the configured database, read on the running event loop without
+    blocking it: ``started`` (``start_generation_read``'s, when the request's arrival began
+    it), else a read begun now.
+
+    None where ``start_generation_read`` has none, or when the number cannot be read just now:
+    the caller then takes the ordinary path, which reads it (or everything) itself. Read
+    after the request arrived, like ``generation``: a revoke whose answer was sent before it
+    is seen.
+    """
+    future = started if started is not None else start_generation_read()
+    if future is None:
+        return None
+    # Shielded: a request that goes away stops waiting; the shared statement goes on.
+    return await asyncio.shield(future)
 
 
 def _until(uow: UnitOfWork, *ends: datetime | None) -> datetime:

@@ -9,6 +9,7 @@ tests would sign with a revoked key.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 import uuid
@@ -317,6 +318,77 @@ def test_a_warm_page_of_keys_takes_no_thread_on_postgres(api, monkeypatch):
     on_loop = _on_the_loop(monkeypatch, key_queries, "list_keys")
     assert _list(api)["total"] == 1
     assert on_loop == [api.engine.dialect.name == "postgresql"]
+
+
+def _asgi(api, method: str, path: str, body: bytes, on_receive) -> tuple[int, int]:
+    """One request straight through the app's ASGI interface on a loop of its own, calling
+    ``on_receive(loop)`` when the app first asks for the body; the answer's status and the
+    generation statements that loop's readers sent."""
+
+    async def scenario() -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        sent: list[dict] = []
+
+        async def receive() -> dict:
+            on_receive(loop)
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        token = api.tokens["admin"].encode()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [
+                (b"host", b"testserver"),
+                (b"authorization", b"Bearer " + token),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+        }
+
+        def readers() -> list[cache._AsyncReader]:
+            return list(cache._async_readers.get(loop, {}).values())
+
+        try:
+            await api.client.app(scope, receive, send)
+            return sent[0]["status"], sum(reader.statements for reader in readers())
+        finally:
+            for reader in readers():
+                await reader.close()
+
+    return asyncio.run(scenario())
+
+
+def test_a_senders_request_starts_the_generation_read_before_its_body_is_read(api):
+    """On PostgreSQL the generation's round trip begins as the request arrives (the outermost
+    middleware, ``api.middleware.GenerationPrefetch``), so it overlaps the way to the route
+    (the body's arrival, routing, parsing): the sign waits for what is left of it, and that
+    read is its only one. A route that does not answer from memory starts none."""
+    api.generate("k")
+    _warm(api)
+    in_flight: list[bool] = []
+
+    def reading(loop) -> None:
+        readers = cache._async_readers.get(loop, {}).values()
+        in_flight.append(any(r.pump is not None for r in readers))
+
+    payload = json.dumps({"project_id": api.project, "payload": "{}"}).encode()
+    on_postgres = api.engine.dialect.name == "postgresql"
+    assert _asgi(api, "POST", "/webhooks/sign", payload, reading) == (200, int(on_postgres))
+    generate = json.dumps({"project_id": api.project, "name": "n"}).encode()
+    assert _asgi(api, "POST", "/keys/generate", generate, reading) == (201, 0)
+    assert in_flight == [on_postgres, False]
 
 
 @contextmanager
