@@ -63,8 +63,10 @@ def create_api() -> FastAPI:
     api.state.metrics = Metrics()
     logs.configure(as_json=settings.log_json)
     install_error_handlers(api)
+    # The sender's routes first: a request is matched against the routers in this order, and
+    # sign and verify are most of the traffic (their paths overlap no other router's).
     routers = [
-        module.router for module in (keys, audit, webhooks, projects, ops, rotation, session_routes)
+        module.router for module in (webhooks, keys, audit, projects, ops, rotation, session_routes)
     ]
     for router in routers:
         api.include_router(router)
