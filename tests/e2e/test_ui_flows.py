@@ -221,6 +221,24 @@ def test_the_keys_view_lives_in_the_url(page: Page, team, bulk):
     expect(page.get_by_label("Search keys")).to_have_value("")
 
 
+def test_a_search_that_cannot_run_says_what_to_fix_and_keeps_the_totals(page: Page, team):
+    """Found trying wrong input by hand: a tab in the search (pasted, or in a shared link)
+    showed "No key matches", every total 0 and the service's words. Now the page says what
+    to do with its own labels, the totals are the project's, and Clear filters recovers."""
+    sign_in(page, team.owner.email)
+    total = call(key_queries.list_keys, team.owner, project_id=team.project_id).total
+    goto(page, keys_url(team.project_id) + "?q=al%09pha")
+    expect(page.get_by_role("alert", name="Search error")).to_contain_text(
+        "Search: the text has a tab, a line break or another control character."
+    )
+    expect(page.get_by_label("Total keys")).to_contain_text(str(total))
+    expect(page.get_by_role("table")).to_have_count(0)
+    expect(page.get_by_text("No key matches")).to_have_count(0)
+    page.get_by_role("button", name="Clear filters").click()
+    expect(page.get_by_role("alert", name="Search error")).to_have_count(0)
+    expect(rowheaders(page)).to_have_count(total)
+
+
 def test_the_audit_view_lives_in_the_url(page: Page, team):
     alpha = team.keys["alpha"]
     sign_in(page, team.owner.email)

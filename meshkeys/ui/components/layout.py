@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 from reflex.vars import Var
 from reflex_base.vars.base import VarData
@@ -309,3 +311,9 @@ def empty_state(icon: str, title: str, hint: str | Var, *actions: rx.Component) 
 def field_label(text: str, html_for: str) -> rx.Component:
     """A real <label for=...>: screen readers and Playwright's get_by_label find the input."""
     return rx.el.label(rx.text(text, size="2", weight="medium"), html_for=html_for)
+
+
+def error_callout(message: Var, *, icon: str = "triangle-alert", **props: Any) -> rx.Component:
+    """A red callout announced to screen readers (``role="alert"``): why a form or a view
+    could not be used, in the page's own words."""
+    return rx.callout(message, icon=icon, color_scheme="red", role="alert", width="100%", **props)

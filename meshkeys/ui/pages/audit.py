@@ -7,7 +7,7 @@ import reflex as rx
 from meshkeys.services import audit
 from meshkeys.ui.components.common import labelled_select, page_buttons
 from meshkeys.ui.components.key_actions import key_link
-from meshkeys.ui.components.layout import empty_state, page_frame
+from meshkeys.ui.components.layout import empty_state, error_callout, page_frame
 from meshkeys.ui.components.text import clipped
 from meshkeys.ui.state.audit import CHART_SERIES, AuditState, EventRow
 
@@ -189,14 +189,7 @@ def audit_page() -> rx.Component:
         filters(),
         rx.cond(
             AuditState.filter_error != "",
-            rx.callout(
-                AuditState.filter_error,
-                icon="triangle-alert",
-                color_scheme="red",
-                role="alert",
-                aria_label="Filter error",
-                width="100%",
-            ),
+            error_callout(AuditState.filter_error, aria_label="Filter error"),
         ),
         rx.cond(
             AuditState.filter_error != "",

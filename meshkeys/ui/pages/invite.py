@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from meshkeys.ui.components.layout import field_label, post_json, signed_out_frame
+from meshkeys.ui.components.layout import error_callout, field_label, post_json, signed_out_frame
 from meshkeys.ui.state.invite import InviteState
 
 FORM_ID = "invite-form"
@@ -43,14 +43,7 @@ def _accept_form() -> rx.Component:
             rx.el.input(type="hidden", name="token", value=InviteState.invite_token),
             rx.cond(
                 InviteState.error != "",
-                rx.callout(
-                    InviteState.error,
-                    icon="circle-alert",
-                    color_scheme="red",
-                    role="alert",
-                    size="1",
-                    width="100%",
-                ),
+                error_callout(InviteState.error, icon="circle-alert", size="1"),
             ),
             rx.button(
                 "Create account and join",

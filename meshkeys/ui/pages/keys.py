@@ -16,7 +16,7 @@ from meshkeys.ui.components.key_actions import (
     status_badge,
     viewer_hint,
 )
-from meshkeys.ui.components.layout import empty_state, field_label, page_frame
+from meshkeys.ui.components.layout import empty_state, error_callout, field_label, page_frame
 from meshkeys.ui.state.keys import KEY_TYPE_CHOICES, KeyRow, KeysState
 
 
@@ -248,37 +248,46 @@ def dialogs() -> rx.Component:
     )
 
 
+def keys_list() -> rx.Component:
+    """The table and its pager, or why there is nothing to show."""
+    return rx.cond(
+        KeysState.rows.length() > 0,
+        rx.vstack(keys_table(), pager(), width="100%", spacing="3"),
+        rx.cond(
+            KeysState.loading,
+            rx.center(rx.spinner(size="3"), padding="40px", width="100%"),
+            rx.cond(
+                (KeysState.query != "") | (KeysState.status_filter != "all"),
+                empty_state(
+                    "search-x",
+                    "No key matches",
+                    "Try another name or id prefix, or clear the filters.",
+                    rx.button("Clear filters", variant="soft", on_click=KeysState.clear_search),
+                ),
+                empty_state(
+                    "key-round",
+                    "No signing keys yet",
+                    rx.cond(
+                        KeysState.can_edit,
+                        "Generate the first key, then give its secret to the receivers "
+                        "of your webhooks.",
+                        "An owner or admin of this project can generate the first key.",
+                    ),
+                ),
+            ),
+        ),
+    )
+
+
 def keys_page() -> rx.Component:
     return page_frame(
         totals(),
         rx.cond(KeysState.role == "viewer", viewer_hint()),
         toolbar(),
         rx.cond(
-            KeysState.rows.length() > 0,
-            rx.vstack(keys_table(), pager(), width="100%", spacing="3"),
-            rx.cond(
-                KeysState.loading,
-                rx.center(rx.spinner(size="3"), padding="40px", width="100%"),
-                rx.cond(
-                    (KeysState.query != "") | (KeysState.status_filter != "all"),
-                    empty_state(
-                        "search-x",
-                        "No key matches",
-                        "Try another name or id prefix, or clear the filters.",
-                        rx.button("Clear filters", variant="soft", on_click=KeysState.clear_search),
-                    ),
-                    empty_state(
-                        "key-round",
-                        "No signing keys yet",
-                        rx.cond(
-                            KeysState.can_edit,
-                            "Generate the first key, then give its secret to the receivers "
-                            "of your webhooks.",
-                            "An owner or admin of this project can generate the first key.",
-                        ),
-                    ),
-                ),
-            ),
+            KeysState.search_error != "",
+            error_callout(KeysState.search_error, aria_label="Search error"),
+            keys_list(),
         ),
         dialogs(),
         title=rx.cond(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from meshkeys.ui.components.layout import field_label, post_json, signed_out_frame
+from meshkeys.ui.components.layout import error_callout, field_label, post_json, signed_out_frame
 from meshkeys.ui.state.login import LoginState
 
 
@@ -20,14 +20,7 @@ def _field(label: str, name: str, type_: str = "text", **props) -> rx.Component:
 def _error() -> rx.Component:
     return rx.cond(
         LoginState.error != "",
-        rx.callout(
-            LoginState.error,
-            icon="circle-alert",
-            color_scheme="red",
-            role="alert",
-            size="1",
-            width="100%",
-        ),
+        error_callout(LoginState.error, icon="circle-alert", size="1"),
     )
 
 

@@ -86,11 +86,27 @@ def to_row(key: KeyPublic, now: datetime | None = None) -> KeyRow:
     )
 
 
+def search_problem(query: str) -> str:
+    """What is wrong with the search text, in the page's words ("" when it can be searched):
+    the service's own check (``KeyFilter.parse``), reworded for the Search box."""
+    try:
+        key_queries.KeyFilter.parse(None, query or None)
+    except InvalidInput:
+        return (
+            "Search: the text has a tab, a line break or another control character. "
+            "Type the name or id prefix again, or clear the filters."
+        )
+    return ""
+
+
 class KeysState(KeyActions, UrlPager, SessionState):
     rows: list[KeyRow] = []
     # Filters.
     status_filter: str = "all"
     query: str = ""
+    # Why the search text cannot be searched for (in the page's words), or "": the table is
+    # then replaced by that message, and the totals are still the project's.
+    search_error: str = ""
     matching: int = 0
     # Totals by status, from the database.
     # Active excludes the keys in a grace period (those are Expiring): the cards add up to Total.
@@ -104,16 +120,26 @@ class KeysState(KeyActions, UrlPager, SessionState):
     # ------------------------------------------------------------ loading
 
     def _fetch(self, cursor: str | None) -> str | None:
+        self.search_error = search_problem(self.query)
         page = self._call(
             key_queries.list_keys,
             project_id=self._route_project_id(),
             status=None if self.status_filter == "all" else self.status_filter,
-            q=self.query or None,
+            # A search that cannot be run still loads the project's totals.
+            q=(self.query or None) if not self.search_error else None,
             limit=PAGE_SIZE,
-            cursor=cursor,
+            cursor=cursor if not self.search_error else None,
         )
         totals = page.totals
         now = clock.now()
+        if self.search_error:
+            self.rows, self.matching = [], 0
+            self.total_active = totals.active - totals.expiring
+            self.signing_keys = totals.active
+            self.total_expiring = totals.expiring
+            self.total_revoked = totals.revoked
+            self.total_keys = totals.total
+            return None
         self.rows = [to_row(k, now) for k in page.items]
         self.matching = page.total
         self.total_active = totals.active - totals.expiring
