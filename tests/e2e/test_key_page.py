@@ -108,6 +108,11 @@ def test_an_unknown_or_foreign_key_is_not_found(page: Page, team):
         expect(page.get_by_role("alert")).to_have_text(KEY_NOT_FOUND)
         expect(page.get_by_label("Key details")).to_have_count(0)
         expect(page.get_by_text("theirs")).to_have_count(0)
+        # Said once, in the page's place: not also as a toast (found trying it by hand). The
+        # toast came with the page's answer, so after a moment it would be there; counted
+        # once, not retried (a toast goes away by itself after a few seconds).
+        page.wait_for_timeout(700)
+        assert page.get_by_text(KEY_NOT_FOUND).count() == 1
     # Under the other project's own address: that project is not found either.
     goto(page, f"{keys_url(team.other_project_id)}/{team.foreign.id}")
     expect(page.get_by_role("alert")).to_contain_text("Project not found")

@@ -219,8 +219,11 @@ class SessionState(rx.State):
         """on_load body: the navigation (and the URL's project), then the page's own steps."""
         self.loading = True
         self.busy = ""
+        self.not_found = ""
         failed = self._attempt(lambda: self._load_nav(project=project), *steps)
         self.loading = False
+        if self.not_found:  # said once, in the page's place (not_found_notice), not as a toast too
+            return None
         return failed
 
     def _load_nav(self, *, project: bool) -> None:
