@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import uuid
 from datetime import UTC, datetime
 
 import pytest
 
 from meshkeys.crypto.secrets import hash_token
+from meshkeys.models import AuditEventPublic
 from meshkeys.services import auth, history, projects
 from meshkeys.ui.state.audit import AuditState
+from meshkeys.ui.state.audit import to_row as audit_to_row
 from meshkeys.ui.state.keys import KeyRow, KeysState
 from meshkeys.ui.state.session import ProjectItem, SessionGuard, SessionState, SignedOut
 from meshkeys.web_session import DIGEST_PREFIX, SESSION_COOKIE
@@ -238,3 +241,47 @@ def test_generate_answers_with_the_secret_first_and_the_refreshed_rows_after(uow
     assert keys.dialog == "" and [r.name for r in keys.rows] == ["first-class"]
     assert "replaceState" in str(second), "the address drops its cursor with the new rows"
     assert next(answers, None) is None
+
+
+def _audit_event(details: dict) -> AuditEventPublic:
+    return AuditEventPublic(
+        id=uuid.uuid4(),
+        seq=1,
+        project_id=None,
+        actor_id=None,
+        actor_email="a@example.com",
+        action="key.revoked",
+        key_id=None,
+        key_name=None,
+        old_status=None,
+        new_status=None,
+        details=details,
+        client_ip=None,
+        user_agent=None,
+        created_at=datetime(2026, 12, 8, tzinfo=UTC),
+    )
+
+
+def test_the_audit_table_shows_details_as_words_not_raw_key_value_pairs():
+    """A new user read ``expires_at=2026-12-09T00:05:00+00:00, grace_seconds=86400, ...``."""
+    rotated = _audit_event(
+        {
+            "reason": "compromised",
+            "grace_seconds": 86400,
+            "expires_at": "2026-12-09T00:05:00+00:00",
+            "new_key_id": "0b6c7d58-1e0f-4a53-9d63-5a4f4c3e2b1a",
+            "replaced": False,
+            "permissions": ["keys:read", "webhooks:sign"],
+            "note": None,
+        }
+    )
+    assert audit_to_row(rotated).summary == (
+        "expires: 2026-12-09 00:05 UTC · grace: 1 day · new key id: 0b6c7d58 · "
+        "permissions: keys:read, webhooks:sign · reason: compromised · replaced: no"
+    )
+    assert audit_to_row(_audit_event({"grace_seconds": 0})).summary == "grace: none"
+    assert audit_to_row(_audit_event({"grace_seconds": 3600})).summary == "grace: 1 h"
+    assert audit_to_row(_audit_event({"grace_seconds": 90})).summary == "grace: 90 s"
+    assert audit_to_row(_audit_event({"token_id": "not-a-uuid"})).summary == "token id: not-a-uuid"
+    policy = {"policy": {"rotate_every_days": 30, "grace_seconds": 3600}}
+    assert audit_to_row(_audit_event(policy)).summary == "policy: grace: 1 h, rotate every: 30 days"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import reflex as rx
@@ -16,7 +18,7 @@ from meshkeys.services import audit, history
 from meshkeys.services.errors import InvalidInput, has_control_chars
 from meshkeys.services.history import AuditFilter
 from meshkeys.ui.state.paging import BAD_PAGE_LINK, UrlPager, url_page_number
-from meshkeys.ui.state.session import SessionState
+from meshkeys.ui.state.session import SessionState, fmt_time
 
 PAGE_SIZE = 50
 CHART_DAYS = 30
@@ -47,9 +49,58 @@ class EventRow:
     summary: str
 
 
+def _duration(seconds: int) -> str:
+    """3600 -> "1 h", 86400 -> "1 day", 0 -> "none" (a grace period)."""
+    if seconds <= 0:
+        return "none"
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if unit == 'day' and count != 1 else ''}"
+    return f"{seconds} s"
+
+
+def _detail_value(name: str, value: Any) -> str:
+    """One detail as a person reads it: durations, times, short ids, lists, yes/no."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if name.endswith("_seconds") and isinstance(value, int):
+        return _duration(value)
+    if name.endswith("_days") and isinstance(value, int):
+        return _duration(value * 86400)
+    if isinstance(value, list):
+        return ", ".join(_detail_value(name, v) for v in value) or "none"
+    if isinstance(value, dict):  # a rotation policy: {"rotate_every_days": 30, ...}
+        return ", ".join(_worded(k, v) for k, v in sorted(value.items())) or "none"
+    text = str(value)
+    if name.endswith("_at"):
+        try:
+            return fmt_time(datetime.fromisoformat(text))
+        except ValueError:
+            return text
+    if name == "id" or name.endswith("_id"):
+        try:
+            return str(uuid.UUID(text))[:8]  # as the tables show ids; the CSV has them whole
+        except ValueError:
+            return text
+    return text
+
+
 def _summary(event: AuditEventPublic) -> str:
+    """The event's details on one line, as words: ``reason: compromised · grace: none``
+    (``grace_seconds`` -> grace, ``expires_at`` -> expires, ids cut to the 8 characters the
+    tables show). The CSV export and the API keep the raw details."""
     details = {k: v for k, v in (event.details or {}).items() if v not in (None, "")}
-    return ", ".join(f"{k}={v}" for k, v in sorted(details.items()))[:200]
+    return " · ".join(_worded(k, v) for k, v in sorted(details.items()))[:200]
+
+
+# A detail's unit is said by its value ("grace_seconds": 3600 -> "grace: 1 h").
+UNIT_SUFFIXES = re.compile(r"_(seconds|days|at)$")
+
+
+def _worded(name: str, value: Any) -> str:
+    label = UNIT_SUFFIXES.sub("", name).replace("_", " ")
+    return f"{label}: {_detail_value(name, value)}"
 
 
 def to_row(event: AuditEventPublic) -> EventRow:
