@@ -131,22 +131,17 @@ class KeysState(KeyActions, UrlPager, SessionState):
             cursor=cursor if not self.search_error else None,
         )
         totals = page.totals
-        now = clock.now()
-        if self.search_error:
-            self.rows, self.matching = [], 0
-            self.total_active = totals.active - totals.expiring
-            self.signing_keys = totals.active
-            self.total_expiring = totals.expiring
-            self.total_revoked = totals.revoked
-            self.total_keys = totals.total
-            return None
-        self.rows = [to_row(k, now) for k in page.items]
-        self.matching = page.total
         self.total_active = totals.active - totals.expiring
         self.signing_keys = totals.active
         self.total_expiring = totals.expiring
         self.total_revoked = totals.revoked
         self.total_keys = totals.total
+        if self.search_error:  # the totals alone: the page shows why there are no rows
+            self.rows, self.matching = [], 0
+            return None
+        now = clock.now()
+        self.rows = [to_row(k, now) for k in page.items]
+        self.matching = page.total
         return page.next_cursor
 
     def _clear(self) -> None:
